@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Starts a real etcd + kube-apiserver (RBAC on) on free loopback ports.
+#
+#   hack/controlplane/up.sh DIR [--watch-pid PID]
+#
+# DIR receives the certificates, the token file, the data, the logs, `kubeconfig`
+# (admin context plus one context per test user) and `env` (KUBECONFIG, PATH with
+# the matching kubectl). With --watch-pid the control plane stops by itself when PID
+# exits (test binaries use their own pid). Stop it with hack/controlplane/down.sh DIR.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+dir=${1:?usage: up.sh DIR [--watch-pid PID]}
+watch_pid=${3:-}
+[ "${2:-}" = "--watch-pid" ] || watch_pid=""
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+bin=$("$here/build.sh")
+log() { echo "controlplane: $*" >&2; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+etcd_port=$(free_port); peer_port=$(free_port); api_port=$(free_port)
+
+# --- credentials -------------------------------------------------------------
+pki="$dir/pki"; mkdir -p "$pki"
+openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=workflow-share-test-ca" \
+  -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
+  -keyout "$pki/apiserver.key" -out "$pki/apiserver.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' >"$pki/san.ext"
+openssl x509 -req -in "$pki/apiserver.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+  -days 365 -extfile "$pki/san.ext" -out "$pki/apiserver.crt" 2>/dev/null
+openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+
+# Static bearer tokens: token,user,uid,"groups". Test users carry the groups
+# the integration tests bind; anyone else is reached by impersonation.
+users=(admin alice bob carol dave erin frank)
+{
+  echo 'admin-token,admin,admin,"system:masters"'
+  echo 'alice-token,alice,alice,"sales-team"'
+  echo 'bob-token,bob,bob,"sales-team"'
+  echo 'carol-token,carol,carol,"support-team"'
+  echo 'dave-token,dave,dave,"support-team"'
+  echo 'erin-token,erin,erin,"finance-team"'
+  echo 'frank-token,frank,frank,"outsiders"'
+} >"$pki/tokens.csv"
+
+# --- etcd --------------------------------------------------------------------
+"$bin/etcd" --name default --data-dir "$dir/etcd" \
+  --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+  --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+  --initial-cluster "default=http://127.0.0.1:$peer_port" --unsafe-no-fsync=true \
+  --quota-backend-bytes=8589934592 --log-level=warn >"$dir/etcd.log" 2>&1 &
+echo $! >"$dir/etcd.pid"
+
+# --- kube-apiserver ------------------------------------------------------------
+"$bin/kube-apiserver" \
+  --etcd-servers "http://127.0.0.1:$etcd_port" \
+  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+  --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+  --client-ca-file "$pki/ca.crt" \
+  --token-auth-file "$pki/tokens.csv" \
+  --authorization-mode RBAC \
+  --service-cluster-ip-range 10.0.0.0/24 \
+  --service-account-issuer https://kubernetes.default.svc \
+  --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+  --disable-admission-plugins ServiceAccount \
+  --max-requests-inflight 2000 --max-mutating-requests-inflight 1000 \
+  --event-ttl 1h --v 0 >"$dir/apiserver.log" 2>&1 &
+echo $! >"$dir/apiserver.pid"
+
+if [ -n "$watch_pid" ]; then
+  # Reaper: tears the control plane down when the owning process goes away.
+  setsid bash -c "while kill -0 $watch_pid 2>/dev/null; do sleep 1; done; '$here/down.sh' '$dir'" \
+    >/dev/null 2>&1 </dev/null &
+fi
+
+# --- kubeconfig ----------------------------------------------------------------
+server="https://127.0.0.1:$api_port"
+kc="$dir/kubeconfig"
+{
+  echo "apiVersion: v1"
+  echo "kind: Config"
+  echo "clusters:"
+  echo "- name: local"
+  echo "  cluster:"
+  echo "    server: $server"
+  echo "    certificate-authority: $pki/ca.crt"
+  echo "users:"
+  for u in "${users[@]}"; do
+    echo "- name: $u"
+    echo "  user:"
+    echo "    token: $u-token"
+  done
+  echo "contexts:"
+  for u in "${users[@]}"; do
+    echo "- name: $u"
+    echo "  context: {cluster: local, user: $u}"
+  done
+  echo "current-context: admin"
+} >"$kc"
+printf 'export KUBECONFIG=%q\nexport PATH=%q:"$PATH"\n' "$kc" "$bin" >"$dir/env"
+
+for _ in $(seq 1 600); do
+  if curl -fsS --cacert "$pki/ca.crt" -H "Authorization: Bearer admin-token" "$server/readyz" >/dev/null 2>&1; then
+    log "ready at $server (kubeconfig $kc)"
+    exit 0
+  fi
+  if ! kill -0 "$(cat "$dir/apiserver.pid")" 2>/dev/null || ! kill -0 "$(cat "$dir/etcd.pid")" 2>/dev/null; then
+    log "a component exited; last log lines:"; tail -20 "$dir/etcd.log" "$dir/apiserver.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+log "not ready after 60s; see $dir/apiserver.log"; exit 1

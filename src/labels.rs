@@ -1,0 +1,22 @@
+//! Label, annotation and name conventions shared by the controller, the planner and the chart.
+
+/// The one server-side-apply field manager the controller writes with
+/// (use it in Argo CD `ignoreDifferences.managedFieldsManagers`).
+pub const FIELD_MANAGER: &str = "workflow-share";
+/// `reportingController` of Events.
+pub const REPORTING_CONTROLLER: &str = "sharing.workflows.dev/workflow-share";
+
+pub const MANAGED_BY_KEY: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "workflow-share";
+/// On a Namespace: the Organization it is a workspace of.
+pub const ORGANIZATION: &str = "sharing.workflows.dev/organization";
+/// On a ClusterRole: which workspace role it stands for (owner, manager, member).
+pub const WORKSPACE_ROLE: &str = "sharing.workflows.dev/workspace-role";
+/// On generated objects: the owner workspace of the source workflow.
+pub const SOURCE_NAMESPACE: &str = "sharing.workflows.dev/source-namespace";
+/// On generated objects: the source workflow name (hashed when not a valid label value).
+pub const SOURCE_WORKFLOW: &str = "sharing.workflows.dev/source-workflow";
+/// Stamped by admission from `request.userInfo.username` on create.
+pub const CREATED_BY: &str = "sharing.workflows.dev/created-by";
+/// Holds Workflows and WorkflowShares until their grants are removed.
+pub const FINALIZER: &str = "sharing.workflows.dev/grants";

@@ -1,0 +1,3 @@
+fn main() {
+    print!("{}", workflow_share::resources::crds_yaml().unwrap());
+}

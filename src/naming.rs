@@ -1,0 +1,95 @@
+//! Deterministic names for generated objects, so every reconcile (and every
+//! replica) computes the same name for the same grant.
+
+use sha2::{Digest, Sha256};
+
+const MAX_NAME: usize = 253;
+const MAX_LABEL_VALUE: usize = 63;
+
+fn short_hash(input: &str) -> String {
+    let digest = Sha256::digest(input.as_bytes());
+    digest[..5].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Keeps `name` when it fits in `max`, else truncates it and appends a hash of the
+/// full name, so distinct long inputs stay distinct.
+fn fit(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    let hash = short_hash(name);
+    let keep = max - hash.len() - 1;
+    let head = name[..keep].trim_end_matches(['-', '.']);
+    format!("{head}-{hash}")
+}
+
+/// Name of the SharedWorkflow in a recipient workspace: `<owner-namespace>.<workflow>`.
+pub fn shared_workflow_name(owner_namespace: &str, workflow: &str) -> String {
+    fit(&format!("{owner_namespace}.{workflow}"), MAX_NAME)
+}
+
+/// Name of the Role and RoleBinding in the owner workspace that grant access to one workflow.
+pub fn grant_rbac_name(workflow: &str) -> String {
+    fit(&format!("workflow-share.{workflow}"), MAX_NAME)
+}
+
+/// Name of the notification Event for one grant: stable for the grant's lifetime
+/// (the SharedWorkflow's UID), so a retried notification is refused as a duplicate.
+pub fn notification_event_name(shared_workflow: &str, shared_workflow_uid: &str) -> String {
+    let suffix = short_hash(shared_workflow_uid);
+    fit(&format!("{shared_workflow}.granted-{suffix}"), MAX_NAME)
+}
+
+/// A label value for an object name: the name itself when valid, else a hash.
+pub fn label_value(name: &str) -> String {
+    let valid = name.len() <= MAX_LABEL_VALUE
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if valid {
+        name.to_string()
+    } else {
+        format!("h-{}", short_hash(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names_are_readable() {
+        assert_eq!(
+            shared_workflow_name("sales", "lead-scoring"),
+            "sales.lead-scoring"
+        );
+        assert_eq!(
+            grant_rbac_name("lead-scoring"),
+            "workflow-share.lead-scoring"
+        );
+        assert_eq!(label_value("lead-scoring"), "lead-scoring");
+    }
+
+    #[test]
+    fn long_names_are_hashed_within_limits_and_stay_distinct() {
+        let a = "a".repeat(250);
+        let b = format!("{}b", "a".repeat(249));
+        let na = shared_workflow_name("sales", &a);
+        let nb = shared_workflow_name("sales", &b);
+        assert!(na.len() <= 253 && nb.len() <= 253);
+        assert_ne!(na, nb);
+        assert_eq!(na, shared_workflow_name("sales", &a), "deterministic");
+        let lv = label_value(&a);
+        assert!(lv.len() <= 63 && lv.starts_with("h-"));
+    }
+
+    #[test]
+    fn event_names_differ_per_grant_epoch() {
+        assert_ne!(
+            notification_event_name("sales.x", "uid-1"),
+            notification_event_name("sales.x", "uid-2")
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! Who is in which workspace: organizations, workspaces and their members,
+//! derived from Namespaces, Organizations, ClusterRoles and RoleBindings.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
+
+use crate::labels;
+use crate::resources::Organization;
+
+/// An RBAC subject that receives access to a shared workflow.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Member {
+    pub kind: String,
+    pub name: String,
+    /// Set for ServiceAccounts only.
+    pub namespace: Option<String>,
+}
+
+impl Member {
+    pub fn group(name: impl Into<String>) -> Self {
+        Self {
+            kind: "Group".into(),
+            name: name.into(),
+            namespace: None,
+        }
+    }
+}
+
+/// What a namespace name resolves to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    /// No such namespace (yet).
+    Missing,
+    /// The namespace has no organization label.
+    Unlabelled,
+    /// The label names an Organization that does not exist.
+    UnknownOrganization(&'a str),
+    /// A workspace of this organization.
+    Workspace(&'a str),
+}
+
+#[derive(Clone, Debug, Default)]
+struct NamespaceEntry {
+    organization: Option<String>,
+    terminating: bool,
+}
+
+/// Read-only index of organizations, workspaces and workspace members.
+#[derive(Clone, Debug, Default)]
+pub struct Directory {
+    organizations: BTreeMap<String, bool>,
+    namespaces: BTreeMap<String, NamespaceEntry>,
+    members: BTreeMap<String, BTreeSet<Member>>,
+}
+
+impl Directory {
+    pub fn build<'a>(
+        organizations: impl IntoIterator<Item = &'a Organization>,
+        namespaces: impl IntoIterator<Item = &'a Namespace>,
+        cluster_roles: impl IntoIterator<Item = &'a ClusterRole>,
+        role_bindings: impl IntoIterator<Item = &'a RoleBinding>,
+    ) -> Self {
+        let organizations = organizations
+            .into_iter()
+            .filter_map(|o| Some((o.metadata.name.clone()?, o.spec.deidentification_default)))
+            .collect();
+        let namespaces = namespaces
+            .into_iter()
+            .filter_map(|ns| {
+                let name = ns.metadata.name.clone()?;
+                let organization = ns
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(labels::ORGANIZATION))
+                    .cloned();
+                let terminating = ns.metadata.deletion_timestamp.is_some();
+                Some((
+                    name,
+                    NamespaceEntry {
+                        organization,
+                        terminating,
+                    },
+                ))
+            })
+            .collect();
+        let workspace_roles: BTreeSet<String> = cluster_roles
+            .into_iter()
+            .filter(|cr| {
+                cr.metadata
+                    .labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key(labels::WORKSPACE_ROLE))
+            })
+            .filter_map(|cr| cr.metadata.name.clone())
+            .collect();
+        let mut members: BTreeMap<String, BTreeSet<Member>> = BTreeMap::new();
+        for rb in role_bindings {
+            let (Some(ns), true) = (
+                rb.metadata.namespace.as_ref(),
+                rb.role_ref.kind == "ClusterRole" && workspace_roles.contains(&rb.role_ref.name),
+            ) else {
+                continue;
+            };
+            if rb.metadata.deletion_timestamp.is_some() {
+                continue;
+            }
+            let entry = members.entry(ns.clone()).or_default();
+            for s in rb.subjects.iter().flatten() {
+                let namespace = (s.kind == "ServiceAccount")
+                    .then(|| s.namespace.clone().unwrap_or_else(|| ns.clone()));
+                entry.insert(Member {
+                    kind: s.kind.clone(),
+                    name: s.name.clone(),
+                    namespace,
+                });
+            }
+        }
+        Self {
+            organizations,
+            namespaces,
+            members,
+        }
+    }
+
+    pub fn lookup(&self, namespace: &str) -> Lookup<'_> {
+        let Some(entry) = self.namespaces.get(namespace) else {
+            return Lookup::Missing;
+        };
+        if entry.terminating {
+            return Lookup::Missing;
+        }
+        match entry.organization.as_deref() {
+            None => Lookup::Unlabelled,
+            Some(org) if self.organizations.contains_key(org) => Lookup::Workspace(org),
+            Some(org) => Lookup::UnknownOrganization(org),
+        }
+    }
+
+    /// The organization `namespace` is a workspace of, if it is one.
+    pub fn organization_of(&self, namespace: &str) -> Option<&str> {
+        match self.lookup(namespace) {
+            Lookup::Workspace(org) => Some(org),
+            _ => None,
+        }
+    }
+
+    pub fn deidentification_default(&self, organization: &str) -> bool {
+        self.organizations
+            .get(organization)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// Every workspace of `organization`, sorted.
+    pub fn workspaces_of<'s>(
+        &'s self,
+        organization: &'s str,
+    ) -> impl Iterator<Item = &'s str> + 's {
+        self.namespaces
+            .keys()
+            .map(String::as_str)
+            .filter(move |ns| self.organization_of(ns) == Some(organization))
+    }
+
+    /// Recipient subjects of a workspace: its service accounts plus everyone bound
+    /// there to a workspace-role ClusterRole.
+    pub fn recipients_of(&self, workspace: &str) -> BTreeSet<Member> {
+        let mut out = self.members.get(workspace).cloned().unwrap_or_default();
+        out.insert(Member::group(format!("system:serviceaccounts:{workspace}")));
+        out
+    }
+}

@@ -1,0 +1,10 @@
+//! The pure planner: from a snapshot of the cluster it computes the grants a
+//! workflow should have. No I/O. Used by the controller and by `workflow-share plan`.
+
+mod directory;
+mod plan;
+mod snapshot;
+
+pub use directory::{Directory, Lookup, Member};
+pub use plan::{DesiredRbac, DesiredSharedWorkflow, SharePlan, WorkflowPlan, plan_workflow};
+pub use snapshot::{Snapshot, WorkflowKey};

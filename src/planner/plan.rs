@@ -1,0 +1,390 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::labels;
+use crate::naming;
+use crate::resources::{
+    Access, Condition, GrantState, GrantVia, SharedWorkflowSource, SharedWorkflowSpec, Workflow,
+    WorkflowShare, WorkflowShareStatus, WorkflowStatus, WorkspaceGrant,
+};
+
+use super::directory::{Directory, Lookup, Member};
+
+/// A SharedWorkflow that should exist in a recipient workspace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredSharedWorkflow {
+    pub workspace: String,
+    pub name: String,
+    pub spec: SharedWorkflowSpec,
+}
+
+/// The Role and RoleBinding (same name) in the owner workspace that let
+/// recipients read the workflow.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredRbac {
+    pub name: String,
+    pub workflow: String,
+    pub subjects: Vec<Member>,
+}
+
+/// What one share's status should say.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharePlan {
+    pub name: String,
+    /// Status without timestamps of conditions (merged by the writer).
+    pub status: WorkflowShareStatus,
+    /// Workspaces this share must notify now: newly granted, never notified.
+    pub notify: Vec<String>,
+}
+
+/// Everything one workflow's sharing should converge to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkflowPlan {
+    pub namespace: String,
+    pub workflow: String,
+    pub shared_workflows: Vec<DesiredSharedWorkflow>,
+    pub rbac: Option<DesiredRbac>,
+    pub shares: Vec<SharePlan>,
+    /// None when the workflow does not exist.
+    pub workflow_status: Option<WorkflowStatus>,
+}
+
+impl WorkflowPlan {
+    /// Workspaces with an active grant, sorted.
+    pub fn active_workspaces(&self) -> Vec<&str> {
+        self.shared_workflows
+            .iter()
+            .map(|s| s.workspace.as_str())
+            .collect()
+    }
+}
+
+/// Why a target is not granted, or None when it is eligible.
+fn target_problem(
+    directory: &Directory,
+    owner_namespace: &str,
+    owner_org: Option<&str>,
+    target: &str,
+) -> Option<(GrantState, &'static str, String)> {
+    if target == owner_namespace {
+        return Some((
+            GrantState::Rejected,
+            "SelfShare",
+            "the owner workspace already has the workflow".into(),
+        ));
+    }
+    let Some(owner_org) = owner_org else {
+        return Some((
+            GrantState::Rejected,
+            "OwnerNotInOrganization",
+            format!("namespace {owner_namespace} is not a workspace of any organization"),
+        ));
+    };
+    match directory.lookup(target) {
+        Lookup::Missing => Some((
+            GrantState::Pending,
+            "WorkspaceNotFound",
+            format!("namespace {target} does not exist yet; it is granted when it appears"),
+        )),
+        Lookup::Unlabelled => Some((
+            GrantState::Rejected,
+            "NotAWorkspace",
+            format!("namespace {target} has no {} label", labels::ORGANIZATION),
+        )),
+        Lookup::UnknownOrganization(org) => Some((
+            GrantState::Rejected,
+            "NotAWorkspace",
+            format!("namespace {target} names organization {org}, which does not exist"),
+        )),
+        Lookup::Workspace(org) if org != owner_org => Some((
+            GrantState::Rejected,
+            "OtherOrganization",
+            format!("workspace {target} belongs to organization {org}, not {owner_org}"),
+        )),
+        Lookup::Workspace(_) => None,
+    }
+}
+
+fn created_by(share: &WorkflowShare) -> Option<String> {
+    share
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(labels::CREATED_BY)
+        .cloned()
+}
+
+/// Earliest notification already recorded for `workspace` by any share of the workflow.
+fn recorded_notification(shares: &[&WorkflowShare], workspace: &str) -> Option<String> {
+    shares
+        .iter()
+        .filter_map(|s| s.status.as_ref())
+        .flat_map(|st| st.grants.iter())
+        .filter(|g| g.workspace == workspace)
+        .filter_map(|g| g.notified_at.clone())
+        .min()
+}
+
+fn previous_grant<'a>(share: &'a WorkflowShare, workspace: &str) -> Option<&'a WorkspaceGrant> {
+    share
+        .status
+        .as_ref()?
+        .grants
+        .iter()
+        .find(|g| g.workspace == workspace)
+}
+
+/// Plans one workflow: `shares` are every WorkflowShare in `namespace` whose
+/// workflowRef names `workflow` (shares being deleted are ignored). `now` is the
+/// RFC 3339 time stamped on new grants.
+pub fn plan_workflow(
+    directory: &Directory,
+    namespace: &str,
+    workflow_name: &str,
+    workflow: Option<&Workflow>,
+    shares: &[&WorkflowShare],
+    now: &str,
+) -> WorkflowPlan {
+    let mut live: Vec<&WorkflowShare> = shares
+        .iter()
+        .copied()
+        .filter(|s| s.metadata.deletion_timestamp.is_none())
+        .collect();
+    live.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+
+    let owner_org = directory.organization_of(namespace);
+    let workflow = workflow.filter(|w| w.metadata.deletion_timestamp.is_none());
+    let shareable = workflow.map(|w| {
+        w.deidentified(
+            owner_org
+                .map(|o| directory.deidentification_default(o))
+                .unwrap_or(false),
+        )
+    });
+    let archived = workflow.is_some_and(|w| w.spec.archived);
+
+    // Per recipient workspace: the strongest access and the first share granting it.
+    let mut recipients: BTreeMap<String, (Access, &WorkflowShare)> = BTreeMap::new();
+    let mut notify_claimed: BTreeSet<String> = BTreeSet::new();
+    let mut share_plans = Vec::new();
+
+    for share in &live {
+        let mut targets: BTreeMap<String, BTreeSet<GrantVia>> = BTreeMap::new();
+        for ws in &share.spec.workspaces {
+            targets
+                .entry(ws.clone())
+                .or_default()
+                .insert(GrantVia::Explicit);
+        }
+        if share.spec.entire_organization
+            && let Some(org) = owner_org
+        {
+            for ws in directory.workspaces_of(org).filter(|ws| *ws != namespace) {
+                targets
+                    .entry(ws.to_string())
+                    .or_default()
+                    .insert(GrantVia::Organization);
+            }
+        }
+
+        let mut grants = Vec::new();
+        let mut notify = Vec::new();
+        for (ws, via) in targets {
+            let previous = previous_grant(share, &ws);
+            let (state, reason, message) = match (
+                workflow,
+                target_problem(directory, namespace, owner_org, &ws),
+            ) {
+                (None, _) => (
+                    GrantState::Pending,
+                    "WorkflowNotFound",
+                    format!("workflow {workflow_name} does not exist in {namespace}"),
+                ),
+                (Some(_), Some(problem)) => problem,
+                (Some(_), None) if archived => (
+                    GrantState::Suspended,
+                    "WorkflowArchived",
+                    "the workflow is archived; access returns when it is restored".into(),
+                ),
+                (Some(_), None) if shareable == Some(false) => (
+                    GrantState::Suspended,
+                    "DeidentificationRequired",
+                    "only de-identified workflows can be shared".into(),
+                ),
+                (Some(_), None) => (GrantState::Active, "Granted", String::new()),
+            };
+            let eligible = matches!(state, GrantState::Active | GrantState::Suspended);
+            let notified_at = if eligible {
+                previous
+                    .and_then(|p| p.notified_at.clone())
+                    .or_else(|| recorded_notification(&live, &ws))
+            } else {
+                None
+            };
+            let granted_at = match state {
+                GrantState::Active | GrantState::Suspended => previous
+                    .and_then(|p| p.granted_at.clone())
+                    .or_else(|| (state == GrantState::Active).then(|| now.to_string())),
+                _ => None,
+            };
+            if state == GrantState::Active {
+                let entry = recipients
+                    .entry(ws.clone())
+                    .or_insert((share.spec.access, share));
+                entry.0 = entry.0.min(share.spec.access); // View < Run: View wins
+                // One notification per workspace: the first share (by name) that
+                // grants it in this pass notifies; the others copy its record later.
+                if notified_at.is_none() && notify_claimed.insert(ws.clone()) {
+                    notify.push(ws.clone());
+                }
+            }
+            grants.push(WorkspaceGrant {
+                workspace: ws,
+                via: via.into_iter().collect(),
+                state,
+                reason: reason.to_string(),
+                message,
+                granted_at,
+                notified_at,
+            });
+        }
+        let active = grants
+            .iter()
+            .filter(|g| g.state == GrantState::Active)
+            .count();
+        let conditions = share_conditions(workflow.is_some(), archived, &grants);
+        share_plans.push(SharePlan {
+            name: share.metadata.name.clone().unwrap_or_default(),
+            status: WorkflowShareStatus {
+                observed_generation: share.metadata.generation,
+                conditions,
+                active_grants: i32::try_from(active).unwrap_or(i32::MAX),
+                grants,
+                shared_by: created_by(share),
+            },
+            notify,
+        });
+    }
+
+    let mut shared_workflows = Vec::new();
+    let mut subjects: BTreeSet<Member> = BTreeSet::new();
+    if let Some(wf) = workflow {
+        for (ws, (access, share)) in &recipients {
+            if *access == Access::View {
+                subjects.extend(directory.recipients_of(ws));
+            }
+            shared_workflows.push(DesiredSharedWorkflow {
+                workspace: ws.clone(),
+                name: naming::shared_workflow_name(namespace, workflow_name),
+                spec: SharedWorkflowSpec {
+                    source: SharedWorkflowSource {
+                        namespace: namespace.to_string(),
+                        name: workflow_name.to_string(),
+                        uid: wf.metadata.uid.clone().unwrap_or_default(),
+                        generation: wf.metadata.generation.unwrap_or_default(),
+                    },
+                    display_name: wf.spec.display_name.clone(),
+                    type_: wf.spec.type_.clone(),
+                    description: wf.spec.description.clone(),
+                    shared_by: created_by(share).unwrap_or_default(),
+                    access: *access,
+                    enabled: None,
+                },
+            });
+        }
+    }
+    let rbac = (!subjects.is_empty()).then(|| DesiredRbac {
+        name: naming::grant_rbac_name(workflow_name),
+        workflow: workflow_name.to_string(),
+        subjects: subjects.into_iter().collect(),
+    });
+    let workflow_status = workflow.map(|wf| WorkflowStatus {
+        observed_generation: wf.metadata.generation,
+        conditions: vec![Condition::new("Ready", true, "Reconciled", "")],
+        shareable,
+        active_grants: i32::try_from(shared_workflows.len()).unwrap_or(i32::MAX),
+        shared_with: shared_workflows
+            .iter()
+            .map(|s| s.workspace.clone())
+            .collect(),
+    });
+
+    WorkflowPlan {
+        namespace: namespace.to_string(),
+        workflow: workflow_name.to_string(),
+        shared_workflows,
+        rbac,
+        shares: share_plans,
+        workflow_status,
+    }
+}
+
+/// kstatus conditions of a share from its grants.
+fn share_conditions(
+    workflow_exists: bool,
+    archived: bool,
+    grants: &[WorkspaceGrant],
+) -> Vec<Condition> {
+    let count = |reason: &str| grants.iter().filter(|g| g.reason == reason).count();
+    let rejected = grants
+        .iter()
+        .filter(|g| g.state == GrantState::Rejected)
+        .count();
+    let pending = grants
+        .iter()
+        .filter(|g| g.state == GrantState::Pending)
+        .count();
+    let (ready, stalled, reason, message) = if !workflow_exists {
+        (
+            false,
+            false,
+            "WorkflowNotFound",
+            "the referenced workflow does not exist".to_string(),
+        )
+    } else if count("DeidentificationRequired") > 0 {
+        (
+            false,
+            true,
+            "DeidentificationRequired",
+            "enable de-identification on the workflow to share it".to_string(),
+        )
+    } else if rejected > 0 {
+        (
+            false,
+            true,
+            "TargetsRejected",
+            format!("{rejected} target(s) rejected; see status.grants"),
+        )
+    } else if pending > 0 {
+        (
+            false,
+            false,
+            "TargetsPending",
+            format!("{pending} target(s) pending; see status.grants"),
+        )
+    } else if archived {
+        (
+            true,
+            false,
+            "WorkflowArchived",
+            "the workflow is archived; grants are suspended".to_string(),
+        )
+    } else {
+        let active = grants.len();
+        (
+            true,
+            false,
+            "Granted",
+            format!("{active} workspace(s) granted"),
+        )
+    };
+    vec![
+        Condition::new("Ready", ready, reason, message.clone()),
+        Condition::new("Reconciling", false, "Reconciled", ""),
+        Condition::new(
+            "Stalled",
+            stalled,
+            if stalled { reason } else { "Reconciled" },
+            if stalled { message } else { String::new() },
+        ),
+    ]
+}

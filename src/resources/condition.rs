@@ -1,0 +1,63 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A kstatus-style condition (the fields of metav1.Condition).
+///
+/// Own type rather than k8s-openapi's so the schema carries descriptions and
+/// timestamps stay RFC 3339 strings that round-trip through `plan` without a clock.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Condition type: Ready, Reconciling or Stalled.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// True, False or Unknown.
+    pub status: String,
+    /// CamelCase reason for the last transition, stable for automation.
+    pub reason: String,
+    /// Human-readable detail.
+    #[serde(default)]
+    pub message: String,
+    /// The metadata.generation this condition was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// When status last changed (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+}
+
+impl Condition {
+    pub fn new(type_: &str, status: bool, reason: &str, message: impl Into<String>) -> Self {
+        Self {
+            type_: type_.to_string(),
+            status: if status { "True" } else { "False" }.to_string(),
+            reason: reason.to_string(),
+            message: message.into(),
+            observed_generation: None,
+            last_transition_time: None,
+        }
+    }
+
+    pub fn is_true(&self) -> bool {
+        self.status == "True"
+    }
+}
+
+/// Carries `lastTransitionTime` over from `previous` when the status did not change,
+/// so a converged object is not rewritten with a fresh timestamp.
+pub fn merge_conditions(
+    previous: &[Condition],
+    mut next: Vec<Condition>,
+    generation: Option<i64>,
+    now: &str,
+) -> Vec<Condition> {
+    for cond in &mut next {
+        cond.observed_generation = generation;
+        let prior = previous.iter().find(|p| p.type_ == cond.type_);
+        cond.last_transition_time = match prior {
+            Some(p) if p.status == cond.status => p.last_transition_time.clone(),
+            _ => Some(now.to_string()),
+        };
+    }
+    next
+}

@@ -1,0 +1,44 @@
+//! The custom resources of `sharing.workflows.dev/v1alpha1`, one file per kind.
+
+pub mod condition;
+pub mod organization;
+pub mod shared_workflow;
+pub mod workflow;
+pub mod workflow_share;
+
+pub use condition::Condition;
+pub use organization::{Organization, OrganizationSpec, OrganizationStatus};
+pub use shared_workflow::{SharedWorkflow, SharedWorkflowSource, SharedWorkflowSpec};
+pub use workflow::{Workflow, WorkflowSpec, WorkflowStatus};
+pub use workflow_share::{
+    Access, GrantState, GrantVia, People, WorkflowRef, WorkflowShare, WorkflowShareSpec,
+    WorkflowShareStatus, WorkspaceGrant,
+};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+/// API group of every kind here.
+pub const GROUP: &str = "sharing.workflows.dev";
+/// The one served and stored version.
+pub const VERSION: &str = "v1alpha1";
+
+/// Every CRD of the product, in the order `workflow-share crd` prints them.
+pub fn all_crds() -> Vec<CustomResourceDefinition> {
+    vec![
+        Organization::crd(),
+        Workflow::crd(),
+        WorkflowShare::crd(),
+        SharedWorkflow::crd(),
+    ]
+}
+
+/// The CRDs as one multi-document YAML stream (what `crds/` holds).
+pub fn crds_yaml() -> Result<String, serde_yaml::Error> {
+    let mut out = String::new();
+    for crd in all_crds() {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(&crd)?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,230 @@
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::Condition;
+
+/// Declares who a workflow is shared with: explicit workspaces, the entire
+/// organization, named people, or any combination. Several shares of one
+/// workflow add up.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "sharing.workflows.dev",
+    version = "v1alpha1",
+    kind = "WorkflowShare",
+    namespaced,
+    status = "WorkflowShareStatus",
+    shortname = "wfs",
+    category = "workflow-sharing",
+    doc = "Shares one workflow with workspaces of the same organization and with named people.",
+    printcolumn(
+        name = "Workflow",
+        type_ = "string",
+        json_path = ".spec.workflowRef.name"
+    ),
+    printcolumn(
+        name = "Org-Wide",
+        type_ = "boolean",
+        json_path = ".spec.entireOrganization"
+    ),
+    printcolumn(
+        name = "Active",
+        type_ = "integer",
+        json_path = ".status.activeGrants",
+        description = "Workspaces currently granted by this share"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        priority = 1,
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    selectable = ".spec.workflowRef.name"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowShareSpec {
+    /// The shared workflow, in the same namespace as this share.
+    pub workflow_ref: WorkflowRef,
+    /// Workspaces (namespaces of the same organization) that receive the workflow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 1000),
+        inner(
+            length(min = 1, max = 63),
+            regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+        )
+    )]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub workspaces: Vec<String>,
+    /// Share with every workspace of the owner's organization, including
+    /// workspaces that join later. Independent of `workspaces`.
+    #[serde(default)]
+    pub entire_organization: bool,
+    /// Named people who receive read access to the workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub people: Option<People>,
+    /// View (default): recipients read the definition and run it.
+    /// Run: recipients can run it but not read the definition or clone it.
+    #[serde(default)]
+    pub access: Access,
+}
+
+/// Reference to a Workflow in the share's own namespace.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[x_kube(validation = Rule::new("!has(self.__namespace__)").message("workflowRef.namespace is not allowed: a share can only reference a workflow in its own namespace").field_path(".namespace").reason(kube::core::Reason::FieldValueForbidden))]
+#[x_kube(validation = Rule::new("self.name == oldSelf.name").message("workflowRef.name is immutable: delete the share and create a new one").field_path(".name"))]
+pub struct WorkflowRef {
+    /// Name of the Workflow.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub name: String,
+    /// Not allowed; present only so that setting it is refused instead of silently dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// Named people who receive the workflow.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct People {
+    /// User names as the authenticator reports them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000), inner(length(min = 1, max = 256)))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub users: Vec<String>,
+    /// Group names as the authenticator reports them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000), inner(length(min = 1, max = 256)))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub groups: Vec<String>,
+}
+
+/// What recipients may do with a shared workflow.
+#[derive(
+    schemars::JsonSchema,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+)]
+pub enum Access {
+    /// Run it and read its definition.
+    #[default]
+    View,
+    /// Run it only.
+    Run,
+}
+
+/// Observed state of a share.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowShareStatus {
+    /// The metadata.generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Reconciling and Stalled conditions (kstatus).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+    /// Number of workspaces this share currently grants.
+    #[serde(default)]
+    pub active_grants: i32,
+    /// One entry per recipient workspace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["workspace".into()]))]
+    pub grants: Vec<WorkspaceGrant>,
+    /// Who created the share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_by: Option<String>,
+}
+
+/// The grant of the workflow to one recipient workspace.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceGrant {
+    /// Recipient workspace (namespace).
+    pub workspace: String,
+    /// Why the workspace is a target: listed explicitly, part of the organization, or both.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<GrantVia>,
+    /// Active, Suspended, Rejected or Pending.
+    pub state: GrantState,
+    /// CamelCase reason for the state.
+    pub reason: String,
+    /// Detail for people.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// When access was first granted (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_at: Option<String>,
+    /// When the workspace's owners and managers were notified (RFC 3339).
+    /// Kept while the grant is suspended, so restoring it does not notify again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notified_at: Option<String>,
+}
+
+/// How a workspace came to be a target.
+#[derive(
+    schemars::JsonSchema,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+)]
+pub enum GrantVia {
+    /// Listed in `spec.workspaces`.
+    Explicit,
+    /// Covered by `spec.entireOrganization`.
+    Organization,
+}
+
+/// State of one grant.
+#[derive(
+    schemars::JsonSchema,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+)]
+pub enum GrantState {
+    /// The workspace has access.
+    Active,
+    /// Access is withheld for now (archived, not de-identified) and comes back by itself.
+    Suspended,
+    /// The target can never receive this workflow as declared.
+    Rejected,
+    /// The target does not exist yet; it is granted when it appears.
+    #[default]
+    Pending,
+}
