@@ -1,6 +1,9 @@
 //! workflow-share: declarative sharing of workflows across the workspaces of an organization.
 
+pub mod controller;
+pub mod error;
 pub mod labels;
+pub mod manifests;
 pub mod naming;
 pub mod planner;
 pub mod resources;

@@ -1,3 +1,84 @@
-fn main() {
-    print!("{}", workflow_share::resources::crds_yaml().unwrap());
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use workflow_share::{controller, manifests, resources};
+
+/// Declarative sharing of workflows across the workspaces of an organization.
+#[derive(Parser)]
+#[command(name = "workflow-share", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the controller against the cluster of the current kubeconfig or service account.
+    Controller {
+        /// Name reported on Events (defaults to the pod name or host name).
+        #[arg(long, env = "POD_NAME")]
+        instance: Option<String>,
+        /// Log as JSON lines.
+        #[arg(long, env = "LOG_JSON")]
+        log_json: bool,
+    },
+    /// Print the CustomResourceDefinitions as YAML.
+    Crd,
+    /// Offline: read manifests from files or directories and print the grants they imply.
+    Plan {
+        /// Files or directories of YAML manifests (Organizations, Namespaces,
+        /// ClusterRoles, RoleBindings, Workflows, WorkflowShares).
+        #[arg(short = 'f', long = "filename", required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(short = 'o', long, default_value = "table", value_parser = ["table", "yaml"])]
+        output: String,
+    },
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crd => {
+            print!("{}", resources::crds_yaml().context("rendering CRDs")?);
+        }
+        Command::Plan { paths, output } => {
+            let snapshot = manifests::load_snapshot(&paths)?;
+            let now = jiff::Timestamp::now()
+                .round(jiff::Unit::Second)?
+                .to_string();
+            let plans = snapshot.plan_all(&now);
+            match output.as_str() {
+                "yaml" => print!("{}", manifests::plans_yaml(&plans)?),
+                _ => print!("{}", manifests::plans_table(&plans)),
+            }
+        }
+        Command::Controller { instance, log_json } => {
+            init_tracing(log_json);
+            let instance = instance
+                .or_else(|| std::env::var("HOSTNAME").ok())
+                .unwrap_or_else(|| "workflow-share".to_string());
+            let client = kube::Client::try_default()
+                .await
+                .context("connecting to the cluster (kubeconfig or in-cluster service account)")?;
+            controller::run(client, controller::Options { instance }).await?;
+        }
+    }
+    Ok(())
 }

@@ -53,6 +53,8 @@ pub struct Directory {
     organizations: BTreeMap<String, bool>,
     namespaces: BTreeMap<String, NamespaceEntry>,
     members: BTreeMap<String, BTreeSet<Member>>,
+    /// Subjects holding the owner or manager role, per workspace (who gets notified).
+    managers: BTreeMap<String, BTreeSet<Member>>,
 }
 
 impl Directory {
@@ -86,24 +88,27 @@ impl Directory {
                 ))
             })
             .collect();
-        let workspace_roles: BTreeSet<String> = cluster_roles
+        // ClusterRole name -> workspace role (owner, manager, member).
+        let workspace_roles: BTreeMap<String, String> = cluster_roles
             .into_iter()
-            .filter(|cr| {
-                cr.metadata
-                    .labels
-                    .as_ref()
-                    .is_some_and(|l| l.contains_key(labels::WORKSPACE_ROLE))
+            .filter_map(|cr| {
+                let role = cr.metadata.labels.as_ref()?.get(labels::WORKSPACE_ROLE)?;
+                Some((cr.metadata.name.clone()?, role.clone()))
             })
-            .filter_map(|cr| cr.metadata.name.clone())
             .collect();
+        let mut managers: BTreeMap<String, BTreeSet<Member>> = BTreeMap::new();
         let mut members: BTreeMap<String, BTreeSet<Member>> = BTreeMap::new();
         for rb in role_bindings {
-            let (Some(ns), true) = (
-                rb.metadata.namespace.as_ref(),
-                rb.role_ref.kind == "ClusterRole" && workspace_roles.contains(&rb.role_ref.name),
-            ) else {
+            let Some(ns) = rb.metadata.namespace.as_ref() else {
                 continue;
             };
+            let Some(role) = workspace_roles
+                .get(&rb.role_ref.name)
+                .filter(|_| rb.role_ref.kind == "ClusterRole")
+            else {
+                continue;
+            };
+            let is_manager = role == "owner" || role == "manager";
             if rb.metadata.deletion_timestamp.is_some() {
                 continue;
             }
@@ -111,17 +116,25 @@ impl Directory {
             for s in rb.subjects.iter().flatten() {
                 let namespace = (s.kind == "ServiceAccount")
                     .then(|| s.namespace.clone().unwrap_or_else(|| ns.clone()));
-                entry.insert(Member {
+                let member = Member {
                     kind: s.kind.clone(),
                     name: s.name.clone(),
                     namespace,
-                });
+                };
+                if is_manager {
+                    managers
+                        .entry(ns.clone())
+                        .or_default()
+                        .insert(member.clone());
+                }
+                entry.insert(member);
             }
         }
         Self {
             organizations,
             namespaces,
             members,
+            managers,
         }
     }
 
@@ -163,6 +176,11 @@ impl Directory {
             .keys()
             .map(String::as_str)
             .filter(move |ns| self.organization_of(ns) == Some(organization))
+    }
+
+    /// Owners and managers of a workspace: the people notified of new grants.
+    pub fn managers_of(&self, workspace: &str) -> BTreeSet<Member> {
+        self.managers.get(workspace).cloned().unwrap_or_default()
     }
 
     /// Recipient subjects of a workspace: its service accounts plus everyone bound

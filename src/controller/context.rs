@@ -1,0 +1,105 @@
+//! Shared state of the controller: client, reflector stores and per-workflow locks.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::{ClusterRole, Role, RoleBinding};
+use kube::Client;
+use kube::runtime::reflector::Store;
+use tokio::sync::Mutex;
+
+use crate::planner::{Directory, WorkflowKey};
+use crate::resources::{Organization, SharedWorkflow, Workflow, WorkflowShare};
+
+/// Read-only caches of everything the planner looks at.
+#[derive(Clone)]
+pub struct Stores {
+    pub organizations: Store<Organization>,
+    pub namespaces: Store<Namespace>,
+    pub cluster_roles: Store<ClusterRole>,
+    pub role_bindings: Store<RoleBinding>,
+    pub roles: Store<Role>,
+    pub workflows: Store<Workflow>,
+    pub shares: Store<WorkflowShare>,
+    pub shared_workflows: Store<SharedWorkflow>,
+}
+
+impl Stores {
+    pub fn directory(&self) -> Directory {
+        let orgs = self.organizations.state();
+        let namespaces = self.namespaces.state();
+        let cluster_roles = self.cluster_roles.state();
+        let role_bindings = self.role_bindings.state();
+        Directory::build(
+            orgs.iter().map(|o| o.as_ref()),
+            namespaces.iter().map(|n| n.as_ref()),
+            cluster_roles.iter().map(|c| c.as_ref()),
+            role_bindings.iter().map(|r| r.as_ref()),
+        )
+    }
+
+    /// Waits until every store has its initial list: planning from a partial
+    /// view would revoke grants that are still declared.
+    pub async fn wait_ready(&self) -> Result<(), kube::runtime::reflector::store::WriterDropped> {
+        self.organizations.wait_until_ready().await?;
+        self.namespaces.wait_until_ready().await?;
+        self.cluster_roles.wait_until_ready().await?;
+        self.role_bindings.wait_until_ready().await?;
+        self.roles.wait_until_ready().await?;
+        self.workflows.wait_until_ready().await?;
+        self.shares.wait_until_ready().await?;
+        self.shared_workflows.wait_until_ready().await
+    }
+
+    /// Every share in the store that references `key`'s workflow.
+    pub fn shares_of(&self, key: &WorkflowKey) -> Vec<Arc<WorkflowShare>> {
+        self.shares
+            .state()
+            .into_iter()
+            .filter(|s| WorkflowKey::of_share(s).as_ref() == Some(key))
+            .collect()
+    }
+}
+
+/// Counts every write the controller sends to the API server (R12: zero on a converged cluster).
+#[derive(Default)]
+pub struct WriteCounter(AtomicU64);
+
+impl WriteCounter {
+    pub fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+pub struct Context {
+    pub client: Client,
+    pub stores: Stores,
+    pub writes: WriteCounter,
+    /// Name reported on Events (pod name in a cluster).
+    pub instance: String,
+    locks: std::sync::Mutex<HashMap<WorkflowKey, Arc<Mutex<()>>>>,
+}
+
+impl Context {
+    pub fn new(client: Client, stores: Stores, instance: String) -> Self {
+        Self {
+            client,
+            stores,
+            writes: WriteCounter::default(),
+            instance,
+            locks: Default::default(),
+        }
+    }
+
+    /// One sync of a workflow at a time, whichever controller asked for it.
+    pub fn lock_for(&self, key: &WorkflowKey) -> Arc<Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.retain(|_, l| Arc::strong_count(l) > 1);
+        locks.entry(key.clone()).or_default().clone()
+    }
+}

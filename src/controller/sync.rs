@@ -1,0 +1,130 @@
+//! One sync of one workflow: plan from the stores, converge the generated
+//! objects, notify new grants, then record status. Both controllers end here.
+
+use std::sync::Arc;
+
+use kube::runtime::reflector::ObjectRef;
+
+use crate::error::Result;
+use crate::naming;
+use crate::planner::{WorkflowKey, plan_workflow};
+use crate::resources::{GrantState, Workflow, WorkflowShare};
+
+use super::{Context, apply, notify, status};
+
+fn now_rfc3339() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+pub async fn sync_workflow(ctx: &Context, key: &WorkflowKey) -> Result<()> {
+    let lock = ctx.lock_for(key);
+    let _guard = lock.lock().await;
+
+    let now = now_rfc3339();
+    let workflow: Option<Arc<Workflow>> = ctx
+        .stores
+        .workflows
+        .get(&ObjectRef::new(&key.name).within(&key.namespace));
+    let shares = ctx.stores.shares_of(key);
+    let directory = ctx.stores.directory();
+
+    // Grants exist only while a share holds our finalizer, so none can outlive it.
+    for share in shares
+        .iter()
+        .filter(|s| s.metadata.deletion_timestamp.is_none())
+    {
+        status::share_finalizer(ctx, share, true).await?;
+    }
+
+    let share_refs: Vec<&WorkflowShare> = shares.iter().map(|s| s.as_ref()).collect();
+    let mut plan = plan_workflow(
+        &directory,
+        &key.namespace,
+        &key.name,
+        workflow.as_deref(),
+        &share_refs,
+        &now,
+    );
+
+    let outcome = apply::shared_workflows(ctx, key, &plan.shared_workflows).await?;
+    let rbac_owned = apply::rbac(ctx, key, plan.rbac.as_ref()).await?;
+
+    for share_plan in &mut plan.shares {
+        let share = shares
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some(&share_plan.name));
+        let shared_by = share_plan.status.shared_by.clone();
+        for grant in &mut share_plan.status.grants {
+            if outcome.conflicts.contains(&grant.workspace) {
+                grant.state = GrantState::Pending;
+                grant.reason = "Conflict".to_string();
+                grant.message = format!(
+                    "SharedWorkflow {} in {} exists and is not managed by workflow-share",
+                    naming::shared_workflow_name(&key.namespace, &key.name),
+                    grant.workspace
+                );
+                grant.notified_at = None;
+                continue;
+            }
+            let notify_now = share_plan.notify.contains(&grant.workspace);
+            if let (true, Some(uid)) = (notify_now, outcome.uids.get(&grant.workspace)) {
+                let sw_name = naming::shared_workflow_name(&key.namespace, &key.name);
+                notify::new_grant(
+                    ctx,
+                    &directory,
+                    &notify::Grant {
+                        key,
+                        workspace: &grant.workspace,
+                        shared_workflow: &sw_name,
+                        shared_workflow_uid: uid,
+                        shared_by: shared_by.as_deref(),
+                    },
+                )
+                .await?;
+                grant.notified_at = Some(now.clone());
+            }
+        }
+        if !rbac_owned {
+            let msg = format!(
+                "Role or RoleBinding {} in {} exists and is not managed by workflow-share",
+                naming::grant_rbac_name(&key.name),
+                key.namespace
+            );
+            if let Some(ready) = share_plan
+                .status
+                .conditions
+                .iter_mut()
+                .find(|c| c.type_ == "Ready")
+            {
+                *ready = crate::resources::Condition::new("Ready", false, "Conflict", msg);
+            }
+        }
+        share_plan.status.active_grants = share_plan
+            .status
+            .grants
+            .iter()
+            .filter(|g| g.state == GrantState::Active)
+            .count()
+            .try_into()
+            .unwrap_or(i32::MAX);
+        if let Some(share) = share.filter(|s| s.metadata.deletion_timestamp.is_none()) {
+            status::share(ctx, share, share_plan.status.clone(), &now).await?;
+        }
+    }
+
+    if let (Some(wf), Some(next)) = (workflow.as_deref(), plan.workflow_status.clone()) {
+        status::workflow(ctx, wf, next, &now).await?;
+    }
+
+    // Grants of deleted shares are gone now: let them go.
+    for share in shares
+        .iter()
+        .filter(|s| s.metadata.deletion_timestamp.is_some())
+    {
+        status::share_finalizer(ctx, share, false).await?;
+    }
+    Ok(())
+}
