@@ -99,6 +99,7 @@ kc="$dir/kubeconfig"
   done
   echo "current-context: admin"
 } >"$kc"
+ln -sf "$bin/kubectl" "$dir/kubectl"
 printf 'export KUBECONFIG=%q\nexport PATH=%q:"$PATH"\n' "$kc" "$bin" >"$dir/env"
 
 for _ in $(seq 1 600); do

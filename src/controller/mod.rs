@@ -24,6 +24,8 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
 use tracing::{info, warn};
 
 pub use context::{Context, Stores};
@@ -37,9 +39,27 @@ use crate::resources::{Organization, SharedWorkflow, Workflow, WorkflowShare};
 /// Periodic safety-net resync; changes arrive through watches within seconds.
 const RESYNC: Duration = Duration::from_secs(300);
 
-/// A reflector store kept filled by its own task, so that no reconcile waiting for
-/// the store can stall the stream that fills it.
-fn reflect<K>(api: Api<K>, config: watcher::Config) -> Store<K>
+/// Fan-out of "this workflow may need a sync" to both controllers.
+#[derive(Clone)]
+struct Triggers {
+    workflows: mpsc::UnboundedSender<WorkflowKey>,
+    shares: mpsc::UnboundedSender<WorkflowKey>,
+}
+
+impl Triggers {
+    fn fire(&self, keys: impl IntoIterator<Item = WorkflowKey>) {
+        for key in keys {
+            // A closed channel means the controller is shutting down.
+            let _ = self.workflows.send(key.clone());
+            let _ = self.shares.send(key);
+        }
+    }
+}
+
+/// A reflector store kept filled by its own task. Each change is mapped to the
+/// workflows it affects and triggers them only after the store holds it, so a
+/// sync never plans from a store older than the event that woke it.
+fn reflect<K, F>(api: Api<K>, config: watcher::Config, triggers: Triggers, affected: F) -> Store<K>
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -48,17 +68,40 @@ where
         + Send
         + Sync
         + 'static,
+    F: Fn(&K) -> Vec<WorkflowKey> + Send + Sync + 'static,
 {
     let (store, writer) = reflector::store();
+    spawn_reflector(api, config, writer, triggers, affected);
+    store
+}
+
+/// Like `reflect`, for a store created by the caller (needed before the mappers exist).
+fn spawn_reflector<K, F>(
+    api: Api<K>,
+    config: watcher::Config,
+    writer: reflector::store::Writer<K>,
+    triggers: Triggers,
+    affected: F,
+) where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    F: Fn(&K) -> Vec<WorkflowKey> + Send + Sync + 'static,
+{
     let stream = reflector::reflector(writer, watcher(api, config))
         .default_backoff()
         .touched_objects();
-    tokio::spawn(stream.for_each(|res| async move {
-        if let Err(error) = res {
-            warn!(%error, "watch failed; retrying with backoff");
+    tokio::spawn(stream.for_each(move |res| {
+        match res {
+            Ok(obj) => triggers.fire(affected(&obj)),
+            Err(error) => warn!(%error, "watch failed; retrying with backoff"),
         }
+        async {}
     }));
-    store
 }
 
 fn workflow_ref(key: WorkflowKey) -> ObjectRef<Workflow> {
@@ -67,10 +110,7 @@ fn workflow_ref(key: WorkflowKey) -> ObjectRef<Workflow> {
 
 /// Workflows whose grants may change when membership or labels of `namespace` change:
 /// those shared to it explicitly or org-wide, and those owned in it.
-fn keys_touching_namespace(
-    shares: &Store<WorkflowShare>,
-    namespace: &str,
-) -> Vec<ObjectRef<Workflow>> {
+fn keys_touching_namespace(shares: &Store<WorkflowShare>, namespace: &str) -> Vec<WorkflowKey> {
     shares
         .state()
         .iter()
@@ -80,24 +120,19 @@ fn keys_touching_namespace(
                 || s.namespace().as_deref() == Some(namespace)
         })
         .filter_map(|s| WorkflowKey::of_share(s))
-        .map(workflow_ref)
         .collect()
 }
 
-fn all_shared_keys(shares: &Store<WorkflowShare>) -> Vec<ObjectRef<Workflow>> {
+fn all_shared_keys(shares: &Store<WorkflowShare>) -> Vec<WorkflowKey> {
     shares
         .state()
         .iter()
         .filter_map(|s| WorkflowKey::of_share(s))
-        .map(workflow_ref)
         .collect()
 }
 
-/// Source workflow of a generated object, from its labels and name.
-fn source_of_generated<R: Resource>(
-    obj: &R,
-    workflows: &Store<Workflow>,
-) -> Option<ObjectRef<Workflow>> {
+/// Source workflow of a generated Role or RoleBinding, from its labels.
+fn source_of_rbac<R: Resource>(obj: &R, workflows: &Store<Workflow>) -> Option<WorkflowKey> {
     let labels = obj.meta().labels.as_ref()?;
     if labels.get(labels::MANAGED_BY_KEY).map(String::as_str) != Some(labels::MANAGED_BY_VALUE) {
         return None;
@@ -118,7 +153,6 @@ fn source_of_generated<R: Resource>(
                 name: wf.clone(),
             })
         })
-        .map(workflow_ref)
 }
 
 fn error_policy<K>(_obj: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {
@@ -162,30 +196,90 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
             labels::MANAGED_BY_VALUE
         ))
     };
-
     let workspace_roles = || watcher::Config::default().labels(labels::WORKSPACE_ROLE);
-    let organizations = reflect(Api::<Organization>::all(client.clone()), all());
-    let namespaces = reflect(Api::<Namespace>::all(client.clone()), all());
-    let cluster_roles = reflect(Api::<ClusterRole>::all(client.clone()), workspace_roles());
-    let role_bindings = reflect(Api::<RoleBinding>::all(client.clone()), all());
-    let roles = reflect(Api::<Role>::all(client.clone()), managed());
-    let shared_workflows = reflect(Api::<SharedWorkflow>::all(client.clone()), all());
-
-    // The planner reads its own caches, all filled before the first reconcile;
-    // the controllers keep theirs for queueing.
-    let workflows = reflect(Api::<Workflow>::all(client.clone()), all());
-    let shares = reflect(Api::<WorkflowShare>::all(client.clone()), all());
-
-    let stores = Stores {
-        organizations,
-        namespaces,
-        cluster_roles,
-        role_bindings,
-        roles,
-        workflows: workflows.clone(),
-        shares: shares.clone(),
-        shared_workflows,
+    let (wf_tx, wf_rx) = mpsc::unbounded_channel::<WorkflowKey>();
+    let (share_tx, share_rx) = mpsc::unbounded_channel::<WorkflowKey>();
+    let triggers = Triggers {
+        workflows: wf_tx,
+        shares: share_tx,
     };
+
+    // The planner reads these caches; every change in them triggers the workflows it affects.
+    let (share_store, share_writer) = reflector::store::<WorkflowShare>();
+    let (wf_store, wf_writer) = reflector::store::<Workflow>();
+    let (s1, s2, s3, s4) = (
+        share_store.clone(),
+        share_store.clone(),
+        share_store.clone(),
+        share_store.clone(),
+    );
+    let (w1, w2) = (wf_store.clone(), wf_store.clone());
+    let stores = Stores {
+        organizations: reflect(
+            Api::all(client.clone()),
+            all(),
+            triggers.clone(),
+            move |_: &Organization| all_shared_keys(&s1),
+        ),
+        namespaces: reflect(
+            Api::all(client.clone()),
+            all(),
+            triggers.clone(),
+            move |ns: &Namespace| keys_touching_namespace(&s2, &ns.name_any()),
+        ),
+        cluster_roles: reflect(
+            Api::all(client.clone()),
+            workspace_roles(),
+            triggers.clone(),
+            move |_: &ClusterRole| all_shared_keys(&s3),
+        ),
+        role_bindings: reflect(
+            Api::all(client.clone()),
+            all(),
+            triggers.clone(),
+            move |rb: &RoleBinding| match source_of_rbac(rb, &w1) {
+                Some(key) => vec![key],
+                None => rb
+                    .namespace()
+                    .map(|ns| keys_touching_namespace(&s4, &ns))
+                    .unwrap_or_default(),
+            },
+        ),
+        roles: reflect(
+            Api::all(client.clone()),
+            managed(),
+            triggers.clone(),
+            move |r: &Role| source_of_rbac(r, &w2).into_iter().collect(),
+        ),
+        shared_workflows: reflect(
+            Api::all(client.clone()),
+            all(),
+            triggers.clone(),
+            |sw: &SharedWorkflow| {
+                vec![WorkflowKey {
+                    namespace: sw.spec.source.namespace.clone(),
+                    name: sw.spec.source.name.clone(),
+                }]
+            },
+        ),
+        workflows: wf_store.clone(),
+        shares: share_store.clone(),
+    };
+    spawn_reflector(
+        Api::<Workflow>::all(client.clone()),
+        all(),
+        wf_writer,
+        triggers.clone(),
+        |w| WorkflowKey::of_workflow(w).into_iter().collect(),
+    );
+    spawn_reflector(
+        Api::<WorkflowShare>::all(client.clone()),
+        all(),
+        share_writer,
+        triggers.clone(),
+        |s| WorkflowKey::of_share(s).into_iter().collect(),
+    );
+
     // Planning from a partial view would revoke grants that are still declared:
     // wait for every initial list before the first reconcile.
     let ctx = Arc::new(Context::new(client.clone(), stores, options.instance));
@@ -193,67 +287,35 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         ready = ctx.stores.wait_ready() => ready.map_err(|_| Error::StoresClosed)?,
         _ = tokio::signal::ctrl_c() => return Ok(()),
     }
-    let workflow_ctl = Controller::new(Api::<Workflow>::all(client.clone()), all());
-    let share_ctl = Controller::new(Api::<WorkflowShare>::all(client.clone()), all());
 
-    let (s1, s2, s3, s4, s5) = (
-        shares.clone(),
-        shares.clone(),
-        shares.clone(),
-        shares.clone(),
-        shares.clone(),
-    );
-    let (w1, w2, w3) = (workflows.clone(), workflows.clone(), workflows.clone());
-    let workflow_ctl =
-        workflow_ctl
-            .watches(Api::<WorkflowShare>::all(client.clone()), all(), |s| {
-                WorkflowKey::of_share(&s).map(workflow_ref)
-            })
-            .watches(
-                Api::<SharedWorkflow>::all(client.clone()),
-                all(),
-                move |sw| source_of_generated(&sw, &w1),
-            )
-            .watches(Api::<Role>::all(client.clone()), managed(), move |r| {
-                source_of_generated(&r, &w2)
-            })
-            .watches(Api::<RoleBinding>::all(client.clone()), all(), move |rb| {
-                match source_of_generated(&rb, &w3) {
-                    Some(key) => vec![key],
-                    None => rb
-                        .namespace()
-                        .map(|ns| keys_touching_namespace(&s1, &ns))
-                        .unwrap_or_default(),
-                }
-            })
-            .watches(Api::<Namespace>::all(client.clone()), all(), move |ns| {
-                keys_touching_namespace(&s2, &ns.name_any())
-            })
-            .watches(Api::<Organization>::all(client.clone()), all(), move |_| {
-                all_shared_keys(&s3)
-            })
-            .watches(
-                Api::<ClusterRole>::all(client.clone()),
-                workspace_roles(),
-                move |_| all_shared_keys(&s4),
-            )
-            .shutdown_on_signal()
-            .run(reconcile_workflow, error_policy, ctx.clone())
-            .for_each(|res| async move {
-                if let Err(e) = res {
-                    tracing::debug!(error = %e, "workflow controller event");
-                }
-            });
+    let workflow_ctl = Controller::new(Api::<Workflow>::all(client.clone()), all())
+        .reconcile_on(UnboundedReceiverStream::new(wf_rx).map(workflow_ref))
+        .shutdown_on_signal()
+        .run(reconcile_workflow, error_policy, ctx.clone())
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "workflow controller event");
+            }
+        });
 
-    let share_ctl = share_ctl
-        .watches(Api::<Workflow>::all(client.clone()), all(), move |wf| {
-            let key = WorkflowKey::of_workflow(&wf);
-            s5.state()
-                .iter()
-                .filter(|s| WorkflowKey::of_share(s) == key)
-                .map(|s| ObjectRef::from_obj(s.as_ref()))
-                .collect::<Vec<_>>()
-        })
+    // Shares are queued for keys whose workflow is missing; the others are the workflow controller's.
+    let shares_for_missing = share_store.clone();
+    let workflows_known = wf_store.clone();
+    let share_ctl = Controller::new(Api::<WorkflowShare>::all(client.clone()), all())
+        .reconcile_on(UnboundedReceiverStream::new(share_rx).flat_map(move |key| {
+            let refs: Vec<ObjectRef<WorkflowShare>> =
+                if workflows_known.get(&workflow_ref(key.clone())).is_some() {
+                    Vec::new()
+                } else {
+                    shares_for_missing
+                        .state()
+                        .iter()
+                        .filter(|s| WorkflowKey::of_share(s).as_ref() == Some(&key))
+                        .map(|s| ObjectRef::from_obj(s.as_ref()))
+                        .collect()
+                };
+            futures::stream::iter(refs)
+        }))
         .shutdown_on_signal()
         .run(reconcile_share, error_policy, ctx.clone())
         .for_each(|res| async move {

@@ -1,0 +1,313 @@
+//! SPEC §5 R1 against a real kube-apiserver: explicit workspaces are granted and
+//! revoked, with RBAC answers checked as the users involved.
+
+mod support;
+
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use serde_json::json;
+use support::*;
+use workflow_share::resources::{GrantState, SharedWorkflow, WorkflowShare};
+
+const G: &str = "sharing.workflows.dev";
+
+fn workflow_yaml(ns: &str, name: &str) -> String {
+    format!(
+        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: Workflow\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  displayName: Lead qualification\n  type: Sales Activity\n  description: Scores leads\n  trainingDataRef: lead-history\n"
+    )
+}
+
+fn share_yaml(ns: &str, name: &str, workflow: &str, workspaces: &[&str]) -> String {
+    format!(
+        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  workflowRef: {{name: {workflow}}}\n  workspaces: [{}]\n",
+        workspaces.join(", ")
+    )
+}
+
+async fn shared_workflow_exists(admin: &kube::Client, ns: &str, name: &str) -> bool {
+    let api: Api<SharedWorkflow> = Api::namespaced(admin.clone(), ns);
+    api.get_opt(name)
+        .await
+        .expect("get SharedWorkflow")
+        .is_some()
+}
+
+#[tokio::test]
+async fn explicit_workspaces_are_granted_and_revoked() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support, finance) = ("r1-sales", "r1-support", "r1-finance");
+    let mut yaml = organization_yaml("r1-org", &[sales, support, finance]);
+    yaml += &member_yaml(sales, "owner", "alice");
+    yaml += &member_yaml(support, "member", "dave");
+    yaml += &member_yaml(finance, "manager", "erin");
+    yaml += &workflow_yaml(sales, "lead-qualification");
+    yaml += &share_yaml(
+        sales,
+        "lead-qualification",
+        "lead-qualification",
+        &[support, finance],
+    );
+    apply_yaml(&admin, &yaml).await.expect("apply organization");
+
+    let sw = "r1-sales.lead-qualification";
+    for ws in [support, finance] {
+        eventually(&format!("SharedWorkflow in {ws}"), WAIT, || async {
+            shared_workflow_exists(&admin, ws, sw).await.then_some(())
+        })
+        .await;
+    }
+    let swf: Api<SharedWorkflow> = Api::namespaced(admin.clone(), support);
+    let entry = swf.get(sw).await.expect("SharedWorkflow");
+    assert_eq!(entry.spec.source.namespace, sales);
+    assert_eq!(entry.spec.source.name, "lead-qualification");
+    assert_eq!(entry.spec.display_name, "Lead qualification");
+    assert_eq!(entry.spec.type_, "Sales Activity");
+
+    // RBAC, asked as the people themselves.
+    let dave = cp.as_user("dave").await;
+    let erin = cp.as_user("erin").await;
+    let frank = cp.as_user("frank").await;
+    let wf = Some("lead-qualification");
+    eventually(
+        "dave (support member) may get the workflow",
+        WAIT,
+        || async {
+            can_i(&dave, "get", G, "workflows", sales, wf)
+                .await
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(can_i(&dave, "watch", G, "workflows", sales, wf).await);
+    assert!(
+        can_i(&erin, "get", G, "workflows", sales, wf).await,
+        "finance manager"
+    );
+    assert!(
+        !can_i(&frank, "get", G, "workflows", sales, wf).await,
+        "outsider must be denied"
+    );
+    assert!(
+        !can_i(&dave, "list", G, "workflows", sales, None).await,
+        "no list across the namespace"
+    );
+    assert!(
+        !can_i(&dave, "update", G, "workflows", sales, wf).await,
+        "recipients never write"
+    );
+    assert!(!can_i(&dave, "delete", G, "workflows", sales, wf).await);
+    assert!(
+        !can_i(&dave, "get", "", "secrets", sales, Some("lead-history")).await,
+        "never the training data"
+    );
+    assert!(
+        !can_i(
+            &dave,
+            "get",
+            G,
+            "workflows",
+            sales,
+            Some("another-workflow")
+        )
+        .await,
+        "only this workflow"
+    );
+    // The workspace's service accounts are recipients too.
+    let robot = cp
+        .impersonating(
+            "system:serviceaccount:r1-support:bot",
+            &["system:serviceaccounts:r1-support"],
+        )
+        .await;
+    assert!(can_i(&robot, "get", G, "workflows", sales, wf).await);
+
+    // Status: both grants active, notified once, Ready.
+    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
+    let status = eventually(
+        "share status Ready with notifications recorded",
+        WAIT,
+        || async {
+            let s = shares.get("lead-qualification").await.ok()?.status?;
+            let ready = s
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
+            (ready && s.grants.iter().all(|g| g.notified_at.is_some())).then_some(s)
+        },
+    )
+    .await;
+    assert_eq!(status.active_grants, 2);
+    let workspaces: Vec<&str> = status.grants.iter().map(|g| g.workspace.as_str()).collect();
+    assert_eq!(workspaces, vec![finance, support]);
+    assert!(
+        status
+            .grants
+            .iter()
+            .all(|g| g.state == GrantState::Active && g.reason == "Granted")
+    );
+
+    let events: Api<Event> = Api::namespaced(admin.clone(), support);
+    let notes: Vec<Event> = events
+        .list(&ListParams::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("WorkflowShared"))
+        .collect();
+    assert_eq!(
+        notes.len(),
+        1,
+        "exactly one notification for the support grant"
+    );
+    let note = notes[0].note.clone().unwrap_or_default();
+    assert!(
+        note.contains("lead-qualification") && note.contains(support),
+        "note names workflow and workspace: {note}"
+    );
+
+    // Revoke support: its entry and its members' access go; finance keeps both.
+    shares
+        .patch(
+            "lead-qualification",
+            &PatchParams::apply("workflow-share-tests").force(),
+            &Patch::Apply(json!({
+                "apiVersion": "sharing.workflows.dev/v1alpha1", "kind": "WorkflowShare",
+                "spec": { "workflowRef": { "name": "lead-qualification" }, "workspaces": [finance] }
+            })),
+        )
+        .await
+        .expect("revoke support");
+    eventually("SharedWorkflow removed from support", WAIT, || async {
+        (!shared_workflow_exists(&admin, support, sw).await).then_some(())
+    })
+    .await;
+    eventually("dave loses access", WAIT, || async {
+        (!can_i(&dave, "get", G, "workflows", sales, wf).await).then_some(())
+    })
+    .await;
+    assert!(shared_workflow_exists(&admin, finance, sw).await);
+    assert!(
+        can_i(&erin, "get", G, "workflows", sales, wf).await,
+        "finance keeps access"
+    );
+
+    // Deleting the share removes every grant, then the share itself.
+    shares
+        .delete("lead-qualification", &DeleteParams::default())
+        .await
+        .expect("delete share");
+    eventually("share and all grants gone", WAIT, || async {
+        let gone_share = shares.get_opt("lead-qualification").await.ok()?.is_none();
+        let gone_sw = !shared_workflow_exists(&admin, finance, sw).await;
+        let roles: Api<Role> = Api::namespaced(admin.clone(), sales);
+        let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), sales);
+        let gone_rbac = roles
+            .get_opt("workflow-share.lead-qualification")
+            .await
+            .ok()?
+            .is_none()
+            && bindings
+                .get_opt("workflow-share.lead-qualification")
+                .await
+                .ok()?
+                .is_none();
+        (gone_share && gone_sw && gone_rbac).then_some(())
+    })
+    .await;
+    assert!(!can_i(&erin, "get", G, "workflows", sales, wf).await);
+}
+
+#[tokio::test]
+async fn bad_targets_are_reported_per_target_and_do_not_block_the_others() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support) = ("bt-sales", "bt-support");
+    let mut yaml = organization_yaml("bt-org", &[sales, support]);
+    yaml += &organization_yaml("bt-other-org", &["bt-elsewhere"]);
+    yaml += "\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: bt-plain\n";
+    yaml += &workflow_yaml(sales, "forecast");
+    yaml += &share_yaml(
+        sales,
+        "forecast",
+        "forecast",
+        &[support, "bt-elsewhere", "bt-plain", "bt-later", sales],
+    );
+    apply_yaml(&admin, &yaml).await.expect("apply");
+
+    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
+    let expected = [
+        (support, GrantState::Active, "Granted"),
+        ("bt-elsewhere", GrantState::Rejected, "OtherOrganization"),
+        ("bt-plain", GrantState::Rejected, "NotAWorkspace"),
+        ("bt-later", GrantState::Pending, "WorkspaceNotFound"),
+        (sales, GrantState::Rejected, "SelfShare"),
+    ];
+    let mut last = None;
+    let converged = async {
+        for _ in 0..200 {
+            if let Some(s) = shares.get("forecast").await.ok().and_then(|s| s.status) {
+                let matches = expected.iter().all(|(ws, state, reason)| {
+                    s.grants
+                        .iter()
+                        .any(|g| g.workspace == *ws && g.state == *state && g.reason == *reason)
+                });
+                if matches && s.grants.len() == expected.len() {
+                    return Some(s);
+                }
+                last = Some(s);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        None
+    };
+    let status = converged
+        .await
+        .unwrap_or_else(|| panic!("per-target states never matched; last status: {last:#?}"));
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "TargetsRejected")
+    );
+    assert!(shared_workflow_exists(&admin, support, "bt-sales.forecast").await);
+    assert!(!shared_workflow_exists(&admin, "bt-elsewhere", "bt-sales.forecast").await);
+
+    // The pending workspace is granted when it appears in the organization.
+    apply_yaml(&admin, &organization_yaml("bt-org", &["bt-later"]))
+        .await
+        .expect("create bt-later");
+    eventually("bt-later granted after it appears", WAIT, || async {
+        shared_workflow_exists(&admin, "bt-later", "bt-sales.forecast")
+            .await
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_share_may_not_name_another_namespace() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    apply_yaml(&admin, &organization_yaml("ns-org", &["ns-sales"]))
+        .await
+        .expect("apply");
+    let yaml = "apiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata:\n  name: sneaky\n  namespace: ns-sales\nspec:\n  workflowRef: {name: payroll, namespace: finance}\n  workspaces: [ns-sales]\n";
+    let err = apply_yaml(&admin, yaml).await.expect_err("must be refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("spec.workflowRef.namespace"),
+        "names the field: {text}"
+    );
+    assert!(text.contains("own namespace"), "says why: {text}");
+    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), "ns-sales");
+    assert!(
+        shares.get_opt("sneaky").await.expect("get").is_none(),
+        "nothing partially applied"
+    );
+}

@@ -1,0 +1,218 @@
+//! Integration-test harness: one real etcd + kube-apiserver (hack/controlplane/up.sh)
+//! and one controller process per test binary; each test works in its own
+//! organization and namespaces.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::{ApiResource, Discovery, Scope};
+use kube::{Client, Config, ResourceExt};
+
+pub struct ControlPlane {
+    pub dir: PathBuf,
+}
+
+static CONTROL_PLANE: OnceLock<ControlPlane> = OnceLock::new();
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(cmd: &mut Command) {
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(status.success(), "{cmd:?} failed: {status}");
+}
+
+/// Starts (once per test binary) the control plane, installs the CRDs and the
+/// chart's workspace roles, and starts the controller binary against it.
+pub fn control_plane() -> &'static ControlPlane {
+    CONTROL_PLANE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("workflow-share-test-{}", std::process::id()));
+        run(Command::new(repo().join("hack/controlplane/up.sh"))
+            .arg(&dir)
+            .arg("--watch-pid")
+            .arg(std::process::id().to_string()));
+        let kubeconfig = dir.join("kubeconfig");
+        let kubectl = |args: &[&str]| {
+            run(Command::new(dir.join("kubectl"))
+                .env("KUBECONFIG", &kubeconfig)
+                .args(args));
+        };
+        kubectl(&[
+            "apply",
+            "--server-side",
+            "-f",
+            repo().join("crds").to_str().unwrap_or_default(),
+        ]);
+        kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            "crd",
+            "--all",
+            "--timeout=60s",
+        ]);
+        kubectl(&[
+            "apply",
+            "--server-side",
+            "-f",
+            repo()
+                .join("charts/workflow-share/templates/workspace-roles.yaml")
+                .to_str()
+                .unwrap_or_default(),
+        ]);
+        let log = std::fs::File::create(dir.join("controller.log")).expect("controller log");
+        let child = Command::new(env!("CARGO_BIN_EXE_workflow-share"))
+            .arg("controller")
+            .env("KUBECONFIG", &kubeconfig)
+            .env("RUST_LOG", "info,workflow_share=debug")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start controller");
+        // down.sh (run by the reaper when this process exits) stops every *.pid in dir.
+        std::fs::write(dir.join("controller.pid"), child.id().to_string()).expect("pid file");
+        ControlPlane { dir }
+    })
+}
+
+impl ControlPlane {
+    async fn config(&self, context: &str) -> Config {
+        let kubeconfig = Kubeconfig::read_from(self.dir.join("kubeconfig")).expect("kubeconfig");
+        let options = KubeConfigOptions {
+            context: Some(context.to_string()),
+            ..Default::default()
+        };
+        Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .expect("config")
+    }
+
+    pub async fn admin(&self) -> Client {
+        Client::try_from(self.config("admin").await).expect("client")
+    }
+
+    /// A client authenticated with the static token of a test user (alice, bob, carol, dave, erin, frank).
+    pub async fn as_user(&self, user: &str) -> Client {
+        Client::try_from(self.config(user).await).expect("client")
+    }
+
+    /// A client that impersonates any user (and groups), through the admin.
+    pub async fn impersonating(&self, user: &str, groups: &[&str]) -> Client {
+        let mut config = self.config("admin").await;
+        config.auth_info.impersonate = Some(user.to_string());
+        config.auth_info.impersonate_groups = Some(groups.iter().map(|g| g.to_string()).collect());
+        Client::try_from(config).expect("client")
+    }
+}
+
+/// Applies multi-document YAML with server-side apply as `client`.
+pub async fn apply_yaml(client: &Client, yaml: &str) -> Result<(), kube::Error> {
+    let discovery = Discovery::new(client.clone()).run().await?;
+    for doc in yaml.split("\n---\n").filter(|d| !d.trim().is_empty()) {
+        let obj: DynamicObject = serde_yaml::from_str(doc).expect("valid test YAML");
+        let gvk = obj
+            .types
+            .as_ref()
+            .map(|t| kube::api::GroupVersionKind::try_from(t))
+            .expect("typed")
+            .expect("gvk");
+        let (ar, caps) = discovery.resolve_gvk(&gvk).expect("known kind");
+        let api: Api<DynamicObject> = match (caps.scope, obj.namespace()) {
+            (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), &ns, &ar),
+            _ => Api::all_with(client.clone(), &ar),
+        };
+        api.patch(
+            &obj.name_any(),
+            &PatchParams::apply("workflow-share-tests").force(),
+            &Patch::Apply(&obj),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub fn api_resource<K: kube::Resource<DynamicType = ()>>() -> ApiResource {
+    ApiResource::erase::<K>(&())
+}
+
+/// `kubectl auth can-i VERB RESOURCE/NAME -n NS` as the client's user.
+pub async fn can_i(
+    client: &Client,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: &str,
+    name: Option<&str>,
+) -> bool {
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(verb.into()),
+                group: Some(group.into()),
+                resource: Some(resource.into()),
+                namespace: Some(namespace.into()),
+                name: name.map(Into::into),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    let answer = api
+        .create(&PostParams::default(), &review)
+        .await
+        .expect("access review");
+    answer.status.map(|s| s.allowed).unwrap_or(false)
+}
+
+/// Polls `check` until it returns Some or `timeout` passes; panics with `what` on timeout.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A fresh organization with the given workspaces; returns names prefixed by `prefix`.
+pub fn organization_yaml(org: &str, workspaces: &[&str]) -> String {
+    let mut out = format!(
+        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: Organization\nmetadata:\n  name: {org}\nspec:\n  deidentificationDefault: true\n"
+    );
+    for ws in workspaces {
+        out.push_str(&format!(
+            "\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ws}\n  labels:\n    sharing.workflows.dev/organization: {org}\n"
+        ));
+    }
+    out
+}
+
+/// A RoleBinding of `subject` (User) to a workspace role in `namespace`.
+pub fn member_yaml(namespace: &str, role: &str, user: &str) -> String {
+    format!(
+        "\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: {role}-{user}\n  namespace: {namespace}\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: workflow-share-{role}\nsubjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: {user}\n"
+    )
+}
+
+pub const WAIT: Duration = Duration::from_secs(20);
