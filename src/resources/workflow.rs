@@ -1,3 +1,6 @@
+// Several printcolumn(...) entries repeat the same keys by design.
+#![allow(clippy::duplicated_attributes)]
+
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 

@@ -71,6 +71,8 @@ pub fn control_plane() -> &'static ControlPlane {
                 .unwrap_or_default(),
         ]);
         let log = std::fs::File::create(dir.join("controller.log")).expect("controller log");
+        // Not waited on: it runs until down.sh stops it after this process exits.
+        #[allow(clippy::zombie_processes)]
         let child = Command::new(env!("CARGO_BIN_EXE_workflow-share"))
             .arg("controller")
             .env("KUBECONFIG", &kubeconfig)
@@ -123,7 +125,7 @@ pub async fn apply_yaml(client: &Client, yaml: &str) -> Result<(), kube::Error> 
         let gvk = obj
             .types
             .as_ref()
-            .map(|t| kube::api::GroupVersionKind::try_from(t))
+            .map(kube::api::GroupVersionKind::try_from)
             .expect("typed")
             .expect("gvk");
         let (ar, caps) = discovery.resolve_gvk(&gvk).expect("known kind");

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests of the planner and naming, the CRD drift check, and
+# the integration tests, which start their own etcd + kube-apiserver (built from Go
+# modules once and cached in ~/.cache/workflow-share) and the controller.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+hack/controlplane/build.sh >/dev/null
+cargo test --all-targets "$@"
