@@ -8,3 +8,6 @@ mod snapshot;
 pub use directory::{Directory, Lookup, Member};
 pub use plan::{DesiredRbac, DesiredSharedWorkflow, SharePlan, WorkflowPlan, plan_workflow};
 pub use snapshot::{Snapshot, WorkflowKey};
+
+#[cfg(test)]
+mod tests;

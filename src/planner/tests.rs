@@ -1,0 +1,320 @@
+//! Table-driven tests of the pure planner: scopes × organization boundaries ×
+//! archival × de-identification, and notification bookkeeping.
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding, RoleRef, Subject};
+use kube::api::ObjectMeta;
+
+use super::*;
+use crate::resources::*;
+
+fn ns(name: &str, org: Option<&str>) -> Namespace {
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: org.map(|o| [(crate::labels::ORGANIZATION.to_string(), o.to_string())].into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn org(name: &str, deid_default: bool) -> Organization {
+    let mut o = Organization::new(
+        name,
+        OrganizationSpec {
+            deidentification_default: deid_default,
+            ..Default::default()
+        },
+    );
+    o.metadata.name = Some(name.into());
+    o
+}
+
+fn role(name: &str, role: &str) -> ClusterRole {
+    ClusterRole {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some([(crate::labels::WORKSPACE_ROLE.to_string(), role.to_string())].into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn binding(ns: &str, cluster_role: &str, user: &str) -> RoleBinding {
+    RoleBinding {
+        metadata: ObjectMeta {
+            name: Some(format!("{cluster_role}-{user}")),
+            namespace: Some(ns.into()),
+            ..Default::default()
+        },
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "ClusterRole".into(),
+            name: cluster_role.into(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "User".into(),
+            name: user.into(),
+            ..Default::default()
+        }]),
+    }
+}
+
+fn workflow(archived: bool, deid: Option<bool>) -> Workflow {
+    let mut w = Workflow::new(
+        "wf",
+        WorkflowSpec {
+            display_name: "WF".into(),
+            archived,
+            deidentification: deid.map(|enabled| workflow::Deidentification { enabled }),
+            ..Default::default()
+        },
+    );
+    w.metadata.namespace = Some("sales".into());
+    w.metadata.generation = Some(1);
+    w
+}
+
+fn share(name: &str, workspaces: &[&str], org_wide: bool) -> WorkflowShare {
+    let mut s = WorkflowShare::new(
+        name,
+        WorkflowShareSpec {
+            workflow_ref: WorkflowRef {
+                name: "wf".into(),
+                namespace: None,
+            },
+            workspaces: workspaces.iter().map(|w| w.to_string()).collect(),
+            entire_organization: org_wide,
+            ..Default::default()
+        },
+    );
+    s.metadata.namespace = Some("sales".into());
+    s
+}
+
+fn snapshot(workflows: Vec<Workflow>, shares: Vec<WorkflowShare>) -> Snapshot {
+    Snapshot {
+        organizations: vec![org("acme", true), org("globex", true)],
+        namespaces: vec![
+            ns("sales", Some("acme")),
+            ns("support", Some("acme")),
+            ns("finance", Some("acme")),
+            ns("elsewhere", Some("globex")),
+            ns("plain", None),
+            ns("ghost-org", Some("nobody")),
+        ],
+        cluster_roles: vec![role("ws-owner", "owner"), role("ws-member", "member")],
+        role_bindings: vec![
+            binding("support", "ws-member", "dave"),
+            binding("support", "ws-owner", "carol"),
+        ],
+        workflows,
+        shares,
+    }
+}
+
+fn states(plan: &WorkflowPlan) -> Vec<(String, GrantState, String)> {
+    plan.shares
+        .iter()
+        .flat_map(|s| s.status.grants.iter())
+        .map(|g| (g.workspace.clone(), g.state, g.reason.clone()))
+        .collect()
+}
+
+fn plan_one(snap: &Snapshot) -> WorkflowPlan {
+    let key = WorkflowKey {
+        namespace: "sales".into(),
+        name: "wf".into(),
+    };
+    snap.plan(&key, &snap.directory(), "2026-01-01T00:00:00Z")
+}
+
+#[test]
+fn target_resolution_table() {
+    use GrantState::*;
+    let cases: Vec<(&str, GrantState, &str)> = vec![
+        ("support", Active, "Granted"),
+        ("elsewhere", Rejected, "OtherOrganization"),
+        ("plain", Rejected, "NotAWorkspace"),
+        ("ghost-org", Rejected, "NotAWorkspace"),
+        ("missing", Pending, "WorkspaceNotFound"),
+        ("sales", Rejected, "SelfShare"),
+    ];
+    for (target, state, reason) in cases {
+        let plan = plan_one(&snapshot(
+            vec![workflow(false, None)],
+            vec![share("s", &[target], false)],
+        ));
+        assert_eq!(
+            states(&plan),
+            vec![(target.to_string(), state, reason.to_string())],
+            "target {target}"
+        );
+        assert_eq!(
+            plan.shared_workflows.len(),
+            usize::from(state == Active),
+            "target {target}"
+        );
+    }
+}
+
+#[test]
+fn workflow_condition_table() {
+    use GrantState::*;
+    // (archived, own de-identification, expected state, reason); org default is true.
+    let cases = [
+        (false, None, Active, "Granted"),
+        (false, Some(true), Active, "Granted"),
+        (false, Some(false), Suspended, "DeidentificationRequired"),
+        (true, None, Suspended, "WorkflowArchived"),
+        (true, Some(false), Suspended, "WorkflowArchived"),
+    ];
+    for (archived, deid, state, reason) in cases {
+        let plan = plan_one(&snapshot(
+            vec![workflow(archived, deid)],
+            vec![share("s", &["support"], false)],
+        ));
+        assert_eq!(
+            states(&plan),
+            vec![("support".to_string(), state, reason.to_string())],
+            "{archived} {deid:?}"
+        );
+        assert_eq!(
+            plan.rbac.is_some(),
+            state == Active,
+            "RBAC only while active"
+        );
+    }
+}
+
+#[test]
+fn missing_workflow_grants_nothing() {
+    let plan = plan_one(&snapshot(vec![], vec![share("s", &["support"], false)]));
+    assert_eq!(
+        states(&plan),
+        vec![(
+            "support".into(),
+            GrantState::Pending,
+            "WorkflowNotFound".into()
+        )]
+    );
+    assert!(plan.shared_workflows.is_empty() && plan.rbac.is_none());
+}
+
+#[test]
+fn org_wide_and_explicit_scopes_combine() {
+    let plan = plan_one(&snapshot(
+        vec![workflow(false, None)],
+        vec![share("s", &["support"], true)],
+    ));
+    let grants = &plan.shares[0].status.grants;
+    let via: Vec<(&str, Vec<GrantVia>)> = grants
+        .iter()
+        .map(|g| (g.workspace.as_str(), g.via.clone()))
+        .collect();
+    assert_eq!(
+        via,
+        vec![
+            ("finance", vec![GrantVia::Organization]),
+            ("support", vec![GrantVia::Explicit, GrantVia::Organization])
+        ],
+        "owner and other organizations excluded"
+    );
+    assert_eq!(plan.active_workspaces(), vec!["finance", "support"]);
+}
+
+#[test]
+fn recipients_are_members_and_service_accounts() {
+    let plan = plan_one(&snapshot(
+        vec![workflow(false, None)],
+        vec![share("s", &["support"], false)],
+    ));
+    let subjects: Vec<String> = plan
+        .rbac
+        .expect("rbac")
+        .subjects
+        .iter()
+        .map(|m| format!("{}:{}", m.kind, m.name))
+        .collect();
+    assert_eq!(
+        subjects,
+        vec![
+            "Group:system:serviceaccounts:support",
+            "User:carol",
+            "User:dave"
+        ]
+    );
+}
+
+#[test]
+fn run_access_grants_no_rbac() {
+    let mut s = share("s", &["support"], false);
+    s.spec.access = Access::Run;
+    let plan = plan_one(&snapshot(vec![workflow(false, None)], vec![s]));
+    assert_eq!(plan.shared_workflows.len(), 1);
+    assert!(plan.rbac.is_none());
+}
+
+#[test]
+fn notification_is_asked_once_and_remembered_across_suspension() {
+    let snap = snapshot(
+        vec![workflow(false, None)],
+        vec![
+            share("a", &["support"], false),
+            share("b", &["support"], false),
+        ],
+    );
+    let plan = plan_one(&snap);
+    let asks: Vec<(&str, &Vec<String>)> = plan
+        .shares
+        .iter()
+        .map(|s| (s.name.as_str(), &s.notify))
+        .collect();
+    assert_eq!(
+        asks,
+        vec![("a", &vec!["support".to_string()]), ("b", &vec![])],
+        "one share notifies"
+    );
+
+    // Once recorded, archival keeps the record and restoration asks for nothing.
+    let mut recorded = share("a", &["support"], false);
+    recorded.status = Some(WorkflowShareStatus {
+        grants: vec![WorkspaceGrant {
+            workspace: "support".into(),
+            state: GrantState::Active,
+            notified_at: Some("t0".into()),
+            granted_at: Some("t0".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let archived = plan_one(&snapshot(
+        vec![workflow(true, None)],
+        vec![recorded.clone()],
+    ));
+    assert_eq!(
+        archived.shares[0].status.grants[0].notified_at.as_deref(),
+        Some("t0")
+    );
+    let restored = plan_one(&snapshot(vec![workflow(false, None)], vec![recorded]));
+    assert!(restored.shares[0].notify.is_empty());
+
+    // Revoked (no entry) then granted again: notify again.
+    let regranted = plan_one(&snapshot(
+        vec![workflow(false, None)],
+        vec![share("a", &["support"], false)],
+    ));
+    assert_eq!(regranted.shares[0].notify, vec!["support".to_string()]);
+}
+
+#[test]
+fn deleting_shares_grant_nothing() {
+    let mut s = share("s", &["support"], false);
+    s.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        jiff::Timestamp::UNIX_EPOCH,
+    ));
+    let plan = plan_one(&snapshot(vec![workflow(false, None)], vec![s]));
+    assert!(plan.shared_workflows.is_empty() && plan.rbac.is_none() && plan.shares.is_empty());
+}
