@@ -17,6 +17,31 @@ fn params() -> PatchParams {
     PatchParams::apply(labels::FIELD_MANAGER).force()
 }
 
+/// Writes `status` of a namespaced object of ours with server-side apply.
+async fn apply_status<K>(
+    ctx: &Context,
+    obj: &K,
+    status: impl serde::Serialize,
+    action: &'static str,
+) -> Result<()>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let ns = obj
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    let body = json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": K::kind(&()), "status": status });
+    ctx.writes.add();
+    api.patch_status(&obj.name_any(), &params(), &Patch::Apply(&body))
+        .await
+        .map_err(Error::kube(action))?;
+    Ok(())
+}
+
 pub async fn share(
     ctx: &Context,
     share: &WorkflowShare,
@@ -33,16 +58,7 @@ pub async fn share(
     if previous == next {
         return Ok(());
     }
-    let ns = share
-        .namespace()
-        .ok_or(Error::MissingField("metadata.namespace"))?;
-    let api: Api<WorkflowShare> = Api::namespaced(ctx.client.clone(), &ns);
-    let body = json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": "WorkflowShare", "status": next });
-    ctx.writes.add();
-    api.patch_status(&share.name_any(), &params(), &Patch::Apply(&body))
-        .await
-        .map_err(Error::kube("update WorkflowShare status"))?;
-    Ok(())
+    apply_status(ctx, share, next, "update WorkflowShare status").await
 }
 
 pub async fn workflow(
@@ -61,17 +77,7 @@ pub async fn workflow(
     if previous == next {
         return Ok(());
     }
-    let ns = wf
-        .namespace()
-        .ok_or(Error::MissingField("metadata.namespace"))?;
-    let api: Api<Workflow> = Api::namespaced(ctx.client.clone(), &ns);
-    let body =
-        json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": "Workflow", "status": next });
-    ctx.writes.add();
-    api.patch_status(&wf.name_any(), &params(), &Patch::Apply(&body))
-        .await
-        .map_err(Error::kube("update Workflow status"))?;
-    Ok(())
+    apply_status(ctx, wf, next, "update Workflow status").await
 }
 
 /// Adds or removes our finalizer on a share. JSON patch with a `test` on the
