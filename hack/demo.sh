@@ -23,17 +23,19 @@ echo "==> starting etcd and kube-apiserver"
 export KUBECONFIG="$dir/kubeconfig"
 kubectl="$dir/kubectl"
 
-echo "==> installing CRDs and workspace roles"
-"$kubectl" apply --server-side -f "$root/crds/" >/dev/null
-"$kubectl" wait --for=condition=Established crd --all --timeout=60s >/dev/null
-"$kubectl" apply --server-side -f "$root/charts/workflow-share/templates/workspace-roles.yaml" >/dev/null
+echo "==> installing CRDs, workspace roles, admission policies and the controller's RBAC"
+"$root/hack/install-local.sh" "$dir"
 
 echo "==> starting the controller (log: $dir/controller.log)"
-nohup "$root/target/release/workflow-share" controller >"$dir/controller.log" 2>&1 &
+# As its own ServiceAccount, with the chart's least-privilege RBAC.
+KUBECONFIG="$dir/controller.kubeconfig" nohup "$root/target/release/workflow-share" controller \
+  >"$dir/controller.log" 2>&1 &
 echo $! >"$dir/controller.pid"
 
 echo "==> applying examples/"
-"$kubectl" apply --server-side -f "$root/examples/" >/dev/null
+# As alice, owner of the sales workspace, so shares show who shared them.
+for f in "$root"/examples/0[1-3]-*.yaml; do "$kubectl" apply --server-side -f "$f" >/dev/null; done
+for f in "$root"/examples/0[4-9]-*.yaml; do "$kubectl" --context alice apply --server-side -f "$f" >/dev/null; done
 "$kubectl" wait --for=condition=Ready workflowshares --all -n sales --timeout=60s >/dev/null
 
 echo

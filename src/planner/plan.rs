@@ -306,6 +306,10 @@ pub fn plan_workflow(
             .iter()
             .map(|s| s.workspace.clone())
             .collect(),
+        shares: live
+            .iter()
+            .filter_map(|s| s.metadata.name.clone())
+            .collect(),
     });
 
     WorkflowPlan {

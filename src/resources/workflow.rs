@@ -110,6 +110,10 @@ pub struct WorkflowStatus {
     /// Workspaces that currently have access, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shared_with: Vec<String>,
+    /// WorkflowShares that reference this workflow. While any exist, deleting
+    /// the workflow is refused (revoke sharing first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shares: Vec<String>,
 }
 
 impl Workflow {

@@ -42,40 +42,13 @@ pub fn control_plane() -> &'static ControlPlane {
             .arg(&dir)
             .arg("--watch-pid")
             .arg(std::process::id().to_string()));
-        let kubeconfig = dir.join("kubeconfig");
-        let kubectl = |args: &[&str]| {
-            run(Command::new(dir.join("kubectl"))
-                .env("KUBECONFIG", &kubeconfig)
-                .args(args));
-        };
-        kubectl(&[
-            "apply",
-            "--server-side",
-            "-f",
-            repo().join("crds").to_str().unwrap_or_default(),
-        ]);
-        kubectl(&[
-            "wait",
-            "--for=condition=Established",
-            "crd",
-            "--all",
-            "--timeout=60s",
-        ]);
-        kubectl(&[
-            "apply",
-            "--server-side",
-            "-f",
-            repo()
-                .join("charts/workflow-share/templates/workspace-roles.yaml")
-                .to_str()
-                .unwrap_or_default(),
-        ]);
+        run(Command::new(repo().join("hack/install-local.sh")).arg(&dir));
         let log = std::fs::File::create(dir.join("controller.log")).expect("controller log");
         // Not waited on: it runs until down.sh stops it after this process exits.
         #[allow(clippy::zombie_processes)]
         let child = Command::new(env!("CARGO_BIN_EXE_workflow-share"))
             .arg("controller")
-            .env("KUBECONFIG", &kubeconfig)
+            .env("KUBECONFIG", dir.join("controller.kubeconfig"))
             .env("RUST_LOG", "info,workflow_share=debug")
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs workflow-share's cluster pieces into a control plane started by
+# hack/controlplane/up.sh DIR: CRDs, workspace roles, admission policies and the
+# controller's ServiceAccount with its least-privilege RBAC. Writes
+# DIR/controller.kubeconfig, which authenticates as that ServiceAccount, so the
+# controller runs locally with exactly the permissions the chart gives it.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${1:?usage: install-local.sh DIR}
+export KUBECONFIG="$dir/kubeconfig"
+kubectl="$dir/kubectl"
+templates="$root/charts/workflow-share/templates"
+
+"$kubectl" apply --server-side -f "$root/crds/" >/dev/null
+"$kubectl" wait --for=condition=Established crd --all --timeout=60s >/dev/null
+"$kubectl" create namespace workflow-share-system --dry-run=client -o yaml | "$kubectl" apply --server-side -f - >/dev/null
+for f in workspace-roles.yaml controller-rbac.yaml admission-policies.yaml; do
+  "$kubectl" apply --server-side -f "$templates/$f" >/dev/null
+done
+
+token=$("$kubectl" create token workflow-share -n workflow-share-system --duration=48h)
+server=$("$kubectl" config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+cat >"$dir/controller.kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster: {server: "$server", certificate-authority: "$dir/pki/ca.crt"}
+users:
+- name: workflow-share
+  user: {token: "$token"}
+contexts:
+- name: workflow-share
+  context: {cluster: local, user: workflow-share, namespace: workflow-share-system}
+current-context: workflow-share
+KC
+
+# Admission policies take effect a moment after they are created: wait until both
+# the self-share refusal and the creator stamp answer (server-side dry run).
+probe_ns=workflow-share-system
+for _ in $(seq 1 100); do
+  out=$(printf 'apiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata: {name: policy-probe, namespace: %s}\nspec: {workflowRef: {name: probe}}\n' "$probe_ns" \
+    | "$kubectl" create --dry-run=server -o jsonpath='{.metadata.annotations}' -f - 2>&1 || true)
+  refused=$(printf 'apiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata: {name: policy-probe, namespace: %s}\nspec: {workflowRef: {name: probe}, workspaces: [%s]}\n' "$probe_ns" "$probe_ns" \
+    | "$kubectl" create --dry-run=server -f - 2>&1 || true)
+  case "$out|$refused" in
+    *created-by*ValidatingAdmissionPolicy*) exit 0 ;;
+  esac
+  sleep 0.1
+done
+echo "install-local: admission policies did not take effect within 10s" >&2
+exit 1

@@ -1,0 +1,341 @@
+//! Admission and RBAC outcomes (R7, R10, R11, R13, R15, creator stamp), asserted
+//! against the real API server as the users involved.
+
+mod support;
+
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use serde_json::json;
+use support::*;
+use workflow_share::resources::{SharedWorkflow, Workflow, WorkflowShare};
+
+const G: &str = "sharing.workflows.dev";
+
+fn share_doc(ns: &str, name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{spec}\n"
+    )
+}
+
+fn workflow_doc(ns: &str, name: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: sharing.workflows.dev/v1alpha1\nkind: Workflow\nmetadata:\n  name: {name}\n  namespace: {ns}\n{extra}spec:\n  displayName: Forecast\n  type: Reporting\n  description: first version\n"
+    )
+}
+
+#[tokio::test]
+async fn invalid_manifests_are_refused_with_the_field_named() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    apply_yaml(
+        &admin,
+        &organization_yaml("bad-org", &["bad-sales", "bad-support"]),
+    )
+    .await
+    .expect("org");
+    let ns = "bad-sales";
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "namespace in workflowRef",
+            share_doc(ns, "c1", "  workflowRef: {name: w, namespace: other}"),
+            "spec.workflowRef.namespace",
+        ),
+        (
+            "empty workflow name",
+            share_doc(ns, "c2", "  workflowRef: {name: ''}"),
+            "spec.workflowRef.name",
+        ),
+        (
+            "missing workflowRef",
+            share_doc(ns, "c3", "  workspaces: [bad-support]"),
+            "spec.workflowRef: Required value",
+        ),
+        (
+            "workspace not a namespace name",
+            share_doc(
+                ns,
+                "c4",
+                "  workflowRef: {name: w}\n  workspaces: [Not_A_Name]",
+            ),
+            "spec.workspaces[0]",
+        ),
+        (
+            "duplicate workspace",
+            share_doc(
+                ns,
+                "c5",
+                "  workflowRef: {name: w}\n  workspaces: [bad-support, bad-support]",
+            ),
+            ".spec.workspaces: duplicate entries",
+        ),
+        (
+            "unknown access mode",
+            share_doc(ns, "c6", "  workflowRef: {name: w}\n  access: Edit"),
+            "spec.access: Unsupported value: \"Edit\"",
+        ),
+        (
+            "self share",
+            share_doc(
+                ns,
+                "c7",
+                "  workflowRef: {name: w}\n  workspaces: [bad-sales]",
+            ),
+            "spec.workspaces: bad-sales is the workflow's own workspace",
+        ),
+        (
+            "empty display name",
+            format!(
+                "apiVersion: sharing.workflows.dev/v1alpha1\nkind: Workflow\nmetadata:\n  name: c8\n  namespace: {ns}\nspec:\n  displayName: ''\n"
+            ),
+            "spec.displayName",
+        ),
+    ];
+    for (what, yaml, expected) in cases {
+        let err = apply_yaml(&admin, &yaml).await.expect_err(what);
+        let text = err.to_string();
+        assert!(
+            text.contains(expected),
+            "{what}: expected {expected:?} in {text}"
+        );
+    }
+    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), ns);
+    let workflows: Api<Workflow> = Api::namespaced(admin.clone(), ns);
+    assert!(
+        shares
+            .list(&Default::default())
+            .await
+            .expect("list")
+            .items
+            .is_empty(),
+        "nothing partially applied"
+    );
+    assert!(
+        workflows
+            .list(&Default::default())
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn owners_and_managers_share_members_cannot_and_the_creator_is_stamped() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support) = ("who-sales", "who-support");
+    let mut yaml = organization_yaml("who-org", &[sales, support]);
+    yaml += &member_yaml(sales, "owner", "alice");
+    yaml += &member_yaml(sales, "member", "bob");
+    yaml += &member_yaml(support, "member", "dave");
+    apply_yaml(&admin, &yaml).await.expect("org");
+
+    let alice = cp.as_user("alice").await;
+    let bob = cp.as_user("bob").await;
+    assert!(can_i(&alice, "create", G, "workflowshares", sales, None).await);
+    assert!(
+        !can_i(&bob, "create", G, "workflowshares", sales, None).await,
+        "members cannot share"
+    );
+    assert!(!can_i(&bob, "update", G, "workflowshares", sales, None).await);
+    assert!(
+        can_i(&bob, "get", G, "workflowshares", sales, None).await,
+        "members can see shares"
+    );
+
+    // alice creates the workflow, even claiming to be someone else: the stamp says alice.
+    let claim = "  annotations: {sharing.workflows.dev/created-by: mallory}\n";
+    apply_yaml(&alice, &workflow_doc(sales, "forecast", claim))
+        .await
+        .expect("alice creates workflow");
+    let share = share_doc(
+        sales,
+        "forecast",
+        "  workflowRef: {name: forecast}\n  workspaces: [who-support]",
+    );
+    let err = apply_yaml(&bob, &share)
+        .await
+        .expect_err("bob is only a member");
+    assert!(err.to_string().contains("forbidden"), "{err}");
+    apply_yaml(&alice, &share).await.expect("alice shares");
+
+    let workflows: Api<Workflow> = Api::namespaced(admin.clone(), sales);
+    let wf = workflows.get("forecast").await.expect("workflow");
+    let stamp = |m: &kube::api::ObjectMeta| {
+        m.annotations
+            .as_ref()
+            .and_then(|a| a.get("sharing.workflows.dev/created-by"))
+            .cloned()
+    };
+    assert_eq!(stamp(&wf.metadata).as_deref(), Some("alice"));
+
+    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
+    let status = eventually("share granted", WAIT, || async {
+        let s = shares.get("forecast").await.ok()?.status?;
+        (s.active_grants == 1).then_some(s)
+    })
+    .await;
+    assert_eq!(status.shared_by.as_deref(), Some("alice"));
+    let entries: Api<SharedWorkflow> = Api::namespaced(admin.clone(), support);
+    let entry = entries
+        .get("who-sales.forecast")
+        .await
+        .expect("SharedWorkflow");
+    assert_eq!(entry.spec.shared_by, "alice");
+
+    // The stamp cannot be rewritten afterwards.
+    let err = workflows
+        .patch("forecast", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"annotations": {"sharing.workflows.dev/created-by": "mallory"}}})))
+        .await
+        .expect_err("stamp is immutable");
+    assert!(err.to_string().contains("cannot be changed"), "{err}");
+}
+
+#[tokio::test]
+async fn a_shared_workflow_cannot_be_deleted_until_sharing_is_revoked() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support) = ("del-sales", "del-support");
+    let mut yaml = organization_yaml("del-org", &[sales, support]);
+    yaml += &member_yaml(sales, "owner", "alice");
+    apply_yaml(&admin, &yaml).await.expect("org");
+    let alice = cp.as_user("alice").await;
+    apply_yaml(&alice, &workflow_doc(sales, "forecast", ""))
+        .await
+        .expect("workflow");
+    apply_yaml(
+        &alice,
+        &share_doc(
+            sales,
+            "forecast",
+            "  workflowRef: {name: forecast}\n  workspaces: [del-support]",
+        ),
+    )
+    .await
+    .expect("share");
+
+    let workflows: Api<Workflow> = Api::namespaced(alice.clone(), sales);
+    eventually("workflow status lists its share", WAIT, || async {
+        let st = workflows.get("forecast").await.ok()?.status?;
+        (st.shares == vec!["forecast".to_string()]).then_some(())
+    })
+    .await;
+    let err = workflows
+        .delete("forecast", &DeleteParams::default())
+        .await
+        .expect_err("shared: refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("revoke sharing first") && text.contains("forecast"),
+        "{text}"
+    );
+
+    let shares: Api<WorkflowShare> = Api::namespaced(alice.clone(), sales);
+    shares
+        .delete("forecast", &DeleteParams::default())
+        .await
+        .expect("revoke");
+    eventually(
+        "grant removed and workflow no longer shared",
+        WAIT,
+        || async {
+            let st = workflows.get("forecast").await.ok()?.status?;
+            let entries: Api<SharedWorkflow> = Api::namespaced(admin.clone(), support);
+            let gone = entries.get_opt("del-sales.forecast").await.ok()?.is_none();
+            (st.shares.is_empty() && gone).then_some(())
+        },
+    )
+    .await;
+    workflows
+        .delete("forecast", &DeleteParams::default())
+        .await
+        .expect("unshared workflow deletes");
+}
+
+#[tokio::test]
+async fn recipients_only_enable_and_edits_propagate_without_resetting_it() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support) = ("rx-sales", "rx-support");
+    let mut yaml = organization_yaml("rx-org", &[sales, support]);
+    yaml += &member_yaml(sales, "owner", "alice");
+    yaml += &member_yaml(support, "member", "dave");
+    apply_yaml(&admin, &yaml).await.expect("org");
+    let alice = cp.as_user("alice").await;
+    apply_yaml(&alice, &workflow_doc(sales, "forecast", ""))
+        .await
+        .expect("workflow");
+    apply_yaml(
+        &alice,
+        &share_doc(
+            sales,
+            "forecast",
+            "  workflowRef: {name: forecast}\n  workspaces: [rx-support]",
+        ),
+    )
+    .await
+    .expect("share");
+
+    let dave = cp.as_user("dave").await;
+    let entries: Api<SharedWorkflow> = Api::namespaced(dave.clone(), support);
+    eventually("entry appears", WAIT, || async {
+        entries.get_opt("rx-sales.forecast").await.ok()?.map(|_| ())
+    })
+    .await;
+
+    // R13: dave enables it.
+    entries
+        .patch(
+            "rx-sales.forecast",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"enabled": true}})),
+        )
+        .await
+        .expect("recipients may enable");
+    // R10: but nothing else.
+    let err = entries
+        .patch(
+            "rx-sales.forecast",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"displayName": "Mine now"}})),
+        )
+        .await
+        .expect_err("recipients may not edit the entry");
+    assert!(err.to_string().contains("only spec.enabled"), "{err}");
+    let err = entries
+        .delete("rx-sales.forecast", &DeleteParams::default())
+        .await
+        .expect_err("recipients may not delete");
+    assert!(err.to_string().contains("forbidden"), "{err}");
+    let wf = Some("forecast");
+    assert!(!can_i(&dave, "update", G, "workflows", sales, wf).await);
+    assert!(!can_i(&dave, "patch", G, "workflows", sales, wf).await);
+    assert!(!can_i(&dave, "delete", G, "workflows", sales, wf).await);
+
+    // R6: the owner edits the workflow; the entry follows and stays enabled.
+    let workflows: Api<Workflow> = Api::namespaced(alice.clone(), sales);
+    workflows
+        .patch(
+            "forecast",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"spec": {"description": "second version", "displayName": "Forecast v2"}}),
+            ),
+        )
+        .await
+        .expect("owner edits");
+    let entry = eventually("edit propagated", WAIT, || async {
+        let e = entries.get("rx-sales.forecast").await.ok()?;
+        (e.spec.description == "second version").then_some(e)
+    })
+    .await;
+    assert_eq!(entry.spec.display_name, "Forecast v2");
+    assert_eq!(
+        entry.spec.enabled,
+        Some(true),
+        "the controller never resets enabled"
+    );
+    assert!(
+        entry.spec.source.generation >= 2,
+        "source generation follows the workflow"
+    );
+}
