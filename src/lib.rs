@@ -4,6 +4,7 @@ pub mod controller;
 pub mod error;
 pub mod labels;
 pub mod manifests;
+pub mod metrics;
 pub mod naming;
 pub mod planner;
 pub mod resources;

@@ -23,6 +23,9 @@ enum Command {
         /// Log as JSON lines.
         #[arg(long, env = "LOG_JSON")]
         log_json: bool,
+        /// Listen address of /metrics, /healthz and /readyz.
+        #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
+        metrics_addr: std::net::SocketAddr,
     },
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
@@ -69,7 +72,11 @@ async fn main() -> anyhow::Result<()> {
                 _ => print!("{}", manifests::plans_table(&plans)),
             }
         }
-        Command::Controller { instance, log_json } => {
+        Command::Controller {
+            instance,
+            log_json,
+            metrics_addr,
+        } => {
             init_tracing(log_json);
             let instance = instance
                 .or_else(|| std::env::var("HOSTNAME").ok())
@@ -77,7 +84,14 @@ async fn main() -> anyhow::Result<()> {
             let client = kube::Client::try_default()
                 .await
                 .context("connecting to the cluster (kubeconfig or in-cluster service account)")?;
-            controller::run(client, controller::Options { instance }).await?;
+            controller::run(
+                client,
+                controller::Options {
+                    instance,
+                    metrics_addr,
+                },
+            )
+            .await?;
         }
     }
     Ok(())

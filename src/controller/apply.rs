@@ -95,7 +95,7 @@ pub async fn shared_workflows(
             "metadata": { "name": d.name, "namespace": d.workspace, "labels": ours },
             "spec": d.spec,
         });
-        ctx.writes.add();
+        ctx.metrics.write("SharedWorkflow");
         let applied = api
             .patch(&d.name, &params(), &Patch::Apply(&body))
             .await
@@ -116,7 +116,7 @@ pub async fn shared_workflows(
             && !wanted.contains(&(ns.as_str(), name.as_str()))
             && actual.metadata.deletion_timestamp.is_none()
         {
-            ctx.writes.add();
+            ctx.metrics.write("SharedWorkflow");
             let api: Api<SharedWorkflow> = Api::namespaced(ctx.client.clone(), &ns);
             match api.delete(&name, &DeleteParams::default()).await {
                 Ok(_) => {}
@@ -179,14 +179,14 @@ pub async fn rbac(ctx: &Context, key: &WorkflowKey, desired: Option<&DesiredRbac
     let Some(desired) = desired else {
         // Nothing to grant: remove what exists (binding first, so access ends first).
         if binding.is_some() {
-            ctx.writes.add();
+            ctx.metrics.write("RoleBinding");
             ignore_not_found(
                 bindings.delete(&name, &DeleteParams::default()).await,
                 "delete RoleBinding",
             )?;
         }
         if role.is_some() {
-            ctx.writes.add();
+            ctx.metrics.write("Role");
             ignore_not_found(
                 roles.delete(&name, &DeleteParams::default()).await,
                 "delete Role",
@@ -209,7 +209,7 @@ pub async fn rbac(ctx: &Context, key: &WorkflowKey, desired: Option<&DesiredRbac
             },
             rules: Some(rules),
         };
-        ctx.writes.add();
+        ctx.metrics.write("Role");
         roles
             .patch(
                 &name,
@@ -239,7 +239,7 @@ pub async fn rbac(ctx: &Context, key: &WorkflowKey, desired: Option<&DesiredRbac
             role_ref,
             subjects: Some(subjects),
         };
-        ctx.writes.add();
+        ctx.metrics.write("RoleBinding");
         bindings
             .patch(
                 &name,

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{ClusterRole, Role, RoleBinding};
@@ -10,6 +9,7 @@ use kube::Client;
 use kube::runtime::reflector::Store;
 use tokio::sync::Mutex;
 
+use crate::metrics::Metrics;
 use crate::planner::{Directory, WorkflowKey};
 use crate::resources::{Organization, SharedWorkflow, Workflow, WorkflowShare};
 
@@ -63,34 +63,21 @@ impl Stores {
     }
 }
 
-/// Counts every write the controller sends to the API server (R12: zero on a converged cluster).
-#[derive(Default)]
-pub struct WriteCounter(AtomicU64);
-
-impl WriteCounter {
-    pub fn add(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
 pub struct Context {
     pub client: Client,
     pub stores: Stores,
-    pub writes: WriteCounter,
+    pub metrics: Arc<Metrics>,
     /// Name reported on Events (pod name in a cluster).
     pub instance: String,
     locks: std::sync::Mutex<HashMap<WorkflowKey, Arc<Mutex<()>>>>,
 }
 
 impl Context {
-    pub fn new(client: Client, stores: Stores, instance: String) -> Self {
+    pub fn new(client: Client, stores: Stores, instance: String, metrics: Arc<Metrics>) -> Self {
         Self {
             client,
             stores,
-            writes: WriteCounter::default(),
+            metrics,
             instance,
             locks: Default::default(),
         }

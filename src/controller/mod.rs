@@ -33,6 +33,7 @@ pub use sync::sync_workflow;
 
 use crate::error::Error;
 use crate::labels;
+use crate::metrics::{self, Metrics};
 use crate::planner::WorkflowKey;
 use crate::resources::{Organization, SharedWorkflow, Workflow, WorkflowShare};
 
@@ -184,6 +185,8 @@ async fn reconcile_share(share: Arc<WorkflowShare>, ctx: Arc<Context>) -> Result
 #[derive(Clone, Debug)]
 pub struct Options {
     pub instance: String,
+    /// Address of /metrics, /healthz and /readyz.
+    pub metrics_addr: std::net::SocketAddr,
 }
 
 /// Runs both controllers until a shutdown signal.
@@ -282,7 +285,19 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
 
     // Planning from a partial view would revoke grants that are still declared:
     // wait for every initial list before the first reconcile.
-    let ctx = Arc::new(Context::new(client.clone(), stores, options.instance));
+    let metrics = Arc::new(Metrics::default());
+    let server = metrics::serve(options.metrics_addr, metrics.clone());
+    tokio::spawn(async move {
+        if let Err(error) = server.await {
+            warn!(%error, "metrics and health server stopped");
+        }
+    });
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        stores,
+        options.instance,
+        metrics,
+    ));
     tokio::select! {
         ready = ctx.stores.wait_ready() => ready.map_err(|_| Error::StoresClosed)?,
         _ = tokio::signal::ctrl_c() => return Ok(()),
@@ -324,11 +339,12 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
             }
         });
 
+    ctx.metrics.set_ready();
     info!("caches filled; controller started");
     // Separate tasks: a reconcile of one controller may wait on the other's store.
     let (a, b) = tokio::join!(tokio::spawn(workflow_ctl), tokio::spawn(share_ctl));
     a?;
     b?;
-    info!(writes = ctx.writes.get(), "controller stopped");
+    info!(writes = ctx.metrics.total_writes(), "controller stopped");
     Ok(())
 }

@@ -90,9 +90,12 @@ pub async fn new_grant(ctx: &Context, directory: &Directory, grant: &Grant<'_>) 
         ..Default::default()
     };
     let api: Api<Event> = Api::namespaced(ctx.client.clone(), grant.workspace);
-    ctx.writes.add();
+    ctx.metrics.write("Event");
     match api.create(&PostParams::default(), &event).await {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            ctx.metrics.notifications.inc();
+            Ok(())
+        }
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
         Err(e) => Err(Error::kube("create notification Event")(e)),
     }

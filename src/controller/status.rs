@@ -35,7 +35,7 @@ where
         .ok_or(Error::MissingField("metadata.namespace"))?;
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
     let body = json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": K::kind(&()), "status": status });
-    ctx.writes.add();
+    ctx.metrics.write("Status");
     api.patch_status(&obj.name_any(), &params(), &Patch::Apply(&body))
         .await
         .map_err(Error::kube(action))?;
@@ -118,7 +118,7 @@ pub async fn share_finalizer(ctx: &Context, share: &WorkflowShare, present: bool
             action: "encode finalizer patch",
             source,
         })?;
-    ctx.writes.add();
+    ctx.metrics.write("Finalizer");
     match api
         .patch(
             &share.name_any(),

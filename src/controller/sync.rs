@@ -20,6 +20,22 @@ fn now_rfc3339() -> String {
 }
 
 pub async fn sync_workflow(ctx: &Context, key: &WorkflowKey) -> Result<()> {
+    ctx.metrics.in_flight.inc();
+    let result = sync_locked(ctx, key).await;
+    ctx.metrics.in_flight.dec();
+    ctx.metrics.syncs.inc();
+    if let Err(e) = &result {
+        ctx.metrics
+            .sync_errors
+            .get_or_create(&crate::metrics::ReasonLabel {
+                reason: e.metric_label(),
+            })
+            .inc();
+    }
+    result
+}
+
+async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<()> {
     let lock = ctx.lock_for(key);
     let _guard = lock.lock().await;
 

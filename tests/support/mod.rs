@@ -18,6 +18,15 @@ use kube::{Client, Config, ResourceExt};
 
 pub struct ControlPlane {
     pub dir: PathBuf,
+    pub metrics_port: u16,
+    controller: std::sync::Mutex<Option<std::process::Child>>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 static CONTROL_PLANE: OnceLock<ControlPlane> = OnceLock::new();
@@ -43,24 +52,72 @@ pub fn control_plane() -> &'static ControlPlane {
             .arg("--watch-pid")
             .arg(std::process::id().to_string()));
         run(Command::new(repo().join("hack/install-local.sh")).arg(&dir));
-        let log = std::fs::File::create(dir.join("controller.log")).expect("controller log");
-        // Not waited on: it runs until down.sh stops it after this process exits.
-        #[allow(clippy::zombie_processes)]
+        let metrics_port = free_port();
+        let cp = ControlPlane {
+            dir,
+            metrics_port,
+            controller: std::sync::Mutex::new(None),
+        };
+        cp.start_controller();
+        cp
+    })
+}
+
+impl ControlPlane {
+    /// Starts the controller binary as its ServiceAccount; waits until its caches are filled.
+    pub fn start_controller(&self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("controller.log"))
+            .expect("log");
         let child = Command::new(env!("CARGO_BIN_EXE_workflow-share"))
             .arg("controller")
-            .env("KUBECONFIG", dir.join("controller.kubeconfig"))
+            .arg("--metrics-addr")
+            .arg(format!("127.0.0.1:{}", self.metrics_port))
+            .env("KUBECONFIG", self.dir.join("controller.kubeconfig"))
             .env("RUST_LOG", "info,workflow_share=debug")
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
             .expect("start controller");
         // down.sh (run by the reaper when this process exits) stops every *.pid in dir.
-        std::fs::write(dir.join("controller.pid"), child.id().to_string()).expect("pid file");
-        ControlPlane { dir }
-    })
-}
+        std::fs::write(self.dir.join("controller.pid"), child.id().to_string()).expect("pid file");
+        *self.controller.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
+        let start = std::time::Instant::now();
+        while http_get(self.metrics_port, "/readyz").is_none_or(|r| !r.starts_with("HTTP/1.1 200"))
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "controller not ready in 30s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 
-impl ControlPlane {
+    /// Stops the controller: gracefully (SIGTERM) or as a crash (SIGKILL).
+    pub fn stop_controller(&self, crash: bool) {
+        let child = self
+            .controller
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(mut child) = child {
+            let signal = if crash { "-KILL" } else { "-TERM" };
+            run(Command::new("kill").arg(signal).arg(child.id().to_string()));
+            child.wait().expect("controller exit");
+        }
+    }
+
+    /// Writes the running controller has sent since it started (its metric).
+    pub fn controller_writes(&self) -> u64 {
+        let body = http_get(self.metrics_port, "/metrics").expect("metrics");
+        body.lines()
+            .filter(|l| l.starts_with("workflow_share_writes_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
     async fn config(&self, context: &str) -> Config {
         let kubeconfig = Kubeconfig::read_from(self.dir.join("kubeconfig")).expect("kubeconfig");
         let options = KubeConfigOptions {
@@ -88,6 +145,21 @@ impl ControlPlane {
         config.auth_info.impersonate_groups = Some(groups.iter().map(|g| g.to_string()).collect());
         Client::try_from(config).expect("client")
     }
+}
+
+/// A plain HTTP/1.1 GET on loopback, for the controller's own endpoints.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    stream.read_to_string(&mut out).ok()?;
+    Some(out)
 }
 
 /// Applies multi-document YAML with server-side apply as `client`.

@@ -1,0 +1,150 @@
+//! Prometheus metrics and the health endpoints. Labels are bounded sets
+//! (error reasons, object kinds), never object names.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    /// Workflow syncs run.
+    pub syncs: Counter,
+    /// Failed syncs by bounded reason.
+    pub sync_errors: Family<ReasonLabel, Counter>,
+    /// Writes sent to the API server, by what was written. Zero on a converged cluster.
+    pub writes: Family<KindLabel, Counter>,
+    /// Workspaces currently granted, summed over workflows (updated per sync).
+    pub notifications: Counter,
+    /// Syncs waiting for or holding a per-workflow lock.
+    pub in_flight: Gauge,
+    ready: AtomicBool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("workflow_share");
+        let syncs = Counter::default();
+        let sync_errors = Family::<ReasonLabel, Counter>::default();
+        let writes = Family::<KindLabel, Counter>::default();
+        let notifications = Counter::default();
+        let in_flight = Gauge::default();
+        registry.register("syncs", "Workflow syncs run", syncs.clone());
+        registry.register(
+            "sync_errors",
+            "Failed workflow syncs by reason",
+            sync_errors.clone(),
+        );
+        registry.register(
+            "writes",
+            "Writes sent to the API server by object kind",
+            writes.clone(),
+        );
+        registry.register(
+            "notifications",
+            "Grant notifications sent",
+            notifications.clone(),
+        );
+        registry.register(
+            "syncs_in_flight",
+            "Syncs running or waiting for their workflow",
+            in_flight.clone(),
+        );
+        Self {
+            registry,
+            syncs,
+            sync_errors,
+            writes,
+            notifications,
+            in_flight,
+            ready: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn write(&self, kind: &'static str) {
+        self.writes.get_or_create(&KindLabel { kind }).inc();
+    }
+
+    pub fn total_writes(&self) -> u64 {
+        [
+            "SharedWorkflow",
+            "Role",
+            "RoleBinding",
+            "Event",
+            "Status",
+            "Finalizer",
+        ]
+        .iter()
+        .map(|kind| self.writes.get_or_create(&KindLabel { kind }).get())
+        .sum()
+    }
+
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Relaxed);
+    }
+
+    fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+async fn metrics_handler(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
+    match m.encode() {
+        Ok(body) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        ),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "text/plain")],
+            String::new(),
+        ),
+    }
+}
+
+async fn readyz(State(m): State<Arc<Metrics>>) -> StatusCode {
+    if m.ready.load(Ordering::Relaxed) {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+/// Serves /metrics, /healthz and /readyz (ready once the caches are filled).
+pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(metrics_handler))
+        .route("/healthz", get(|| async { StatusCode::OK }))
+        .route("/readyz", get(readyz))
+        .with_state(metrics);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app).await
+}

@@ -1,0 +1,401 @@
+//! Organization-wide scope, archival, de-identification, exactly-once notifications
+//! and zero-write convergence (R2, R4, R5, R9, R12), with controller restarts and
+//! crashes. Tests here share one controller that some of them restart, so they run
+//! one at a time.
+
+mod support;
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use serde_json::json;
+use support::*;
+use workflow_share::resources::{GrantState, GrantVia, SharedWorkflow, Workflow, WorkflowShare};
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+const G: &str = "sharing.workflows.dev";
+
+fn workflow_doc(ns: &str, name: &str, deidentified: bool) -> String {
+    format!(
+        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: Workflow\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  displayName: {name}\n  deidentification: {{enabled: {deidentified}}}\n"
+    )
+}
+
+fn share_doc(ns: &str, name: &str, body: &str) -> String {
+    format!(
+        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  workflowRef: {{name: {name}}}\n{body}\n"
+    )
+}
+
+async fn entry_exists(admin: &kube::Client, ns: &str, name: &str) -> bool {
+    let api: Api<SharedWorkflow> = Api::namespaced(admin.clone(), ns);
+    api.get_opt(name).await.ok().flatten().is_some()
+}
+
+async fn notifications(admin: &kube::Client, ns: &str, entry: &str) -> usize {
+    let api: Api<Event> = Api::namespaced(admin.clone(), ns);
+    api.list(&ListParams::default())
+        .await
+        .map(|l| {
+            l.items
+                .iter()
+                .filter(|e| e.reason.as_deref() == Some("WorkflowShared"))
+                .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(entry))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+async fn set_workflow(admin: &kube::Client, ns: &str, name: &str, spec: serde_json::Value) {
+    let api: Api<Workflow> = Api::namespaced(admin.clone(), ns);
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": spec })),
+    )
+    .await
+    .expect("patch workflow");
+}
+
+#[tokio::test]
+async fn organization_wide_shares_follow_workspaces_joining_and_leaving() {
+    let _serial = SERIAL.lock().await;
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support) = ("ow-sales", "ow-support");
+    let mut yaml = organization_yaml("ow-org", &[sales, support]);
+    yaml += &workflow_doc(sales, "handbook", true);
+    yaml += &share_doc(sales, "handbook", "  entireOrganization: true");
+    apply_yaml(&admin, &yaml).await.expect("apply");
+    let entry = "ow-sales.handbook";
+    eventually("existing workspace granted", WAIT, || async {
+        entry_exists(&admin, support, entry).await.then_some(())
+    })
+    .await;
+    assert!(
+        !entry_exists(&admin, sales, entry).await,
+        "never the owner itself"
+    );
+
+    // A namespace created with the label joins; one labelled later joins too.
+    apply_yaml(&admin, &organization_yaml("ow-org", &["ow-new"]))
+        .await
+        .expect("new workspace");
+    apply_yaml(
+        &admin,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ow-late\n",
+    )
+    .await
+    .expect("plain namespace");
+    eventually("created workspace granted", WAIT, || async {
+        entry_exists(&admin, "ow-new", entry).await.then_some(())
+    })
+    .await;
+    assert!(!entry_exists(&admin, "ow-late", entry).await);
+    let namespaces: Api<Namespace> = Api::all(admin.clone());
+    let label = |value: serde_json::Value| json!({"metadata": {"labels": {"sharing.workflows.dev/organization": value}}});
+    namespaces
+        .patch(
+            "ow-late",
+            &PatchParams::default(),
+            &Patch::Merge(label(json!("ow-org"))),
+        )
+        .await
+        .expect("label");
+    eventually("labelled workspace granted", WAIT, || async {
+        entry_exists(&admin, "ow-late", entry).await.then_some(())
+    })
+    .await;
+
+    // Leaving the organization removes the org-derived grant.
+    namespaces
+        .patch(
+            "ow-late",
+            &PatchParams::default(),
+            &Patch::Merge(label(serde_json::Value::Null)),
+        )
+        .await
+        .expect("unlabel");
+    eventually("left workspace revoked", WAIT, || async {
+        (!entry_exists(&admin, "ow-late", entry).await).then_some(())
+    })
+    .await;
+
+    // Toggle off with one explicit workspace kept: only that one stays.
+    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
+    shares
+        .patch(
+            "handbook",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"entireOrganization": false, "workspaces": [support]}})),
+        )
+        .await
+        .expect("toggle off");
+    eventually(
+        "org-derived grants revoked, explicit kept",
+        WAIT,
+        || async {
+            let gone = !entry_exists(&admin, "ow-new", entry).await;
+            let kept = entry_exists(&admin, support, entry).await;
+            let s = shares.get("handbook").await.ok()?.status?;
+            let via_ok = s.grants.len() == 1 && s.grants[0].via == vec![GrantVia::Explicit];
+            (gone && kept && via_ok).then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn membership_changes_update_who_may_read() {
+    let _serial = SERIAL.lock().await;
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support) = ("mb-sales", "mb-support");
+    let mut yaml = organization_yaml("mb-org", &[sales, support]);
+    yaml += &workflow_doc(sales, "playbook", true);
+    yaml += &share_doc(sales, "playbook", "  workspaces: [mb-support]");
+    apply_yaml(&admin, &yaml).await.expect("apply");
+    let carol = cp.as_user("carol").await;
+    let wf = Some("playbook");
+    eventually("grant in place", WAIT, || async {
+        entry_exists(&admin, support, "mb-sales.playbook")
+            .await
+            .then_some(())
+    })
+    .await;
+    assert!(
+        !can_i(&carol, "get", G, "workflows", sales, wf).await,
+        "not a member yet"
+    );
+    apply_yaml(&admin, &member_yaml(support, "member", "carol"))
+        .await
+        .expect("carol joins support");
+    eventually("new member may read", WAIT, || async {
+        can_i(&carol, "get", G, "workflows", sales, wf)
+            .await
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn archival_and_deidentification_suspend_and_restore_without_new_notifications() {
+    let _serial = SERIAL.lock().await;
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support) = ("ar-sales", "ar-support");
+    let mut yaml = organization_yaml("ar-org", &[sales, support]);
+    yaml += &member_yaml(support, "member", "dave");
+    yaml += &workflow_doc(sales, "scoring", true);
+    yaml += &share_doc(sales, "scoring", "  workspaces: [ar-support]");
+    apply_yaml(&admin, &yaml).await.expect("apply");
+    let entry = "ar-sales.scoring";
+    let dave = cp.as_user("dave").await;
+    let wf = Some("scoring");
+    eventually("granted and notified", WAIT, || async {
+        (entry_exists(&admin, support, entry).await
+            && notifications(&admin, support, entry).await == 1)
+            .then_some(())
+    })
+    .await;
+    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
+    let spec_before = shares.get("scoring").await.expect("share").spec;
+
+    for (what, suspend, restore, reason) in [
+        (
+            "archive",
+            json!({"archived": true}),
+            json!({"archived": false}),
+            "WorkflowArchived",
+        ),
+        (
+            "de-identification off",
+            json!({"deidentification": {"enabled": false}}),
+            json!({"deidentification": {"enabled": true}}),
+            "DeidentificationRequired",
+        ),
+    ] {
+        set_workflow(&admin, sales, "scoring", suspend).await;
+        eventually(&format!("{what}: access removed"), WAIT, || async {
+            let s = shares.get("scoring").await.ok()?.status?;
+            let suspended = s
+                .grants
+                .iter()
+                .all(|g| g.state == GrantState::Suspended && g.reason == reason);
+            let gone = !entry_exists(&admin, support, entry).await;
+            let denied = !can_i(&dave, "get", G, "workflows", sales, wf).await;
+            (suspended && gone && denied).then_some(())
+        })
+        .await;
+        assert_eq!(
+            shares.get("scoring").await.expect("share").spec,
+            spec_before,
+            "{what}: share spec untouched"
+        );
+
+        set_workflow(&admin, sales, "scoring", restore).await;
+        eventually(&format!("{what}: access reinstated"), WAIT, || async {
+            let back = entry_exists(&admin, support, entry).await;
+            let allowed = can_i(&dave, "get", G, "workflows", sales, wf).await;
+            (back && allowed).then_some(())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            notifications(&admin, support, entry).await,
+            1,
+            "{what}: restoring does not notify again"
+        );
+    }
+}
+
+#[tokio::test]
+async fn notifications_are_sent_exactly_once_across_reapply_restart_and_crashes() {
+    let _serial = SERIAL.lock().await;
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support) = ("nt-sales", "nt-support");
+    let mut yaml = organization_yaml("nt-org", &[sales, support]);
+    yaml += &workflow_doc(sales, "digest", true);
+    let share = share_doc(sales, "digest", "  workspaces: [nt-support]");
+    yaml += &share;
+    apply_yaml(&admin, &yaml).await.expect("apply");
+    let entry = "nt-sales.digest";
+    eventually("notified", WAIT, || async {
+        (notifications(&admin, support, entry).await == 1).then_some(())
+    })
+    .await;
+
+    apply_yaml(&admin, &share)
+        .await
+        .expect("re-apply unchanged");
+    cp.stop_controller(false);
+    cp.start_controller();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        notifications(&admin, support, entry).await,
+        1,
+        "re-apply and restart do not notify again"
+    );
+
+    // Crash the controller at different moments right after new grants are declared.
+    for (i, delay_ms) in [0u64, 30, 80, 150, 300].into_iter().enumerate() {
+        let name = format!("digest-{i}");
+        let y = workflow_doc(sales, &name, true)
+            + &share_doc(sales, &name, "  workspaces: [nt-support]");
+        apply_yaml(&admin, &y).await.expect("apply");
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        cp.stop_controller(true);
+        cp.start_controller();
+        let entry = format!("nt-sales.{name}");
+        eventually("notified after crash", WAIT, || async {
+            (notifications(&admin, support, &entry).await >= 1).then_some(())
+        })
+        .await;
+        let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
+        eventually("notification recorded", WAIT, || async {
+            let s = shares.get(&name).await.ok()?.status?;
+            s.grants
+                .iter()
+                .all(|g| g.notified_at.is_some())
+                .then_some(())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            notifications(&admin, support, &entry).await,
+            1,
+            "crash after {delay_ms}ms: exactly one notification"
+        );
+    }
+
+    // Revoked, then granted again: that is a new grant and notifies again.
+    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
+    shares
+        .patch(
+            "digest",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"workspaces": []}})),
+        )
+        .await
+        .expect("revoke");
+    eventually("revoked", WAIT, || async {
+        (!entry_exists(&admin, support, entry).await).then_some(())
+    })
+    .await;
+    shares
+        .patch(
+            "digest",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"workspaces": [support]}})),
+        )
+        .await
+        .expect("grant again");
+    eventually("notified again", WAIT, || async {
+        (notifications(&admin, support, entry).await == 2).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_converged_cluster_sees_no_writes_on_resync_or_restart() {
+    let _serial = SERIAL.lock().await;
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support, finance) = ("zw-sales", "zw-support", "zw-finance");
+    let mut yaml = organization_yaml("zw-org", &[sales, support, finance]);
+    yaml += &member_yaml(support, "member", "dave");
+    yaml += &workflow_doc(sales, "report", true);
+    yaml += &share_doc(
+        sales,
+        "report",
+        "  workspaces: [zw-support]\n  entireOrganization: true",
+    );
+    apply_yaml(&admin, &yaml).await.expect("apply");
+    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
+    eventually("converged", WAIT, || async {
+        let s = shares.get("report").await.ok()?.status?;
+        (s.active_grants == 2 && s.grants.iter().all(|g| g.notified_at.is_some())).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // Restart over the converged cluster: every workflow is synced again, nothing is written.
+    cp.stop_controller(false);
+    cp.start_controller();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        cp.controller_writes(),
+        0,
+        "restart over a converged cluster must not write"
+    );
+
+    // Events that wake the sync without changing what it should produce.
+    let namespaces: Api<Namespace> = Api::all(admin.clone());
+    namespaces
+        .patch(
+            support,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"touched": "yes"}}})),
+        )
+        .await
+        .expect("touch namespace");
+    apply_yaml(
+        &admin,
+        &share_doc(
+            sales,
+            "report",
+            "  workspaces: [zw-support]\n  entireOrganization: true",
+        ),
+    )
+    .await
+    .expect("re-apply");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        cp.controller_writes(),
+        0,
+        "re-syncing a converged state must not write"
+    );
+}
