@@ -339,3 +339,70 @@ async fn recipients_only_enable_and_edits_propagate_without_resetting_it() {
         "source generation follows the workflow"
     );
 }
+
+#[tokio::test]
+async fn an_object_we_do_not_own_is_reported_as_conflict_and_left_alone() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support, finance) = ("cf-sales", "cf-support", "cf-finance");
+    apply_yaml(
+        &admin,
+        &organization_yaml("cf-org", &[sales, support, finance]),
+    )
+    .await
+    .expect("org");
+    // Someone else's SharedWorkflow already holds the generated name in support.
+    let foreign = format!(
+        "apiVersion: sharing.workflows.dev/v1alpha1\nkind: SharedWorkflow\nmetadata:\n  name: cf-sales.forecast\n  namespace: {support}\nspec:\n  source: {{namespace: elsewhere, name: other}}\n  displayName: Not yours\n  access: View\n"
+    );
+    apply_yaml(&admin, &foreign).await.expect("foreign object");
+    apply_yaml(&admin, &workflow_doc(sales, "forecast", ""))
+        .await
+        .expect("workflow");
+    apply_yaml(
+        &admin,
+        &share_doc(
+            sales,
+            "forecast",
+            "  workflowRef: {name: forecast}\n  workspaces: [cf-support, cf-finance]",
+        ),
+    )
+    .await
+    .expect("share");
+
+    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
+    eventually("conflict on support only", WAIT, || async {
+        let s = shares.get("forecast").await.ok()?.status?;
+        let support_conflict = s
+            .grants
+            .iter()
+            .any(|g| g.workspace == support && g.reason == "Conflict");
+        let finance_ok = s
+            .grants
+            .iter()
+            .any(|g| g.workspace == finance && g.reason == "Granted");
+        (support_conflict && finance_ok).then_some(())
+    })
+    .await;
+    let entries: Api<SharedWorkflow> = Api::namespaced(admin.clone(), support);
+    assert_eq!(
+        entries
+            .get("cf-sales.forecast")
+            .await
+            .expect("foreign")
+            .spec
+            .display_name,
+        "Not yours",
+        "never overwritten"
+    );
+
+    entries
+        .delete("cf-sales.forecast", &DeleteParams::default())
+        .await
+        .expect("remove foreign object");
+    eventually("granted once the name is free", WAIT, || async {
+        let e = entries.get_opt("cf-sales.forecast").await.ok()??;
+        (e.spec.source.namespace == sales).then_some(())
+    })
+    .await;
+}

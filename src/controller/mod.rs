@@ -259,10 +259,19 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
             all(),
             triggers.clone(),
             |sw: &SharedWorkflow| {
-                vec![WorkflowKey {
+                let declared = WorkflowKey {
                     namespace: sw.spec.source.namespace.clone(),
                     name: sw.spec.source.name.clone(),
-                }]
+                };
+                // An object we do not own may hold a generated name (`<namespace>.<workflow>`):
+                // its removal must wake the workflow whose grant it blocked.
+                let by_name = sw.name_any().split_once('.').map(|(ns, wf)| WorkflowKey {
+                    namespace: ns.to_string(),
+                    name: wf.to_string(),
+                });
+                let mut keys = vec![declared];
+                keys.extend(by_name.filter(|k| k != &keys[0]));
+                keys
             },
         ),
         workflows: wf_store.clone(),
