@@ -20,3 +20,7 @@ pub const SOURCE_WORKFLOW: &str = "sharing.workflows.dev/source-workflow";
 pub const CREATED_BY: &str = "sharing.workflows.dev/created-by";
 /// Holds Workflows and WorkflowShares until their grants are removed.
 pub const FINALIZER: &str = "sharing.workflows.dev/grants";
+/// On a Workflow made by a WorkflowClone: `namespace/name` of the source workflow.
+pub const CLONED_FROM: &str = "sharing.workflows.dev/cloned-from";
+/// On a Workflow made by a WorkflowClone: the WorkflowClone that made it.
+pub const CLONED_BY_REQUEST: &str = "sharing.workflows.dev/clone-request";

@@ -18,7 +18,7 @@ fn share_doc(ns: &str, name: &str, spec: &str) -> String {
 
 fn workflow_doc(ns: &str, name: &str, extra: &str) -> String {
     format!(
-        "apiVersion: sharing.workflows.dev/v1alpha1\nkind: Workflow\nmetadata:\n  name: {name}\n  namespace: {ns}\n{extra}spec:\n  displayName: Forecast\n  type: Reporting\n  description: first version\n"
+        "apiVersion: sharing.workflows.dev/v1alpha1\nkind: Workflow\nmetadata:\n  name: {name}\n  namespace: {ns}\n{extra}spec:\n  displayName: Forecast\n  type: Reporting\n  description: first version\n  trainingDataRef: history\n"
     )
 }
 
@@ -405,4 +405,134 @@ async fn an_object_we_do_not_own_is_reported_as_conflict_and_left_alone() {
         (e.spec.source.namespace == sales).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn owners_and_managers_of_a_recipient_workspace_clone_members_cannot_run_access_refused() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support) = ("cl-sales", "cl-support");
+    let mut yaml = organization_yaml("cl-org", &[sales, support]);
+    yaml += &member_yaml(support, "owner", "carol");
+    yaml += &member_yaml(support, "member", "dave");
+    apply_yaml(&admin, &yaml).await.expect("org");
+    for (name, access) in [("forecast", "View"), ("payroll", "Run")] {
+        let y = workflow_doc(sales, name, "")
+            + "\n---\n"
+            + &share_doc(
+                sales,
+                name,
+                &format!(
+                    "  workflowRef: {{name: {name}}}\n  workspaces: [cl-support]\n  access: {access}"
+                ),
+            );
+        apply_yaml(&admin, &y).await.expect("share");
+    }
+    let entries: Api<SharedWorkflow> = Api::namespaced(admin.clone(), support);
+    eventually("both entries", WAIT, || async {
+        let a = entries.get_opt("cl-sales.forecast").await.ok()?;
+        let b = entries.get_opt("cl-sales.payroll").await.ok()?;
+        (a.is_some() && b.is_some()).then_some(())
+    })
+    .await;
+
+    let clone_doc = |name: &str, source: &str, target: &str| {
+        format!(
+            "apiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowClone\nmetadata:\n  name: {name}\n  namespace: {support}\nspec:\n  sharedWorkflowRef: {{name: {source}}}\n  targetName: {target}\n"
+        )
+    };
+    let dave = cp.as_user("dave").await;
+    let err = apply_yaml(
+        &dave,
+        &clone_doc("by-dave", "cl-sales.forecast", "daves-copy"),
+    )
+    .await
+    .expect_err("members cannot clone");
+    assert!(err.to_string().contains("forbidden"), "{err}");
+
+    let carol = cp.as_user("carol").await;
+    apply_yaml(
+        &carol,
+        &clone_doc("by-carol", "cl-sales.forecast", "my-forecast"),
+    )
+    .await
+    .expect("owner clones");
+    apply_yaml(
+        &carol,
+        &clone_doc("run-only", "cl-sales.payroll", "my-payroll"),
+    )
+    .await
+    .expect("request accepted");
+
+    let workflows: Api<Workflow> = Api::namespaced(admin.clone(), support);
+    let copy = eventually("copy created", WAIT, || async {
+        workflows.get_opt("my-forecast").await.ok()?
+    })
+    .await;
+    let annotations = copy.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(
+        annotations
+            .get("sharing.workflows.dev/cloned-from")
+            .map(String::as_str),
+        Some("cl-sales/forecast")
+    );
+    assert_eq!(
+        annotations
+            .get("sharing.workflows.dev/created-by")
+            .map(String::as_str),
+        Some("carol")
+    );
+    assert_eq!(copy.spec.display_name, "Forecast");
+    assert!(
+        copy.spec.training_data_ref.is_none(),
+        "training data is never copied"
+    );
+    assert!(
+        can_i(
+            &carol,
+            "update",
+            G,
+            "workflows",
+            support,
+            Some("my-forecast")
+        )
+        .await,
+        "the copy is editable"
+    );
+
+    let clones: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        admin.clone(),
+        support,
+        &api_resource::<workflow_share::resources::WorkflowClone>(),
+    );
+    let reason = |name: &'static str| {
+        let clones = clones.clone();
+        async move {
+            let obj = clones.get(name).await.ok()?;
+            let conds = obj
+                .data
+                .get("status")?
+                .get("conditions")?
+                .as_array()?
+                .clone();
+            conds.iter().find(|c| c["type"] == "Ready").map(|c| {
+                (
+                    c["status"].as_str().unwrap_or("").to_string(),
+                    c["reason"].as_str().unwrap_or("").to_string(),
+                )
+            })
+        }
+    };
+    let ok = eventually("clone Ready", WAIT, || reason("by-carol")).await;
+    assert_eq!(ok, ("True".to_string(), "Cloned".to_string()));
+    let refused = eventually("run-only refused", WAIT, || reason("run-only")).await;
+    assert_eq!(refused, ("False".to_string(), "RunAccessOnly".to_string()));
+    assert!(
+        workflows
+            .get_opt("my-payroll")
+            .await
+            .expect("get")
+            .is_none(),
+        "nothing copied for Run access"
+    );
 }

@@ -8,6 +8,7 @@
 //!   cleanup, finalizer), which the workflow controller cannot see.
 
 mod apply;
+mod clone;
 mod context;
 mod notify;
 mod status;
@@ -35,7 +36,7 @@ use crate::error::Error;
 use crate::labels;
 use crate::metrics::{self, Metrics};
 use crate::planner::WorkflowKey;
-use crate::resources::{Organization, SharedWorkflow, Workflow, WorkflowShare};
+use crate::resources::{Organization, SharedWorkflow, Workflow, WorkflowClone, WorkflowShare};
 
 /// Periodic safety-net resync; changes arrive through watches within seconds.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -348,12 +349,25 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
             }
         });
 
+    let clone_ctl = Controller::new(Api::<WorkflowClone>::all(client.clone()), all())
+        .shutdown_on_signal()
+        .run(clone::reconcile, error_policy, ctx.clone())
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "clone controller event");
+            }
+        });
+
     ctx.metrics.set_ready();
     info!("caches filled; controller started");
-    // Separate tasks: a reconcile of one controller may wait on the other's store.
-    let (a, b) = tokio::join!(tokio::spawn(workflow_ctl), tokio::spawn(share_ctl));
+    let (a, b, c) = tokio::join!(
+        tokio::spawn(workflow_ctl),
+        tokio::spawn(share_ctl),
+        tokio::spawn(clone_ctl)
+    );
     a?;
     b?;
+    c?;
     info!(writes = ctx.metrics.total_writes(), "controller stopped");
     Ok(())
 }

@@ -4,12 +4,16 @@ pub mod condition;
 pub mod organization;
 pub mod shared_workflow;
 pub mod workflow;
+pub mod workflow_clone;
 pub mod workflow_share;
 
 pub use condition::Condition;
 pub use organization::{Organization, OrganizationSpec, OrganizationStatus};
 pub use shared_workflow::{SharedWorkflow, SharedWorkflowSource, SharedWorkflowSpec};
 pub use workflow::{Workflow, WorkflowSpec, WorkflowStatus};
+pub use workflow_clone::{
+    SharedWorkflowRef, WorkflowClone, WorkflowCloneSpec, WorkflowCloneStatus,
+};
 pub use workflow_share::{
     Access, GrantState, GrantVia, People, WorkflowRef, WorkflowShare, WorkflowShareSpec,
     WorkflowShareStatus, WorkspaceGrant,
@@ -30,6 +34,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         Workflow::crd(),
         WorkflowShare::crd(),
         SharedWorkflow::crd(),
+        WorkflowClone::crd(),
     ]
 }
 

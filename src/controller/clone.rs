@@ -1,0 +1,208 @@
+//! R14: a WorkflowClone in a recipient workspace copies a shared workflow into an
+//! editable Workflow of that workspace, once, recording where it came from and who asked.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{Api, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::labels;
+use crate::resources::condition::merge_conditions;
+use crate::resources::{
+    Access, Condition, GROUP, VERSION, Workflow, WorkflowClone, WorkflowCloneStatus, WorkflowSpec,
+};
+
+use super::Context;
+
+/// Why a clone cannot be made (yet).
+struct Refusal {
+    reason: &'static str,
+    message: String,
+    /// A retry cannot fix it (kstatus Stalled).
+    final_: bool,
+}
+
+fn refuse(reason: &'static str, final_: bool, message: String) -> Refusal {
+    Refusal {
+        reason,
+        message,
+        final_,
+    }
+}
+
+fn creator<R: Resource>(obj: &R) -> Option<String> {
+    obj.meta()
+        .annotations
+        .as_ref()?
+        .get(labels::CREATED_BY)
+        .cloned()
+}
+
+/// Makes the copy, or says why not. Returns `namespace/name` of the source.
+async fn make_copy(
+    ctx: &Context,
+    clone: &WorkflowClone,
+    ns: &str,
+) -> Result<Result<String, Refusal>> {
+    let sw_name = &clone.spec.shared_workflow_ref.name;
+    let Some(entry) = ctx
+        .stores
+        .shared_workflows
+        .get(&ObjectRef::new(sw_name).within(ns))
+    else {
+        return Ok(Err(refuse(
+            "SharedWorkflowNotFound",
+            false,
+            format!("no SharedWorkflow {sw_name} in {ns}"),
+        )));
+    };
+    let managed = entry
+        .labels()
+        .get(labels::MANAGED_BY_KEY)
+        .map(String::as_str)
+        == Some(labels::MANAGED_BY_VALUE);
+    if !managed {
+        return Ok(Err(refuse(
+            "NotShared",
+            true,
+            format!("{sw_name} was not shared by workflow-share"),
+        )));
+    }
+    if entry.spec.access == Access::Run {
+        return Ok(Err(refuse(
+            "RunAccessOnly",
+            true,
+            "the workflow is shared with Run access: it can be run but not cloned".into(),
+        )));
+    }
+    let source = &entry.spec.source;
+    let from = format!("{}/{}", source.namespace, source.name);
+    let Some(original) = ctx
+        .stores
+        .workflows
+        .get(&ObjectRef::new(&source.name).within(&source.namespace))
+    else {
+        return Ok(Err(refuse(
+            "SourceNotFound",
+            false,
+            format!("workflow {from} does not exist"),
+        )));
+    };
+
+    let api: Api<Workflow> = Api::namespaced(ctx.client.clone(), ns);
+    let target = &clone.spec.target_name;
+    let ours =
+        |w: &Workflow| w.annotations().get(labels::CLONED_BY_REQUEST) == Some(&clone.name_any());
+    if let Some(existing) = api
+        .get_opt(target)
+        .await
+        .map_err(Error::kube("get clone target"))?
+    {
+        return Ok(if ours(&existing) {
+            Ok(from)
+        } else {
+            Err(refuse(
+                "TargetExists",
+                true,
+                format!("a Workflow named {target} already exists in {ns}"),
+            ))
+        });
+    }
+    // The copy: the builder content and summary, never the training data reference.
+    let spec = WorkflowSpec {
+        training_data_ref: None,
+        archived: false,
+        project_ref: None,
+        ..original.spec.clone()
+    };
+    let mut annotations = std::collections::BTreeMap::from([
+        (labels::CLONED_FROM.to_string(), from.clone()),
+        (labels::CLONED_BY_REQUEST.to_string(), clone.name_any()),
+    ]);
+    if let Some(who) = creator(clone) {
+        annotations.insert(labels::CREATED_BY.to_string(), who);
+    }
+    let mut copy = Workflow::new(target, spec);
+    copy.metadata.namespace = Some(ns.to_string());
+    copy.metadata.annotations = Some(annotations);
+    ctx.metrics.write("Workflow");
+    match api.create(&PostParams::default(), &copy).await {
+        Ok(_) => Ok(Ok(from)),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(Ok(from)), // made by an earlier attempt; re-checked next time
+        Err(e) => Err(Error::kube("create cloned Workflow")(e)),
+    }
+}
+
+pub async fn reconcile(clone: Arc<WorkflowClone>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = clone
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
+    let previous = clone.status.clone().unwrap_or_default();
+    let done = previous
+        .conditions
+        .iter()
+        .any(|c| (c.type_ == "Ready" || c.type_ == "Stalled") && c.is_true());
+    if done {
+        return Ok(Action::await_change()); // a clone happens once
+    }
+    let outcome = make_copy(&ctx, &clone, &ns).await?;
+    let (conditions, workflow, cloned_from, requeue) = match &outcome {
+        Ok(from) => (
+            vec![
+                Condition::new(
+                    "Ready",
+                    true,
+                    "Cloned",
+                    format!("copied {from} to {}", clone.spec.target_name),
+                ),
+                Condition::new("Stalled", false, "Cloned", ""),
+            ],
+            Some(clone.spec.target_name.clone()),
+            Some(from.clone()),
+            None,
+        ),
+        Err(r) => (
+            vec![
+                Condition::new("Ready", false, r.reason, r.message.clone()),
+                Condition::new("Stalled", r.final_, r.reason, r.message.clone()),
+            ],
+            None,
+            None,
+            (!r.final_).then(|| Duration::from_secs(10)),
+        ),
+    };
+    let now = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    let next = WorkflowCloneStatus {
+        observed_generation: clone.metadata.generation,
+        conditions: merge_conditions(
+            &previous.conditions,
+            conditions,
+            clone.metadata.generation,
+            &now,
+        ),
+        workflow,
+        cloned_from,
+        cloned_by: creator(clone.as_ref()),
+    };
+    if next != previous {
+        let api: Api<WorkflowClone> = Api::namespaced(ctx.client.clone(), &ns);
+        let body = json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": "WorkflowClone", "status": next });
+        ctx.metrics.write("Status");
+        api.patch_status(
+            &clone.name_any(),
+            &kube::api::PatchParams::apply(labels::FIELD_MANAGER).force(),
+            &kube::api::Patch::Apply(&body),
+        )
+        .await
+        .map_err(Error::kube("update WorkflowClone status"))?;
+    }
+    Ok(requeue.map_or_else(Action::await_change, Action::requeue))
+}
