@@ -310,3 +310,61 @@ async fn a_share_may_not_name_another_namespace() {
         "nothing partially applied"
     );
 }
+
+#[tokio::test]
+async fn named_people_read_the_workflow_while_it_is_shared() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let sales = "pp-sales";
+    let mut yaml = organization_yaml("pp-org", &[sales]);
+    yaml += &workflow_yaml(sales, "forecast");
+    yaml += &format!(
+        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata:\n  name: forecast\n  namespace: {sales}\nspec:\n  workflowRef: {{name: forecast}}\n  people: {{users: [frank], groups: [finance-team]}}\n"
+    );
+    apply_yaml(&admin, &yaml).await.expect("apply");
+    let frank = cp.as_user("frank").await;
+    let erin = cp.as_user("erin").await; // in group finance-team
+    let bob = cp.as_user("bob").await;
+    let wf = Some("forecast");
+    eventually("frank may read", WAIT, || async {
+        can_i(&frank, "get", G, "workflows", sales, wf)
+            .await
+            .then_some(())
+    })
+    .await;
+    assert!(
+        can_i(&erin, "get", G, "workflows", sales, wf).await,
+        "group member may read"
+    );
+    assert!(
+        !can_i(&bob, "get", G, "workflows", sales, wf).await,
+        "not named: no access"
+    );
+
+    let workflows: Api<workflow_share::resources::Workflow> = Api::namespaced(admin.clone(), sales);
+    workflows
+        .patch(
+            "forecast",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"archived": true}})),
+        )
+        .await
+        .expect("archive");
+    eventually("archived: people lose access", WAIT, || async {
+        (!can_i(&frank, "get", G, "workflows", sales, wf).await).then_some(())
+    })
+    .await;
+    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
+    let status = shares
+        .get("forecast")
+        .await
+        .expect("share")
+        .status
+        .expect("status");
+    assert!(
+        status
+            .people
+            .iter()
+            .all(|p| p.state == GrantState::Suspended && p.reason == "WorkflowArchived")
+    );
+}

@@ -3,8 +3,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::labels;
 use crate::naming;
 use crate::resources::{
-    Access, Condition, GrantState, GrantVia, SharedWorkflowSource, SharedWorkflowSpec, Workflow,
-    WorkflowShare, WorkflowShareStatus, WorkflowStatus, WorkspaceGrant,
+    Access, Condition, GrantState, GrantVia, PersonGrant, SharedWorkflowSource, SharedWorkflowSpec,
+    Workflow, WorkflowShare, WorkflowShareStatus, WorkflowStatus, WorkspaceGrant,
 };
 
 use super::directory::{Directory, Lookup, Member};
@@ -165,6 +165,7 @@ pub fn plan_workflow(
     // Per recipient workspace: the strongest access and the first share granting it.
     let mut recipients: BTreeMap<String, (Access, &WorkflowShare)> = BTreeMap::new();
     let mut notify_claimed: BTreeSet<String> = BTreeSet::new();
+    let mut people_subjects: BTreeSet<Member> = BTreeSet::new();
     let mut share_plans = Vec::new();
 
     for share in &live {
@@ -247,6 +248,16 @@ pub fn plan_workflow(
                 notified_at,
             });
         }
+        let people = person_grants(share, workflow.is_some(), archived, shareable, now);
+        if share.spec.access == Access::View {
+            for p in people.iter().filter(|p| p.state == GrantState::Active) {
+                people_subjects.insert(Member {
+                    kind: p.kind.clone(),
+                    name: p.name.clone(),
+                    namespace: None,
+                });
+            }
+        }
         let active = grants
             .iter()
             .filter(|g| g.state == GrantState::Active)
@@ -259,6 +270,7 @@ pub fn plan_workflow(
                 conditions,
                 active_grants: i32::try_from(active).unwrap_or(i32::MAX),
                 grants,
+                people,
                 shared_by: created_by(share),
             },
             notify,
@@ -266,7 +278,7 @@ pub fn plan_workflow(
     }
 
     let mut shared_workflows = Vec::new();
-    let mut subjects: BTreeSet<Member> = BTreeSet::new();
+    let mut subjects: BTreeSet<Member> = people_subjects;
     if let Some(wf) = workflow {
         for (ws, (access, share)) in &recipients {
             if *access == Access::View {
@@ -320,6 +332,56 @@ pub fn plan_workflow(
         shares: share_plans,
         workflow_status,
     }
+}
+
+/// Grants to the named people of a share: same availability rules as workspaces,
+/// without the organization checks (people are not workspaces).
+fn person_grants(
+    share: &WorkflowShare,
+    workflow_exists: bool,
+    archived: bool,
+    shareable: Option<bool>,
+    now: &str,
+) -> Vec<PersonGrant> {
+    let Some(people) = &share.spec.people else {
+        return Vec::new();
+    };
+    let named = people
+        .users
+        .iter()
+        .map(|n| ("User", n))
+        .chain(people.groups.iter().map(|n| ("Group", n)));
+    named
+        .map(|(kind, name)| {
+            let (state, reason) = if !workflow_exists {
+                (GrantState::Pending, "WorkflowNotFound")
+            } else if archived {
+                (GrantState::Suspended, "WorkflowArchived")
+            } else if shareable == Some(false) {
+                (GrantState::Suspended, "DeidentificationRequired")
+            } else {
+                (GrantState::Active, "Granted")
+            };
+            let previous = share
+                .status
+                .as_ref()
+                .and_then(|s| s.people.iter().find(|p| p.kind == kind && &p.name == name));
+            let granted_at = match state {
+                GrantState::Active => previous
+                    .and_then(|p| p.granted_at.clone())
+                    .or_else(|| Some(now.to_string())),
+                GrantState::Suspended => previous.and_then(|p| p.granted_at.clone()),
+                _ => None,
+            };
+            PersonGrant {
+                kind: kind.to_string(),
+                name: name.clone(),
+                state,
+                reason: reason.to_string(),
+                granted_at,
+            }
+        })
+        .collect()
 }
 
 /// kstatus conditions of a share from its grants.

@@ -318,3 +318,44 @@ fn deleting_shares_grant_nothing() {
     let plan = plan_one(&snapshot(vec![workflow(false, None)], vec![s]));
     assert!(plan.shared_workflows.is_empty() && plan.rbac.is_none() && plan.shares.is_empty());
 }
+
+#[test]
+fn named_people_are_granted_with_the_workflow_and_suspended_with_it() {
+    let mut s = share("s", &[], false);
+    s.spec.people = Some(People {
+        users: vec!["frank".into()],
+        groups: vec!["auditors".into()],
+    });
+    let plan = plan_one(&snapshot(vec![workflow(false, None)], vec![s.clone()]));
+    let people: Vec<(String, String, GrantState)> = plan.shares[0]
+        .status
+        .people
+        .iter()
+        .map(|p| (p.kind.clone(), p.name.clone(), p.state))
+        .collect();
+    assert_eq!(
+        people,
+        vec![
+            ("User".into(), "frank".into(), GrantState::Active),
+            ("Group".into(), "auditors".into(), GrantState::Active)
+        ]
+    );
+    let subjects: Vec<String> = plan
+        .rbac
+        .expect("rbac")
+        .subjects
+        .iter()
+        .map(|m| format!("{}:{}", m.kind, m.name))
+        .collect();
+    assert_eq!(subjects, vec!["Group:auditors", "User:frank"]);
+
+    let archived = plan_one(&snapshot(vec![workflow(true, None)], vec![s]));
+    assert!(
+        archived.shares[0]
+            .status
+            .people
+            .iter()
+            .all(|p| p.state == GrantState::Suspended)
+    );
+    assert!(archived.rbac.is_none());
+}

@@ -15,8 +15,8 @@ pub use workflow_clone::{
     SharedWorkflowRef, WorkflowClone, WorkflowCloneSpec, WorkflowCloneStatus,
 };
 pub use workflow_share::{
-    Access, GrantState, GrantVia, People, WorkflowRef, WorkflowShare, WorkflowShareSpec,
-    WorkflowShareStatus, WorkspaceGrant,
+    Access, GrantState, GrantVia, People, PersonGrant, WorkflowRef, WorkflowShare,
+    WorkflowShareSpec, WorkflowShareStatus, WorkspaceGrant,
 };
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

@@ -154,9 +154,30 @@ pub struct WorkflowShareStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["workspace".into()]))]
     pub grants: Vec<WorkspaceGrant>,
+    /// One entry per named person (user or group) of `spec.people`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["kind".into(), "name".into()]))]
+    pub people: Vec<PersonGrant>,
     /// Who created the share.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_by: Option<String>,
+}
+
+/// The grant of the workflow to one named user or group.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonGrant {
+    /// User or Group.
+    pub kind: String,
+    /// User or group name.
+    pub name: String,
+    /// Active, Suspended or Pending.
+    pub state: GrantState,
+    /// CamelCase reason for the state.
+    pub reason: String,
+    /// When access was first granted (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_at: Option<String>,
 }
 
 /// The grant of the workflow to one recipient workspace.
