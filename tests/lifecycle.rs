@@ -123,6 +123,15 @@ async fn organization_wide_shares_follow_workspaces_joining_and_leaving() {
     })
     .await;
 
+    // The Organization lists its workspaces.
+    let orgs: Api<workflow_share::resources::Organization> = Api::all(admin.clone());
+    eventually("organization status lists its workspaces", WAIT, || async {
+        let st = orgs.get("ow-org").await.ok()?.status?;
+        (st.workspaces == vec!["ow-new", "ow-sales", "ow-support"] && st.workspace_count == 3)
+            .then_some(())
+    })
+    .await;
+
     // Toggle off with one explicit workspace kept: only that one stays.
     let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
     shares

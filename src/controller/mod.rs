@@ -11,6 +11,7 @@ mod apply;
 mod clone;
 mod context;
 mod notify;
+mod organization;
 mod status;
 mod sync;
 
@@ -358,16 +359,31 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
             }
         });
 
+    let org_ctl = Controller::new(Api::<Organization>::all(client.clone()), all())
+        .watches(Api::<Namespace>::all(client.clone()), all(), {
+            let tracker = organization::MembershipTracker::default();
+            move |ns| tracker.organizations_of(&ns)
+        })
+        .shutdown_on_signal()
+        .run(organization::reconcile, error_policy, ctx.clone())
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "organization controller event");
+            }
+        });
+
     ctx.metrics.set_ready();
     info!("caches filled; controller started");
-    let (a, b, c) = tokio::join!(
+    let (a, b, c, d) = tokio::join!(
         tokio::spawn(workflow_ctl),
         tokio::spawn(share_ctl),
-        tokio::spawn(clone_ctl)
+        tokio::spawn(clone_ctl),
+        tokio::spawn(org_ctl)
     );
     a?;
     b?;
     c?;
+    d?;
     info!(writes = ctx.metrics.total_writes(), "controller stopped");
     Ok(())
 }

@@ -8,7 +8,7 @@ use kube::runtime::reflector::ObjectRef;
 use crate::error::Result;
 use crate::naming;
 use crate::planner::{WorkflowKey, plan_workflow};
-use crate::resources::{GrantState, Workflow, WorkflowShare};
+use crate::resources::{Condition, GrantState, Workflow, WorkflowShare, WorkflowShareStatus};
 
 use super::{Context, apply, notify, status};
 
@@ -53,6 +53,35 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<()> {
         .filter(|s| s.metadata.deletion_timestamp.is_none())
     {
         status::share_finalizer(ctx, share, true).await?;
+    }
+
+    // kstatus: a changed spec first shows Reconciling with the new generation, so
+    // `kubectl wait --for=condition=Ready` cannot pass on the previous answer.
+    for share in shares
+        .iter()
+        .filter(|s| s.metadata.deletion_timestamp.is_none())
+    {
+        let Some(previous) = share.status.clone() else {
+            continue;
+        };
+        if previous.observed_generation == share.metadata.generation {
+            continue;
+        }
+        let progressing = WorkflowShareStatus {
+            observed_generation: share.metadata.generation,
+            conditions: vec![
+                Condition::unknown("Ready", "Reconciling", "applying the new specification"),
+                Condition::new(
+                    "Reconciling",
+                    true,
+                    "SpecChanged",
+                    "applying the new specification",
+                ),
+                Condition::new("Stalled", false, "Reconciling", ""),
+            ],
+            ..previous
+        };
+        status::share(ctx, share, progressing, &now).await?;
     }
 
     let share_refs: Vec<&WorkflowShare> = shares.iter().map(|s| s.as_ref()).collect();
@@ -115,7 +144,7 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<()> {
                 .iter_mut()
                 .find(|c| c.type_ == "Ready")
             {
-                *ready = crate::resources::Condition::new("Ready", false, "Conflict", msg);
+                *ready = Condition::new("Ready", false, "Conflict", msg);
             }
         }
         share_plan.status.active_grants = share_plan

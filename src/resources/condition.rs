@@ -38,6 +38,14 @@ impl Condition {
         }
     }
 
+    /// A condition whose truth is not known yet (work in progress).
+    pub fn unknown(type_: &str, reason: &str, message: impl Into<String>) -> Self {
+        Self {
+            status: "Unknown".to_string(),
+            ..Self::new(type_, false, reason, message)
+        }
+    }
+
     pub fn is_true(&self) -> bool {
         self.status == "True"
     }

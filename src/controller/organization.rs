@@ -1,0 +1,90 @@
+//! Organization status: its workspaces, read fresh from the API on each change.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::labels;
+use crate::resources::condition::merge_conditions;
+use crate::resources::{Condition, GROUP, Organization, OrganizationStatus, VERSION};
+
+use super::Context;
+
+/// Maps namespace events to the Organizations they concern: the one the namespace
+/// names now and the one it named before (a watch event carries only the new object,
+/// so a namespace leaving an organization would otherwise go unnoticed).
+#[derive(Default, Clone)]
+pub struct MembershipTracker(Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>);
+
+impl MembershipTracker {
+    pub fn organizations_of(&self, ns: &Namespace) -> Vec<ObjectRef<Organization>> {
+        let name = ns.name_any();
+        let now = ns.labels().get(labels::ORGANIZATION).cloned();
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let before = match &now {
+            Some(org) => seen.insert(name, org.clone()),
+            None => seen.remove(&name),
+        };
+        let mut orgs: Vec<String> = now.into_iter().chain(before).collect();
+        orgs.dedup();
+        orgs.iter().map(|o| ObjectRef::new(o)).collect()
+    }
+}
+
+pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let name = org.name_any();
+    let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
+    let selector = format!("{}={}", labels::ORGANIZATION, name);
+    let mut workspaces: Vec<String> = namespaces
+        .list_metadata(&ListParams::default().labels(&selector))
+        .await
+        .map_err(Error::kube("list workspaces"))?
+        .items
+        .into_iter()
+        .filter(|n| n.metadata.deletion_timestamp.is_none())
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    workspaces.sort();
+    let previous = org.status.clone().unwrap_or_default();
+    let now = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    let conditions = vec![Condition::new(
+        "Ready",
+        true,
+        "WorkspacesListed",
+        format!("{} workspace(s)", workspaces.len()),
+    )];
+    let next = OrganizationStatus {
+        observed_generation: org.meta().generation,
+        conditions: merge_conditions(
+            &previous.conditions,
+            conditions,
+            org.meta().generation,
+            &now,
+        ),
+        workspace_count: i32::try_from(workspaces.len()).unwrap_or(i32::MAX),
+        workspaces,
+    };
+    if next != previous {
+        let api: Api<Organization> = Api::all(ctx.client.clone());
+        let body = json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": "Organization", "status": next });
+        ctx.metrics.write("Status");
+        api.patch_status(
+            &name,
+            &PatchParams::apply(labels::FIELD_MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await
+        .map_err(Error::kube("update Organization status"))?;
+    }
+    Ok(Action::requeue(Duration::from_secs(300)))
+}
