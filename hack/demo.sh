@@ -35,8 +35,11 @@ echo $! >"$dir/controller.pid"
 echo "==> applying examples/"
 # As alice, owner of the sales workspace, so shares show who shared them.
 for f in "$root"/examples/0[1-3]-*.yaml; do "$kubectl" apply --server-side -f "$f" >/dev/null; done
-for f in "$root"/examples/0[4-9]-*.yaml; do "$kubectl" --context alice apply --server-side -f "$f" >/dev/null; done
+for f in "$root"/examples/0[4-5]-*.yaml; do "$kubectl" --context alice apply --server-side -f "$f" >/dev/null; done
+# As carol, owner of support: a copy of what sales shared.
+"$kubectl" --context carol apply --server-side -f "$root/examples/06-clone.yaml" >/dev/null
 "$kubectl" wait --for=condition=Ready workflowshares --all -n sales --timeout=60s >/dev/null
+"$kubectl" wait --for=condition=Ready workflowclones --all -n support --timeout=60s >/dev/null
 
 echo
 "$kubectl" get workflowshares,sharedworkflows -A
