@@ -211,6 +211,16 @@ async fn archival_and_deidentification_suspend_and_restore_without_new_notificat
     .await;
     let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
     let spec_before = shares.get("scoring").await.expect("share").spec;
+    // dave enables it in support's library; that choice must survive suspension.
+    let entries: Api<SharedWorkflow> = Api::namespaced(dave.clone(), support);
+    entries
+        .patch(
+            entry,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"enabled": true}})),
+        )
+        .await
+        .expect("dave enables");
 
     for (what, suspend, restore, reason) in [
         (

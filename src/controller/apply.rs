@@ -128,6 +128,26 @@ pub async fn shared_workflows(
     Ok(outcome)
 }
 
+/// Sets `enabled: true` on a re-created entry as an Update (not part of our applied
+/// configuration), so the field stays the recipient's to change and our later
+/// applies never remove it.
+pub async fn restore_enabled(ctx: &Context, workspace: &str, name: &str) -> Result<()> {
+    let api: Api<SharedWorkflow> = Api::namespaced(ctx.client.clone(), workspace);
+    let params = PatchParams {
+        field_manager: Some(labels::FIELD_MANAGER.to_string()),
+        ..Default::default()
+    };
+    ctx.metrics.write("SharedWorkflow");
+    api.patch(
+        name,
+        &params,
+        &Patch::Merge(json!({ "spec": { "enabled": true } })),
+    )
+    .await
+    .map_err(Error::kube("restore SharedWorkflow enabled"))?;
+    Ok(())
+}
+
 fn desired_role(rbac: &DesiredRbac) -> Vec<PolicyRule> {
     vec![PolicyRule {
         api_groups: Some(vec![GROUP.to_string()]),

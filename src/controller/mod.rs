@@ -354,15 +354,21 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
     let clone_ctl = Controller::new(Api::<WorkflowClone>::all(client.clone()), all());
     let clones = clone_ctl.store();
     let clone_ctl = clone_ctl
-        .watches(Api::<SharedWorkflow>::all(client.clone()), all(), move |sw| {
-            let ns = sw.namespace();
-            clones
-                .state()
-                .iter()
-                .filter(|c| c.namespace() == ns && c.spec.shared_workflow_ref.name == sw.name_any())
-                .map(|c| ObjectRef::from_obj(c.as_ref()))
-                .collect::<Vec<_>>()
-        })
+        .watches(
+            Api::<SharedWorkflow>::all(client.clone()),
+            all(),
+            move |sw| {
+                let ns = sw.namespace();
+                clones
+                    .state()
+                    .iter()
+                    .filter(|c| {
+                        c.namespace() == ns && c.spec.shared_workflow_ref.name == sw.name_any()
+                    })
+                    .map(|c| ObjectRef::from_obj(c.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
         .shutdown_on_signal()
         .run(clone::reconcile, error_policy, ctx.clone())
         .for_each(|res| async move {

@@ -94,7 +94,43 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<()> {
         &now,
     );
 
+    // A recipient's `enabled` survives a suspension: remember it before the entry is
+    // removed, and set it again when the grant comes back.
+    let sw_name = naming::shared_workflow_name(&key.namespace, &key.name);
+    let enabled_now = |ws: &str| {
+        ctx.stores
+            .shared_workflows
+            .get(&ObjectRef::new(&sw_name).within(ws))
+            .and_then(|sw| sw.spec.enabled)
+    };
+    let mut re_enable: Vec<String> = Vec::new();
+    for share_plan in &mut plan.shares {
+        let previous = shares
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some(&share_plan.name))
+            .and_then(|s| s.status.clone())
+            .unwrap_or_default();
+        for grant in &mut share_plan.status.grants {
+            let before = previous
+                .grants
+                .iter()
+                .find(|g| g.workspace == grant.workspace);
+            match grant.state {
+                GrantState::Suspended if enabled_now(&grant.workspace) == Some(true) => {
+                    grant.recipient_enabled = Some(true);
+                }
+                GrantState::Active if before.and_then(|b| b.recipient_enabled) == Some(true) => {
+                    re_enable.push(grant.workspace.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+
     let outcome = apply::shared_workflows(ctx, key, &plan.shared_workflows).await?;
+    for ws in &re_enable {
+        apply::restore_enabled(ctx, ws, &sw_name).await?;
+    }
     let rbac_owned = apply::rbac(ctx, key, plan.rbac.as_ref()).await?;
 
     for share_plan in &mut plan.shares {

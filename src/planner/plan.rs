@@ -246,6 +246,10 @@ pub fn plan_workflow(
                 message,
                 granted_at,
                 notified_at,
+                // Remembered only while suspended; the sync records and replays it.
+                recipient_enabled: previous
+                    .filter(|_| state == GrantState::Suspended)
+                    .and_then(|p| p.recipient_enabled),
             });
         }
         let people = person_grants(share, workflow.is_some(), archived, shareable, now);

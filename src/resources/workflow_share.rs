@@ -203,6 +203,10 @@ pub struct WorkspaceGrant {
     /// Kept while the grant is suspended, so restoring it does not notify again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notified_at: Option<String>,
+    /// While suspended: the recipient had enabled the workflow; restoring the
+    /// grant enables the new entry again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_enabled: Option<bool>,
 }
 
 /// How a workspace came to be a target.
