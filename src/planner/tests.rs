@@ -359,3 +359,89 @@ fn named_people_are_granted_with_the_workflow_and_suspended_with_it() {
     );
     assert!(archived.rbac.is_none());
 }
+
+/// Every combination of scope × target organization × membership × archival ×
+/// de-identification, checked against the rules of SPEC §5 written out plainly.
+#[test]
+fn cartesian_scopes_membership_archival_deidentification_boundaries() {
+    let mut checked = 0;
+    for explicit in [false, true] {
+        for org_wide in [false, true] {
+            for target in ["support", "elsewhere"] {
+                for with_member in [false, true] {
+                    for archived in [false, true] {
+                        for deid in [None, Some(true), Some(false)] {
+                            let workspaces: &[&str] = if explicit { &[target] } else { &[] };
+                            let mut snap = snapshot(
+                                vec![workflow(archived, deid)],
+                                vec![share("s", workspaces, org_wide)],
+                            );
+                            if !with_member {
+                                snap.role_bindings.clear();
+                            }
+                            let plan = plan_one(&snap);
+                            let grant = plan.shares[0]
+                                .status
+                                .grants
+                                .iter()
+                                .find(|g| g.workspace == target);
+
+                            // The rules: a target is considered when listed, or org-wide and in the
+                            // owner's organization; another organization is rejected; availability
+                            // then depends on archival, then on effective de-identification
+                            // (organization default: true).
+                            let considered = explicit || (org_wide && target == "support");
+                            let expected = if !considered {
+                                None
+                            } else if target == "elsewhere" {
+                                Some((GrantState::Rejected, "OtherOrganization"))
+                            } else if archived {
+                                Some((GrantState::Suspended, "WorkflowArchived"))
+                            } else if deid == Some(false) {
+                                Some((GrantState::Suspended, "DeidentificationRequired"))
+                            } else {
+                                Some((GrantState::Active, "Granted"))
+                            };
+                            let case = format!(
+                                "explicit={explicit} org_wide={org_wide} target={target} member={with_member} archived={archived} deid={deid:?}"
+                            );
+                            assert_eq!(
+                                grant.map(|g| (g.state, g.reason.as_str())),
+                                expected,
+                                "{case}"
+                            );
+
+                            let available = !archived && deid != Some(false);
+                            let active = expected.is_some_and(|(s, _)| s == GrantState::Active);
+                            // dave is a member of support, which org-wide shares always reach.
+                            let support_active =
+                                available && ((explicit && target == "support") || org_wide);
+                            let entry = plan.shared_workflows.iter().any(|s| s.workspace == target);
+                            assert_eq!(
+                                entry, active,
+                                "SharedWorkflow exactly while active: {case}"
+                            );
+                            let subjects: Vec<String> = plan
+                                .rbac
+                                .as_ref()
+                                .map(|r| r.subjects.iter().map(|m| m.name.clone()).collect())
+                                .unwrap_or_default();
+                            assert_eq!(
+                                subjects.contains(&"dave".to_string()),
+                                support_active && with_member,
+                                "member access: {case}"
+                            );
+                            assert_eq!(
+                                subjects.contains(&format!("system:serviceaccounts:{target}")),
+                                active,
+                                "service accounts: {case}"
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 2 * 2 * 2 * 2 * 2 * 3);
+}
