@@ -63,9 +63,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Plan { paths, output } => {
             let snapshot = manifests::load_snapshot(&paths)?;
-            let now = jiff::Timestamp::now()
-                .round(jiff::Unit::Second)?
-                .to_string();
+            let now = resources::condition::now_rfc3339();
             let plans = snapshot.plan_all(&now);
             match output.as_str() {
                 "yaml" => print!("{}", manifests::plans_yaml(&plans)?),

@@ -11,15 +11,38 @@ use workflow_share::resources::{SharedWorkflow, Workflow, WorkflowShare};
 const G: &str = "sharing.workflows.dev";
 
 fn share_doc(ns: &str, name: &str, spec: &str) -> String {
-    format!(
-        "apiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{spec}\n"
-    )
+    manifest("WorkflowShare", ns, name, "", spec)
 }
 
-fn workflow_doc(ns: &str, name: &str, extra: &str) -> String {
-    format!(
-        "apiVersion: sharing.workflows.dev/v1alpha1\nkind: Workflow\nmetadata:\n  name: {name}\n  namespace: {ns}\n{extra}spec:\n  displayName: Forecast\n  type: Reporting\n  description: first version\n  trainingDataRef: history\n"
-    )
+fn workflow_doc(ns: &str, name: &str, metadata_extra: &str) -> String {
+    let spec = "  displayName: Forecast\n  type: Reporting\n  description: first version\n  trainingDataRef: history";
+    manifest("Workflow", ns, name, metadata_extra, spec)
+}
+
+/// Organization `<prefix>-org` with workspaces `<prefix>-sales` (alice owns it) and
+/// `<prefix>-support`, plus `members` (namespace, role, user); alice shares her
+/// workflow `forecast` with support. Returns alice's client.
+async fn alice_shares_forecast(
+    cp: &ControlPlane,
+    prefix: &str,
+    members: &[(&str, &str, &str)],
+) -> kube::Client {
+    let (sales, support) = (format!("{prefix}-sales"), format!("{prefix}-support"));
+    let mut yaml = organization_yaml(&format!("{prefix}-org"), &[&sales, &support]);
+    yaml += &member_yaml(&sales, "owner", "alice");
+    for (ns, role, user) in members {
+        yaml += &member_yaml(ns, role, user);
+    }
+    apply_yaml(&cp.admin().await, &yaml)
+        .await
+        .expect("organization");
+    let alice = cp.as_user("alice").await;
+    let spec = format!("  workflowRef: {{name: forecast}}\n  workspaces: [{support}]");
+    let docs = workflow_doc(&sales, "forecast", "") + &share_doc(&sales, "forecast", &spec);
+    apply_yaml(&alice, &docs)
+        .await
+        .expect("alice shares forecast");
+    alice
 }
 
 #[tokio::test]
@@ -195,23 +218,7 @@ async fn a_shared_workflow_cannot_be_deleted_until_sharing_is_revoked() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("del-sales", "del-support");
-    let mut yaml = organization_yaml("del-org", &[sales, support]);
-    yaml += &member_yaml(sales, "owner", "alice");
-    apply_yaml(&admin, &yaml).await.expect("org");
-    let alice = cp.as_user("alice").await;
-    apply_yaml(&alice, &workflow_doc(sales, "forecast", ""))
-        .await
-        .expect("workflow");
-    apply_yaml(
-        &alice,
-        &share_doc(
-            sales,
-            "forecast",
-            "  workflowRef: {name: forecast}\n  workspaces: [del-support]",
-        ),
-    )
-    .await
-    .expect("share");
+    let alice = alice_shares_forecast(cp, "del", &[]).await;
 
     let workflows: Api<Workflow> = Api::namespaced(alice.clone(), sales);
     eventually("workflow status lists its share", WAIT, || async {
@@ -254,26 +261,8 @@ async fn a_shared_workflow_cannot_be_deleted_until_sharing_is_revoked() {
 #[tokio::test]
 async fn recipients_only_enable_and_edits_propagate_without_resetting_it() {
     let cp = control_plane();
-    let admin = cp.admin().await;
     let (sales, support) = ("rx-sales", "rx-support");
-    let mut yaml = organization_yaml("rx-org", &[sales, support]);
-    yaml += &member_yaml(sales, "owner", "alice");
-    yaml += &member_yaml(support, "member", "dave");
-    apply_yaml(&admin, &yaml).await.expect("org");
-    let alice = cp.as_user("alice").await;
-    apply_yaml(&alice, &workflow_doc(sales, "forecast", ""))
-        .await
-        .expect("workflow");
-    apply_yaml(
-        &alice,
-        &share_doc(
-            sales,
-            "forecast",
-            "  workflowRef: {name: forecast}\n  workspaces: [rx-support]",
-        ),
-    )
-    .await
-    .expect("share");
+    let alice = alice_shares_forecast(cp, "rx", &[("rx-support", "member", "dave")]).await;
 
     let dave = cp.as_user("dave").await;
     let entries: Api<SharedWorkflow> = Api::namespaced(dave.clone(), support);

@@ -18,20 +18,18 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const G: &str = "sharing.workflows.dev";
 
 fn workflow_doc(ns: &str, name: &str, deidentified: bool) -> String {
-    format!(
-        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: Workflow\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  displayName: {name}\n  deidentification: {{enabled: {deidentified}}}\n"
-    )
+    let spec = format!("  displayName: {name}\n  deidentification: {{enabled: {deidentified}}}");
+    manifest("Workflow", ns, name, "", &spec)
 }
 
 fn share_doc(ns: &str, name: &str, body: &str) -> String {
-    format!(
-        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  workflowRef: {{name: {name}}}\n{body}\n"
+    manifest(
+        "WorkflowShare",
+        ns,
+        name,
+        "",
+        &format!("  workflowRef: {{name: {name}}}\n{body}"),
     )
-}
-
-async fn entry_exists(admin: &kube::Client, ns: &str, name: &str) -> bool {
-    let api: Api<SharedWorkflow> = Api::namespaced(admin.clone(), ns);
-    api.get_opt(name).await.ok().flatten().is_some()
 }
 
 async fn notifications(admin: &kube::Client, ns: &str, entry: &str) -> usize {

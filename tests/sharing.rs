@@ -13,24 +13,16 @@ use workflow_share::resources::{GrantState, SharedWorkflow, WorkflowShare};
 const G: &str = "sharing.workflows.dev";
 
 fn workflow_yaml(ns: &str, name: &str) -> String {
-    format!(
-        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: Workflow\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  displayName: Lead qualification\n  type: Sales Activity\n  description: Scores leads\n  trainingDataRef: lead-history\n"
-    )
+    let spec = "  displayName: Lead qualification\n  type: Sales Activity\n  description: Scores leads\n  trainingDataRef: lead-history";
+    manifest("Workflow", ns, name, "", spec)
 }
 
 fn share_yaml(ns: &str, name: &str, workflow: &str, workspaces: &[&str]) -> String {
-    format!(
-        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  workflowRef: {{name: {workflow}}}\n  workspaces: [{}]\n",
+    let spec = format!(
+        "  workflowRef: {{name: {workflow}}}\n  workspaces: [{}]",
         workspaces.join(", ")
-    )
-}
-
-async fn shared_workflow_exists(admin: &kube::Client, ns: &str, name: &str) -> bool {
-    let api: Api<SharedWorkflow> = Api::namespaced(admin.clone(), ns);
-    api.get_opt(name)
-        .await
-        .expect("get SharedWorkflow")
-        .is_some()
+    );
+    manifest("WorkflowShare", ns, name, "", &spec)
 }
 
 #[tokio::test]
@@ -54,7 +46,7 @@ async fn explicit_workspaces_are_granted_and_revoked() {
     let sw = "r1-sales.lead-qualification";
     for ws in [support, finance] {
         eventually(&format!("SharedWorkflow in {ws}"), WAIT, || async {
-            shared_workflow_exists(&admin, ws, sw).await.then_some(())
+            entry_exists(&admin, ws, sw).await.then_some(())
         })
         .await;
     }
@@ -181,14 +173,14 @@ async fn explicit_workspaces_are_granted_and_revoked() {
         .await
         .expect("revoke support");
     eventually("SharedWorkflow removed from support", WAIT, || async {
-        (!shared_workflow_exists(&admin, support, sw).await).then_some(())
+        (!entry_exists(&admin, support, sw).await).then_some(())
     })
     .await;
     eventually("dave loses access", WAIT, || async {
         (!can_i(&dave, "get", G, "workflows", sales, wf).await).then_some(())
     })
     .await;
-    assert!(shared_workflow_exists(&admin, finance, sw).await);
+    assert!(entry_exists(&admin, finance, sw).await);
     assert!(
         can_i(&erin, "get", G, "workflows", sales, wf).await,
         "finance keeps access"
@@ -201,7 +193,7 @@ async fn explicit_workspaces_are_granted_and_revoked() {
         .expect("delete share");
     eventually("share and all grants gone", WAIT, || async {
         let gone_share = shares.get_opt("lead-qualification").await.ok()?.is_none();
-        let gone_sw = !shared_workflow_exists(&admin, finance, sw).await;
+        let gone_sw = !entry_exists(&admin, finance, sw).await;
         let roles: Api<Role> = Api::namespaced(admin.clone(), sales);
         let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), sales);
         let gone_rbac = roles
@@ -274,15 +266,15 @@ async fn bad_targets_are_reported_per_target_and_do_not_block_the_others() {
         (ready.status.as_str(), ready.reason.as_str()),
         ("False", "TargetsRejected")
     );
-    assert!(shared_workflow_exists(&admin, support, "bt-sales.forecast").await);
-    assert!(!shared_workflow_exists(&admin, "bt-elsewhere", "bt-sales.forecast").await);
+    assert!(entry_exists(&admin, support, "bt-sales.forecast").await);
+    assert!(!entry_exists(&admin, "bt-elsewhere", "bt-sales.forecast").await);
 
     // The pending workspace is granted when it appears in the organization.
     apply_yaml(&admin, &organization_yaml("bt-org", &["bt-later"]))
         .await
         .expect("create bt-later");
     eventually("bt-later granted after it appears", WAIT, || async {
-        shared_workflow_exists(&admin, "bt-later", "bt-sales.forecast")
+        entry_exists(&admin, "bt-later", "bt-sales.forecast")
             .await
             .then_some(())
     })

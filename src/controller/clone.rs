@@ -8,16 +8,15 @@ use kube::api::{Api, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::labels;
-use crate::resources::condition::merge_conditions;
+use crate::resources::condition::now_rfc3339;
 use crate::resources::{
-    Access, Condition, GROUP, VERSION, Workflow, WorkflowClone, WorkflowCloneStatus, WorkflowSpec,
+    Access, Condition, Workflow, WorkflowClone, WorkflowCloneStatus, WorkflowSpec,
 };
 
-use super::Context;
+use super::{Context, status};
 
 /// Why a clone cannot be made (yet).
 struct Refusal {
@@ -176,33 +175,13 @@ pub async fn reconcile(clone: Arc<WorkflowClone>, ctx: Arc<Context>) -> Result<A
             (!r.final_).then(|| Duration::from_secs(10)),
         ),
     };
-    let now = jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .map(|t| t.to_string())
-        .unwrap_or_default();
     let next = WorkflowCloneStatus {
         observed_generation: clone.metadata.generation,
-        conditions: merge_conditions(
-            &previous.conditions,
-            conditions,
-            clone.metadata.generation,
-            &now,
-        ),
+        conditions,
         workflow,
         cloned_from,
         cloned_by: creator(clone.as_ref()),
     };
-    if next != previous {
-        let api: Api<WorkflowClone> = Api::namespaced(ctx.client.clone(), &ns);
-        let body = json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": "WorkflowClone", "status": next });
-        ctx.metrics.write("Status");
-        api.patch_status(
-            &clone.name_any(),
-            &kube::api::PatchParams::apply(labels::FIELD_MANAGER).force(),
-            &kube::api::Patch::Apply(&body),
-        )
-        .await
-        .map_err(Error::kube("update WorkflowClone status"))?;
-    }
+    status::clone(&ctx, &clone, next, &now_rfc3339()).await?;
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }

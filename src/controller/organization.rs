@@ -4,18 +4,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::labels;
-use crate::resources::condition::merge_conditions;
-use crate::resources::{Condition, GROUP, Organization, OrganizationStatus, VERSION};
+use crate::resources::condition::now_rfc3339;
+use crate::resources::{Condition, Organization, OrganizationStatus};
 
-use super::Context;
+use super::{Context, status};
 
 /// Maps namespace events to the Organizations they concern: the one the namespace
 /// names now and the one it named before (a watch event carries only the new object,
@@ -52,11 +51,6 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
         .filter_map(|n| n.metadata.name)
         .collect();
     workspaces.sort();
-    let previous = org.status.clone().unwrap_or_default();
-    let now = jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .map(|t| t.to_string())
-        .unwrap_or_default();
     let conditions = vec![Condition::new(
         "Ready",
         true,
@@ -65,26 +59,11 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
     )];
     let next = OrganizationStatus {
         observed_generation: org.meta().generation,
-        conditions: merge_conditions(
-            &previous.conditions,
-            conditions,
-            org.meta().generation,
-            &now,
-        ),
+        conditions,
         workspace_count: i32::try_from(workspaces.len()).unwrap_or(i32::MAX),
         workspaces,
     };
-    if next != previous {
-        let api: Api<Organization> = Api::all(ctx.client.clone());
-        let body = json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": "Organization", "status": next });
-        ctx.metrics.write("Status");
-        api.patch_status(
-            &name,
-            &PatchParams::apply(labels::FIELD_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await
-        .map_err(Error::kube("update Organization status"))?;
-    }
+    let api: Api<Organization> = Api::all(ctx.client.clone());
+    status::apply_if_changed(&ctx, &api, &org, next, &now_rfc3339()).await?;
     Ok(Action::requeue(Duration::from_secs(300)))
 }

@@ -1,14 +1,17 @@
 //! Status and finalizer writes, each skipped when the store already shows the wanted value.
 
-use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
+use kube::core::object::HasStatus;
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::labels;
+use crate::resources::condition::{Conditioned, merge_conditions};
 use crate::resources::{
-    GROUP, VERSION, Workflow, WorkflowShare, WorkflowShareStatus, WorkflowStatus,
-    condition::merge_conditions,
+    GROUP, VERSION, Workflow, WorkflowClone, WorkflowCloneStatus, WorkflowShare,
+    WorkflowShareStatus, WorkflowStatus,
 };
 
 use super::Context;
@@ -17,67 +20,65 @@ fn params() -> PatchParams {
     PatchParams::apply(labels::FIELD_MANAGER).force()
 }
 
-/// Writes `status` of a namespaced object of ours with server-side apply.
-async fn apply_status<K>(
+/// Writes `next` as the status of `obj` with server-side apply, after carrying
+/// over unchanged conditions' transition times; skipped when nothing would change.
+pub async fn apply_if_changed<K>(
     ctx: &Context,
+    api: &Api<K>,
     obj: &K,
-    status: impl serde::Serialize,
-    action: &'static str,
+    mut next: K::Status,
+    now: &str,
 ) -> Result<()>
 where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
+    K: Resource<DynamicType = ()> + HasStatus + Clone + DeserializeOwned + std::fmt::Debug,
+    K::Status: Conditioned,
+{
+    let previous = obj.status().cloned().unwrap_or_default();
+    let wanted = std::mem::take(next.conditions_mut());
+    *next.conditions_mut() =
+        merge_conditions(previous.conditions(), wanted, obj.meta().generation, now);
+    if previous == next {
+        return Ok(());
+    }
+    let body =
+        json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": K::kind(&()), "status": next });
+    ctx.metrics.write("Status");
+    api.patch_status(&obj.name_any(), &params(), &Patch::Apply(&body))
+        .await
+        .map_err(Error::kube("update status"))?;
+    Ok(())
+}
+
+fn namespaced_api<K>(ctx: &Context, obj: &K) -> Result<Api<K>>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
 {
     let ns = obj
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
-    let body = json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": K::kind(&()), "status": status });
-    ctx.metrics.write("Status");
-    api.patch_status(&obj.name_any(), &params(), &Patch::Apply(&body))
-        .await
-        .map_err(Error::kube(action))?;
-    Ok(())
+    Ok(Api::namespaced(ctx.client.clone(), &ns))
 }
 
 pub async fn share(
     ctx: &Context,
     share: &WorkflowShare,
-    mut next: WorkflowShareStatus,
+    next: WorkflowShareStatus,
     now: &str,
 ) -> Result<()> {
-    let previous = share.status.clone().unwrap_or_default();
-    next.conditions = merge_conditions(
-        &previous.conditions,
-        next.conditions,
-        share.metadata.generation,
-        now,
-    );
-    if previous == next {
-        return Ok(());
-    }
-    apply_status(ctx, share, next, "update WorkflowShare status").await
+    apply_if_changed(ctx, &namespaced_api(ctx, share)?, share, next, now).await
 }
 
-pub async fn workflow(
+pub async fn workflow(ctx: &Context, wf: &Workflow, next: WorkflowStatus, now: &str) -> Result<()> {
+    apply_if_changed(ctx, &namespaced_api(ctx, wf)?, wf, next, now).await
+}
+
+pub async fn clone(
     ctx: &Context,
-    wf: &Workflow,
-    mut next: WorkflowStatus,
+    clone: &WorkflowClone,
+    next: WorkflowCloneStatus,
     now: &str,
 ) -> Result<()> {
-    let previous = wf.status.clone().unwrap_or_default();
-    next.conditions = merge_conditions(
-        &previous.conditions,
-        next.conditions,
-        wf.metadata.generation,
-        now,
-    );
-    if previous == next {
-        return Ok(());
-    }
-    apply_status(ctx, wf, next, "update Workflow status").await
+    apply_if_changed(ctx, &namespaced_api(ctx, clone)?, clone, next, now).await
 }
 
 /// Adds or removes our finalizer on a share. JSON patch with a `test` on the

@@ -8,16 +8,10 @@ use kube::runtime::reflector::ObjectRef;
 use crate::error::Result;
 use crate::naming;
 use crate::planner::{WorkflowKey, plan_workflow};
+use crate::resources::condition::now_rfc3339;
 use crate::resources::{Condition, GrantState, Workflow, WorkflowShare, WorkflowShareStatus};
 
 use super::{Context, apply, notify, status};
-
-fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
 
 pub async fn sync_workflow(ctx: &Context, key: &WorkflowKey) -> Result<()> {
     ctx.metrics.in_flight.inc();

@@ -123,6 +123,15 @@ fn states(plan: &WorkflowPlan) -> Vec<(String, GrantState, String)> {
         .collect()
 }
 
+/// `Kind:name` of every RBAC subject the plan grants (empty without RBAC).
+fn subject_names(plan: &WorkflowPlan) -> Vec<String> {
+    plan.rbac
+        .iter()
+        .flat_map(|r| r.subjects.iter())
+        .map(|m| format!("{}:{}", m.kind, m.name))
+        .collect()
+}
+
 fn plan_one(snap: &Snapshot) -> WorkflowPlan {
     let key = WorkflowKey {
         namespace: "sales".into(),
@@ -231,13 +240,7 @@ fn recipients_are_members_and_service_accounts() {
         vec![workflow(false, None)],
         vec![share("s", &["support"], false)],
     ));
-    let subjects: Vec<String> = plan
-        .rbac
-        .expect("rbac")
-        .subjects
-        .iter()
-        .map(|m| format!("{}:{}", m.kind, m.name))
-        .collect();
+    let subjects = subject_names(&plan);
     assert_eq!(
         subjects,
         vec![
@@ -340,13 +343,7 @@ fn named_people_are_granted_with_the_workflow_and_suspended_with_it() {
             ("Group".into(), "auditors".into(), GrantState::Active)
         ]
     );
-    let subjects: Vec<String> = plan
-        .rbac
-        .expect("rbac")
-        .subjects
-        .iter()
-        .map(|m| format!("{}:{}", m.kind, m.name))
-        .collect();
+    let subjects = subject_names(&plan);
     assert_eq!(subjects, vec!["Group:auditors", "User:frank"]);
 
     let archived = plan_one(&snapshot(vec![workflow(true, None)], vec![s]));

@@ -51,6 +51,14 @@ impl Condition {
     }
 }
 
+/// The current time as conditions and grants record it: RFC 3339, whole seconds.
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
 /// Carries `lastTransitionTime` over from `previous` when the status did not change,
 /// so a converged object is not rewritten with a fresh timestamp.
 pub fn merge_conditions(
@@ -69,3 +77,30 @@ pub fn merge_conditions(
     }
     next
 }
+
+/// A status carrying kstatus conditions, so one writer can merge transition times
+/// and skip writes that would change nothing.
+pub trait Conditioned: Clone + Default + PartialEq + serde::Serialize {
+    fn conditions(&self) -> &[Condition];
+    fn conditions_mut(&mut self) -> &mut Vec<Condition>;
+}
+
+macro_rules! conditioned {
+    ($($status:ty),*) => {$(
+        impl Conditioned for $status {
+            fn conditions(&self) -> &[Condition] {
+                &self.conditions
+            }
+            fn conditions_mut(&mut self) -> &mut Vec<Condition> {
+                &mut self.conditions
+            }
+        }
+    )*};
+}
+
+conditioned!(
+    super::WorkflowStatus,
+    super::WorkflowShareStatus,
+    super::OrganizationStatus,
+    super::WorkflowCloneStatus
+);

@@ -255,6 +255,23 @@ pub fn organization_yaml(org: &str, workspaces: &[&str]) -> String {
     out
 }
 
+/// One YAML document (with a leading separator, so documents concatenate) of one
+/// of our kinds; `metadata_extra` and `spec` are pre-indented YAML lines.
+pub fn manifest(kind: &str, ns: &str, name: &str, metadata_extra: &str, spec: &str) -> String {
+    format!(
+        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: {ns}\n{metadata_extra}spec:\n{spec}\n"
+    )
+}
+
+/// Whether the SharedWorkflow `name` exists in `ns`.
+pub async fn entry_exists(client: &Client, ns: &str, name: &str) -> bool {
+    let api: Api<workflow_share::resources::SharedWorkflow> = Api::namespaced(client.clone(), ns);
+    api.get_opt(name)
+        .await
+        .expect("get SharedWorkflow")
+        .is_some()
+}
+
 /// A RoleBinding of `subject` (User) to a workspace role in `namespace`.
 pub fn member_yaml(namespace: &str, role: &str, user: &str) -> String {
     format!(
