@@ -118,11 +118,10 @@ pub async fn shared_workflows(
         {
             ctx.metrics.write("SharedWorkflow");
             let api: Api<SharedWorkflow> = Api::namespaced(ctx.client.clone(), &ns);
-            match api.delete(&name, &DeleteParams::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(Error::kube("delete SharedWorkflow")(e)),
-            }
+            ignore_not_found(
+                api.delete(&name, &DeleteParams::default()).await,
+                "delete SharedWorkflow",
+            )?;
         }
     }
     Ok(outcome)
@@ -231,11 +230,7 @@ pub async fn rbac(ctx: &Context, key: &WorkflowKey, desired: Option<&DesiredRbac
         };
         ctx.metrics.write("Role");
         roles
-            .patch(
-                &name,
-                &params(),
-                &Patch::Apply(with_type_meta(&body, "Role")?),
-            )
+            .patch(&name, &params(), &Patch::Apply(&body))
             .await
             .map_err(Error::kube("apply Role"))?;
     }
@@ -261,25 +256,11 @@ pub async fn rbac(ctx: &Context, key: &WorkflowKey, desired: Option<&DesiredRbac
         };
         ctx.metrics.write("RoleBinding");
         bindings
-            .patch(
-                &name,
-                &params(),
-                &Patch::Apply(with_type_meta(&body, "RoleBinding")?),
-            )
+            .patch(&name, &params(), &Patch::Apply(&body))
             .await
             .map_err(Error::kube("apply RoleBinding"))?;
     }
     Ok(true)
-}
-
-fn with_type_meta<T: serde::Serialize>(obj: &T, kind: &str) -> Result<serde_json::Value> {
-    let mut v = serde_json::to_value(obj).map_err(|source| Error::Serialize {
-        action: "encode RBAC",
-        source,
-    })?;
-    v["apiVersion"] = json!("rbac.authorization.k8s.io/v1");
-    v["kind"] = json!(kind);
-    Ok(v)
 }
 
 fn ignore_not_found<T>(res: Result<T, kube::Error>, action: &'static str) -> Result<()> {
