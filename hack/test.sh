@@ -6,4 +6,5 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 hack/controlplane/build.sh >/dev/null
-cargo test --all-targets "$@"
+# fault-injection compiles in the test-only panics the resilience tests trigger.
+cargo test --all-targets --features fault-injection "$@"

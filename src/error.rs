@@ -19,6 +19,9 @@ pub enum Error {
     StoresClosed,
     #[error("object has no {0}")]
     MissingField(&'static str),
+    /// A reconcile panicked (a bug); contained to the object it was reconciling.
+    #[error("reconcile panicked: {0}")]
+    Panicked(String),
 }
 
 impl Error {
@@ -43,6 +46,7 @@ impl Error {
             Error::Serialize { .. } => "Serialize",
             Error::MissingField(_) => "MissingField",
             Error::StoresClosed => "Shutdown",
+            Error::Panicked(_) => "Panic",
         }
     }
 }

@@ -8,3 +8,4 @@ pub mod metrics;
 pub mod naming;
 pub mod planner;
 pub mod resources;
+pub mod text;

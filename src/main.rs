@@ -54,6 +54,19 @@ fn init_tracing(json: bool) {
     }
 }
 
+/// Panics go to the log (JSON when asked) with where they happened, instead of raw
+/// stderr; the controller contains them per object or exits, see `controller::run`.
+fn install_panic_logger() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = controller::panic_message(info.payload());
+        tracing::error!(%location, %message, "panic");
+    }));
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -82,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
             let client = kube::Client::try_default()
                 .await
                 .context("connecting to the cluster (kubeconfig or in-cluster service account)")?;
+            install_panic_logger();
             controller::run(
                 client,
                 controller::Options {

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use axum::Router;
 use axum::extract::State;
@@ -26,6 +26,26 @@ pub struct KindLabel {
     pub kind: &'static str,
 }
 
+/// Kind of the object whose reconcile panicked (one of ours: a bounded set).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PanicLabel {
+    pub kind: String,
+}
+
+/// Where the process is in its life, as the health endpoints report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Health {
+    /// Filling the caches: alive, not ready.
+    Starting = 0,
+    /// Every reconcile loop and watch is running: alive and ready.
+    Running = 1,
+    /// Stopping on a signal: alive, not ready.
+    Stopping = 2,
+    /// A reconcile loop or watch stopped unexpectedly: neither (the process exits).
+    Failed = 3,
+}
+
 pub struct Metrics {
     registry: Registry,
     /// Workflow syncs run.
@@ -38,7 +58,9 @@ pub struct Metrics {
     pub notifications: Counter,
     /// Syncs waiting for or holding a per-workflow lock.
     pub in_flight: Gauge,
-    ready: AtomicBool,
+    /// Reconciles that panicked, by kind; each was contained and retried.
+    pub panics: Family<PanicLabel, Counter>,
+    health: AtomicU8,
 }
 
 impl Default for Metrics {
@@ -49,6 +71,7 @@ impl Default for Metrics {
         let writes = Family::<KindLabel, Counter>::default();
         let notifications = Counter::default();
         let in_flight = Gauge::default();
+        let panics = Family::<PanicLabel, Counter>::default();
         registry.register("syncs", "Workflow syncs run", syncs.clone());
         registry.register(
             "sync_errors",
@@ -70,6 +93,11 @@ impl Default for Metrics {
             "Syncs running or waiting for their workflow",
             in_flight.clone(),
         );
+        registry.register(
+            "reconcile_panics",
+            "Reconciles that panicked (contained to their object and retried) by kind",
+            panics.clone(),
+        );
         Self {
             registry,
             syncs,
@@ -77,7 +105,8 @@ impl Default for Metrics {
             writes,
             notifications,
             in_flight,
-            ready: AtomicBool::new(false),
+            panics,
+            health: AtomicU8::new(Health::Starting as u8),
         }
     }
 }
@@ -101,8 +130,25 @@ impl Metrics {
         .sum()
     }
 
-    pub fn set_ready(&self) {
-        self.ready.store(true, Ordering::Relaxed);
+    pub fn panic(&self, kind: &str) {
+        self.panics
+            .get_or_create(&PanicLabel {
+                kind: kind.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn set_health(&self, health: Health) {
+        self.health.store(health as u8, Ordering::SeqCst);
+    }
+
+    pub fn health(&self) -> Health {
+        match self.health.load(Ordering::SeqCst) {
+            0 => Health::Starting,
+            1 => Health::Running,
+            2 => Health::Stopping,
+            _ => Health::Failed,
+        }
     }
 
     fn encode(&self) -> Result<String, std::fmt::Error> {
@@ -130,19 +176,28 @@ async fn metrics_handler(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
     }
 }
 
-async fn readyz(State(m): State<Arc<Metrics>>) -> StatusCode {
-    if m.ready.load(Ordering::Relaxed) {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
+/// Alive unless a reconcile loop or watch has stopped.
+async fn healthz(State(m): State<Arc<Metrics>>) -> StatusCode {
+    match m.health() {
+        Health::Failed => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::OK,
     }
 }
 
-/// Serves /metrics, /healthz and /readyz (ready once the caches are filled).
+/// Ready while every reconcile loop runs on filled caches.
+async fn readyz(State(m): State<Arc<Metrics>>) -> StatusCode {
+    match m.health() {
+        Health::Running => StatusCode::OK,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// Serves /metrics, /healthz (alive unless a reconcile loop or watch stopped) and
+/// /readyz (ready once the caches are filled and the loops run).
 pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
     let app = Router::new()
         .route("/metrics", get(metrics_handler))
-        .route("/healthz", get(|| async { StatusCode::OK }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(metrics);
     let listener = tokio::net::TcpListener::bind(addr).await?;

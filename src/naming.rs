@@ -18,8 +18,8 @@ fn fit(name: &str, max: usize) -> String {
         return name.to_string();
     }
     let hash = short_hash(name);
-    let keep = max - hash.len() - 1;
-    let head = name[..keep].trim_end_matches(['-', '.']);
+    let keep = max.saturating_sub(hash.len() + 1);
+    let head = crate::text::prefix_within(name, keep).trim_end_matches(['-', '.']);
     format!("{head}-{hash}")
 }
 
@@ -38,6 +38,13 @@ pub fn grant_rbac_name(workflow: &str) -> String {
 pub fn notification_event_name(shared_workflow: &str, shared_workflow_uid: &str) -> String {
     let suffix = short_hash(shared_workflow_uid);
     fit(&format!("{shared_workflow}.granted-{suffix}"), MAX_NAME)
+}
+
+/// Name of the Warning Event that reports failing reconciles of one object: one per
+/// object (its UID), whose count grows while the failure repeats.
+pub fn failure_event_name(object: &str, uid: &str) -> String {
+    let suffix = short_hash(uid);
+    fit(&format!("{object}.reconcile-failed-{suffix}"), MAX_NAME)
 }
 
 /// A label value for an object name: the name itself when valid, else a hash.
@@ -83,6 +90,15 @@ mod tests {
         assert_eq!(na, shared_workflow_name("sales", &a), "deterministic");
         let lv = label_value(&a);
         assert!(lv.len() <= 63 && lv.starts_with("h-"));
+    }
+
+    #[test]
+    fn long_non_ascii_input_is_cut_at_a_character_boundary() {
+        // Object names are ASCII today, but the helper must not depend on it.
+        let name = "山田太郎".repeat(40);
+        let fitted = fit(&name, 63);
+        assert!(fitted.len() <= 63);
+        assert!(fitted.starts_with("山田太郎"));
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub struct Context {
     /// Name reported on Events (pod name in a cluster).
     pub instance: String,
     locks: std::sync::Mutex<HashMap<WorkflowKey, Arc<Mutex<()>>>>,
+    /// Consecutive failures per object, for backoff.
+    pub failures: super::supervise::Failures,
 }
 
 impl Context {
@@ -80,6 +82,7 @@ impl Context {
             metrics,
             instance,
             locks: Default::default(),
+            failures: Default::default(),
         }
     }
 

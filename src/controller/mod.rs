@@ -10,15 +10,18 @@
 mod apply;
 mod clone;
 mod context;
+mod events;
+mod fault;
 mod notify;
 mod organization;
 mod status;
+mod supervise;
 mod sync;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{ClusterRole, Role, RoleBinding};
 use kube::runtime::controller::{Action, Controller};
@@ -28,14 +31,15 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 pub use context::{Context, Stores};
+pub use supervise::panic_message;
 pub use sync::sync_workflow;
 
 use crate::error::Error;
 use crate::labels;
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, Health, Metrics};
 use crate::planner::WorkflowKey;
 use crate::resources::{Organization, SharedWorkflow, Workflow, WorkflowClone, WorkflowShare};
 
@@ -62,7 +66,13 @@ impl Triggers {
 /// A reflector store kept filled by its own task. Each change is mapped to the
 /// workflows it affects and triggers them only after the store holds it, so a
 /// sync never plans from a store older than the event that woke it.
-fn reflect<K, F>(api: Api<K>, config: watcher::Config, triggers: Triggers, affected: F) -> Store<K>
+fn reflect<K, F>(
+    tasks: &mut Tasks,
+    api: Api<K>,
+    config: watcher::Config,
+    triggers: Triggers,
+    affected: F,
+) -> Store<K>
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -74,12 +84,13 @@ where
     F: Fn(&K) -> Vec<WorkflowKey> + Send + Sync + 'static,
 {
     let (store, writer) = reflector::store();
-    spawn_reflector(api, config, writer, triggers, affected);
+    spawn_reflector(tasks, api, config, writer, triggers, affected);
     store
 }
 
 /// Like `reflect`, for a store created by the caller (needed before the mappers exist).
 fn spawn_reflector<K, F>(
+    tasks: &mut Tasks,
     api: Api<K>,
     config: watcher::Config,
     writer: reflector::store::Writer<K>,
@@ -98,14 +109,22 @@ fn spawn_reflector<K, F>(
     let stream = reflector::reflector(writer, watcher(api, config))
         .default_backoff()
         .touched_objects();
-    tokio::spawn(stream.for_each(move |res| {
+    let watch = stream.for_each(move |res| {
         match res {
             Ok(obj) => triggers.fire(affected(&obj)),
             Err(error) => warn!(%error, "watch failed; retrying with backoff"),
         }
         async {}
-    }));
+    });
+    // The watcher retries forever, so this task ending at all is a failure.
+    tasks.spawn(async move {
+        watch.await;
+        format!("watch of {}", K::plural(&()))
+    });
 }
+
+/// Long-running tasks, each returning its name when it ends.
+type Tasks = tokio::task::JoinSet<String>;
 
 fn workflow_ref(key: WorkflowKey) -> ObjectRef<Workflow> {
     ObjectRef::new(&key.name).within(&key.namespace)
@@ -158,11 +177,6 @@ fn source_of_rbac<R: Resource>(obj: &R, workflows: &Store<Workflow>) -> Option<W
         })
 }
 
-fn error_policy<K>(_obj: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {
-    warn!(reason = error.metric_label(), %error, "reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
-}
-
 async fn reconcile_workflow(wf: Arc<Workflow>, ctx: Arc<Context>) -> Result<Action, Error> {
     let key = WorkflowKey::of_workflow(&wf).ok_or(Error::MissingField("metadata.namespace"))?;
     sync_workflow(&ctx, &key).await?;
@@ -191,8 +205,10 @@ pub struct Options {
     pub metrics_addr: std::net::SocketAddr,
 }
 
-/// Runs both controllers until a shutdown signal.
+/// Runs the controllers until SIGTERM or Ctrl-C. Returns an error (the process
+/// exits non-zero) as soon as any controller loop or watch stops on its own.
 pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
+    let mut background = Tasks::new();
     let all = watcher::Config::default;
     let managed = || {
         watcher::Config::default().labels(&format!(
@@ -221,24 +237,28 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
     let (w1, w2) = (wf_store.clone(), wf_store.clone());
     let stores = Stores {
         organizations: reflect(
+            &mut background,
             Api::all(client.clone()),
             all(),
             triggers.clone(),
             move |_: &Organization| all_shared_keys(&s1),
         ),
         namespaces: reflect(
+            &mut background,
             Api::all(client.clone()),
             all(),
             triggers.clone(),
             move |ns: &Namespace| keys_touching_namespace(&s2, &ns.name_any()),
         ),
         cluster_roles: reflect(
+            &mut background,
             Api::all(client.clone()),
             workspace_roles(),
             triggers.clone(),
             move |_: &ClusterRole| all_shared_keys(&s3),
         ),
         role_bindings: reflect(
+            &mut background,
             Api::all(client.clone()),
             all(),
             triggers.clone(),
@@ -251,12 +271,14 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
             },
         ),
         roles: reflect(
+            &mut background,
             Api::all(client.clone()),
             managed(),
             triggers.clone(),
             move |r: &Role| source_of_rbac(r, &w2).into_iter().collect(),
         ),
         shared_workflows: reflect(
+            &mut background,
             Api::all(client.clone()),
             all(),
             triggers.clone(),
@@ -280,13 +302,21 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         shares: share_store.clone(),
     };
     spawn_reflector(
+        &mut background,
         Api::<Workflow>::all(client.clone()),
         all(),
         wf_writer,
         triggers.clone(),
-        |w| WorkflowKey::of_workflow(w).into_iter().collect(),
+        |w| {
+            let key = WorkflowKey::of_workflow(w);
+            if let Some(key) = &key {
+                fault::on_workflow_event(key);
+            }
+            key.into_iter().collect()
+        },
     );
     spawn_reflector(
+        &mut background,
         Api::<WorkflowShare>::all(client.clone()),
         all(),
         share_writer,
@@ -298,10 +328,11 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
     // wait for every initial list before the first reconcile.
     let metrics = Arc::new(Metrics::default());
     let server = metrics::serve(options.metrics_addr, metrics.clone());
-    tokio::spawn(async move {
+    background.spawn(async move {
         if let Err(error) = server.await {
-            warn!(%error, "metrics and health server stopped");
+            error!(%error, "metrics and health server failed");
         }
+        "metrics and health server".to_string()
     });
     let ctx = Arc::new(Context::new(
         client.clone(),
@@ -311,18 +342,34 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
     ));
     tokio::select! {
         ready = ctx.stores.wait_ready() => ready.map_err(|_| Error::StoresClosed)?,
-        _ = tokio::signal::ctrl_c() => return Ok(()),
+        Some(ended) = background.join_next() => return Err(failed(&ctx, ended)),
+        _ = supervise::shutdown_signal() => return Ok(()),
     }
+
+    // Every controller stops at the same signal, after finishing the reconciles it runs.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopping = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let mut loops = Tasks::new();
 
     let workflow_ctl = Controller::new(Api::<Workflow>::all(client.clone()), all())
         .reconcile_on(UnboundedReceiverStream::new(wf_rx).map(workflow_ref))
-        .shutdown_on_signal()
-        .run(reconcile_workflow, error_policy, ctx.clone())
+        .graceful_shutdown_on(stopping())
+        .run(
+            |wf, ctx| supervise::guarded(wf, ctx, reconcile_workflow),
+            supervise::error_policy,
+            ctx.clone(),
+        )
         .for_each(|res| async move {
             if let Err(e) = res {
                 tracing::debug!(error = %e, "workflow controller event");
             }
         });
+    loops.spawn(workflow_ctl.map(|_| "workflow controller".to_string()));
 
     // Shares are queued for keys whose workflow is missing; the others are the workflow controller's.
     let shares_for_missing = share_store.clone();
@@ -342,13 +389,18 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
                 };
             futures::stream::iter(refs)
         }))
-        .shutdown_on_signal()
-        .run(reconcile_share, error_policy, ctx.clone())
+        .graceful_shutdown_on(stopping())
+        .run(
+            |share, ctx| supervise::guarded(share, ctx, reconcile_share),
+            supervise::error_policy,
+            ctx.clone(),
+        )
         .for_each(|res| async move {
             if let Err(e) = res {
                 tracing::debug!(error = %e, "share controller event");
             }
         });
+    loops.spawn(share_ctl.map(|_| "share controller".to_string()));
 
     // A clone waiting for its SharedWorkflow proceeds as soon as the entry appears.
     let clone_ctl = Controller::new(Api::<WorkflowClone>::all(client.clone()), all());
@@ -369,39 +421,65 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
                     .collect::<Vec<_>>()
             },
         )
-        .shutdown_on_signal()
-        .run(clone::reconcile, error_policy, ctx.clone())
+        .graceful_shutdown_on(stopping())
+        .run(
+            |clone, ctx| supervise::guarded(clone, ctx, clone::reconcile),
+            supervise::error_policy,
+            ctx.clone(),
+        )
         .for_each(|res| async move {
             if let Err(e) = res {
                 tracing::debug!(error = %e, "clone controller event");
             }
         });
+    loops.spawn(clone_ctl.map(|_| "clone controller".to_string()));
 
     let org_ctl = Controller::new(Api::<Organization>::all(client.clone()), all())
         .watches(Api::<Namespace>::all(client.clone()), all(), {
             let tracker = organization::MembershipTracker::default();
             move |ns| tracker.organizations_of(&ns)
         })
-        .shutdown_on_signal()
-        .run(organization::reconcile, error_policy, ctx.clone())
+        .graceful_shutdown_on(stopping())
+        .run(
+            |org, ctx| supervise::guarded(org, ctx, organization::reconcile),
+            supervise::error_policy,
+            ctx.clone(),
+        )
         .for_each(|res| async move {
             if let Err(e) = res {
                 tracing::debug!(error = %e, "organization controller event");
             }
         });
+    loops.spawn(org_ctl.map(|_| "organization controller".to_string()));
 
-    ctx.metrics.set_ready();
+    ctx.metrics.set_health(Health::Running);
     info!("caches filled; controller started");
-    let (a, b, c, d) = tokio::join!(
-        tokio::spawn(workflow_ctl),
-        tokio::spawn(share_ctl),
-        tokio::spawn(clone_ctl),
-        tokio::spawn(org_ctl)
-    );
-    a?;
-    b?;
-    c?;
-    d?;
+    tokio::select! {
+        Some(ended) = loops.join_next() => return Err(failed(&ctx, ended)),
+        Some(ended) = background.join_next() => return Err(failed(&ctx, ended)),
+        _ = supervise::shutdown_signal() => {}
+    }
+    ctx.metrics.set_health(Health::Stopping);
+    info!("stopping: finishing the reconciles in progress");
+    let _ = stop_tx.send(true);
+    while loops.join_next().await.is_some() {}
+    background.abort_all();
     info!(writes = ctx.metrics.total_writes(), "controller stopped");
     Ok(())
+}
+
+/// A long-running task ended without being asked to: report it and fail, so the
+/// process exits non-zero and Kubernetes restarts it.
+fn failed(ctx: &Context, ended: Result<String, tokio::task::JoinError>) -> anyhow::Error {
+    ctx.metrics.set_health(Health::Failed);
+    let what = match ended {
+        Ok(name) => format!("{name} stopped unexpectedly"),
+        Err(e) if e.is_panic() => format!(
+            "a controller task panicked: {}",
+            supervise::panic_message(e.into_panic().as_ref())
+        ),
+        Err(e) => format!("a controller task was cancelled: {e}"),
+    };
+    error!(%what, "controller failed; exiting so that it is restarted");
+    anyhow::anyhow!(what)
 }

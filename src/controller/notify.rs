@@ -4,17 +4,18 @@
 //! instead of notifying twice.
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-use kube::api::{Api, PostParams};
 
 use crate::error::{Error, Result};
-use crate::labels;
 use crate::naming;
 use crate::planner::{Directory, WorkflowKey};
 use crate::resources::{GROUP, VERSION};
+use crate::text;
 
 use super::Context;
+use super::events::{self, NOTE_MAX_BYTES, Notice};
+
+/// Longest sharer name quoted in a notification; user names have no length limit.
+const SHARED_BY_MAX_BYTES: usize = 256;
 
 pub struct Grant<'a> {
     pub key: &'a WorkflowKey,
@@ -24,79 +25,144 @@ pub struct Grant<'a> {
     pub shared_by: Option<&'a str>,
 }
 
-fn describe_managers(directory: &Directory, workspace: &str) -> String {
+/// The notification text: who shared what with which workspace, and whom it is for.
+/// Within the Event note limit however many managers there are and however long
+/// their names: managers that do not fit are counted ("and 3 more").
+pub fn note(directory: &Directory, grant: &Grant<'_>) -> String {
+    let who = text::ellipsize(
+        grant.shared_by.unwrap_or("an unknown user"),
+        SHARED_BY_MAX_BYTES,
+    );
+    let head = format!(
+        "Workflow {} from workspace {} was shared with workspace {} by {who}; ",
+        grant.key.name, grant.key.namespace, grant.workspace,
+    );
     let managers: Vec<String> = directory
-        .managers_of(workspace)
+        .managers_of(grant.workspace)
         .into_iter()
         .map(|m| format!("{} {}", m.kind, m.name))
         .collect();
-    if managers.is_empty() {
-        "no owners or managers are bound yet".to_string()
+    let tail = if managers.is_empty() {
+        "no owners or managers are bound yet.".to_string()
     } else {
-        format!("for its owners and managers: {}", managers.join(", "))
-    }
+        const INTRO: &str = "for its owners and managers: ";
+        let room = NOTE_MAX_BYTES.saturating_sub(head.len() + INTRO.len() + 1);
+        format!("{INTRO}{}.", text::join_within(&managers, room))
+    };
+    text::ellipsize(&format!("{head}{tail}"), NOTE_MAX_BYTES)
 }
 
 /// Sends the notification for one new grant. Already sent (same name) counts as sent.
 pub async fn new_grant(ctx: &Context, directory: &Directory, grant: &Grant<'_>) -> Result<()> {
-    let who = grant.shared_by.unwrap_or("an unknown user");
-    let mut note = format!(
-        "Workflow {} from workspace {} was shared with workspace {} by {}; {}.",
-        grant.key.name,
-        grant.key.namespace,
-        grant.workspace,
-        who,
-        describe_managers(directory, grant.workspace)
-    );
-    note.truncate(1000);
-    let event = Event {
-        metadata: kube::api::ObjectMeta {
-            name: Some(naming::notification_event_name(
-                grant.shared_workflow,
-                grant.shared_workflow_uid,
-            )),
-            namespace: Some(grant.workspace.to_string()),
-            labels: Some(
-                [(
-                    labels::MANAGED_BY_KEY.to_string(),
-                    labels::MANAGED_BY_VALUE.to_string(),
-                )]
-                .into(),
-            ),
-            ..Default::default()
+    let event = events::build(
+        ctx,
+        Notice {
+            name: naming::notification_event_name(grant.shared_workflow, grant.shared_workflow_uid),
+            namespace: grant.workspace.to_string(),
+            type_: "Normal",
+            action: "Share",
+            reason: "WorkflowShared",
+            note: note(directory, grant),
+            regarding: ObjectReference {
+                api_version: Some(format!("{GROUP}/{VERSION}")),
+                kind: Some("SharedWorkflow".to_string()),
+                name: Some(grant.shared_workflow.to_string()),
+                namespace: Some(grant.workspace.to_string()),
+                uid: Some(grant.shared_workflow_uid.to_string()),
+                ..Default::default()
+            },
+            related: Some(ObjectReference {
+                api_version: Some(format!("{GROUP}/{VERSION}")),
+                kind: Some("Workflow".to_string()),
+                name: Some(grant.key.name.clone()),
+                namespace: Some(grant.key.namespace.clone()),
+                ..Default::default()
+            }),
         },
-        event_time: Some(MicroTime(jiff::Timestamp::now())),
-        reporting_controller: Some(labels::REPORTING_CONTROLLER.to_string()),
-        reporting_instance: Some(ctx.instance.clone()),
-        action: Some("Share".to_string()),
-        reason: Some("WorkflowShared".to_string()),
-        type_: Some("Normal".to_string()),
-        note: Some(note),
-        regarding: Some(ObjectReference {
-            api_version: Some(format!("{GROUP}/{VERSION}")),
-            kind: Some("SharedWorkflow".to_string()),
-            name: Some(grant.shared_workflow.to_string()),
-            namespace: Some(grant.workspace.to_string()),
-            uid: Some(grant.shared_workflow_uid.to_string()),
+    );
+    if events::create_once(ctx, &event)
+        .await
+        .map_err(Error::kube("create notification Event"))?
+    {
+        ctx.metrics.notifications.inc();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding, RoleRef, Subject};
+    use kube::api::ObjectMeta;
+
+    use super::*;
+
+    fn directory_with_managers(workspace: &str, managers: &[String]) -> Directory {
+        let role = ClusterRole {
+            metadata: ObjectMeta {
+                name: Some("workflow-share-manager".into()),
+                labels: Some([(crate::labels::WORKSPACE_ROLE.into(), "manager".into())].into()),
+                ..Default::default()
+            },
             ..Default::default()
-        }),
-        related: Some(ObjectReference {
-            api_version: Some(format!("{GROUP}/{VERSION}")),
-            kind: Some("Workflow".to_string()),
-            name: Some(grant.key.name.clone()),
-            namespace: Some(grant.key.namespace.clone()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let api: Api<Event> = Api::namespaced(ctx.client.clone(), grant.workspace);
-    ctx.metrics.write("Event");
-    match api.create(&PostParams::default(), &event).await {
-        Ok(_) => {
-            ctx.metrics.notifications.inc();
-            Ok(())
+        };
+        let binding = RoleBinding {
+            metadata: ObjectMeta {
+                name: Some("managers".into()),
+                namespace: Some(workspace.into()),
+                ..Default::default()
+            },
+            role_ref: RoleRef {
+                api_group: Some("rbac.authorization.k8s.io".into()),
+                kind: "ClusterRole".into(),
+                name: "workflow-share-manager".into(),
+            },
+            subjects: Some(
+                managers
+                    .iter()
+                    .map(|m| Subject {
+                        kind: "User".into(),
+                        name: m.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+        };
+        Directory::build([], [], [&role], [&binding])
+    }
+
+    /// Long manager names in 2-, 3- and 4-byte UTF-8 used to cut the note inside a
+    /// character (a panic that stopped the controller).
+    #[test]
+    fn notes_with_many_long_non_ascii_names_fit_the_event_limit() {
+        for base in ["Zoë Ångström", "山田太郎", "𝓐𝓵𝓲𝓬𝓮🙂"] {
+            for count in [1, 3, 7, 40] {
+                let managers: Vec<String> = (0..count)
+                    .map(|i| format!("{}-{i}", base.repeat(20)))
+                    .collect();
+                let directory = directory_with_managers("support", &managers);
+                let key = WorkflowKey {
+                    namespace: "sales".into(),
+                    name: "lead-qualification".into(),
+                };
+                let sharer = base.repeat(200);
+                let grant = Grant {
+                    key: &key,
+                    workspace: "support",
+                    shared_workflow: "sales.lead-qualification",
+                    shared_workflow_uid: "uid",
+                    shared_by: Some(&sharer),
+                };
+                let note = note(&directory, &grant);
+                assert!(note.len() <= NOTE_MAX_BYTES, "{} bytes", note.len());
+                assert!(note.starts_with("Workflow lead-qualification from workspace sales"));
+                assert!(note.contains(base), "names the sharer and managers: {note}");
+                if count == 40 {
+                    assert!(
+                        note.contains(" more."),
+                        "says how many are left out: {note}"
+                    );
+                }
+            }
         }
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
-        Err(e) => Err(Error::kube("create notification Event")(e)),
     }
 }

@@ -13,11 +13,21 @@ use crate::resources::{Condition, GrantState, Workflow, WorkflowShare, WorkflowS
 
 use super::{Context, apply, notify, status};
 
+/// Counts a sync in flight for as long as it lives, even if it unwinds.
+struct InFlight<'a>(&'a Context);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.metrics.in_flight.dec();
+        self.0.metrics.syncs.inc();
+    }
+}
+
 pub async fn sync_workflow(ctx: &Context, key: &WorkflowKey) -> Result<()> {
     ctx.metrics.in_flight.inc();
+    let in_flight = InFlight(ctx);
     let result = sync_locked(ctx, key).await;
-    ctx.metrics.in_flight.dec();
-    ctx.metrics.syncs.inc();
+    drop(in_flight);
     if let Err(e) = &result {
         ctx.metrics
             .sync_errors
@@ -32,6 +42,7 @@ pub async fn sync_workflow(ctx: &Context, key: &WorkflowKey) -> Result<()> {
 async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<()> {
     let lock = ctx.lock_for(key);
     let _guard = lock.lock().await;
+    super::fault::in_sync(key);
 
     let now = now_rfc3339();
     let workflow: Option<Arc<Workflow>> = ctx

@@ -20,9 +20,11 @@ pub struct ControlPlane {
     pub dir: PathBuf,
     pub metrics_port: u16,
     controller: std::sync::Mutex<Option<std::process::Child>>,
+    /// Extra environment of every controller this harness starts (fault hooks).
+    controller_env: Vec<(String, String)>,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -45,6 +47,12 @@ fn run(cmd: &mut Command) {
 /// Starts (once per test binary) the control plane, installs the CRDs and the
 /// chart's workspace roles, and starts the controller binary against it.
 pub fn control_plane() -> &'static ControlPlane {
+    control_plane_with_env(&[])
+}
+
+/// Like `control_plane`, with extra environment for the controller (the first call
+/// of a test binary decides).
+pub fn control_plane_with_env(env: &[(&str, &str)]) -> &'static ControlPlane {
     CONTROL_PLANE.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("workflow-share-test-{}", std::process::id()));
         run(Command::new(repo().join("hack/controlplane/up.sh"))
@@ -57,6 +65,10 @@ pub fn control_plane() -> &'static ControlPlane {
             dir,
             metrics_port,
             controller: std::sync::Mutex::new(None),
+            controller_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         cp.start_controller();
         cp
@@ -66,33 +78,57 @@ pub fn control_plane() -> &'static ControlPlane {
 impl ControlPlane {
     /// Starts the controller binary as its ServiceAccount; waits until its caches are filled.
     pub fn start_controller(&self) {
+        let child = self.spawn_controller("controller", self.metrics_port, &[]);
+        *self.controller.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
+    }
+
+    /// Starts one more controller process (its own log `<name>.log`, its own metrics
+    /// port and extra environment) and waits until it is ready. The caller owns it.
+    pub fn spawn_controller(
+        &self,
+        name: &str,
+        metrics_port: u16,
+        env: &[(&str, &str)],
+    ) -> std::process::Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join("controller.log"))
+            .open(self.dir.join(format!("{name}.log")))
             .expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_workflow-share"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_workflow-share"));
+        command
             .arg("controller")
             .arg("--metrics-addr")
-            .arg(format!("127.0.0.1:{}", self.metrics_port))
+            .arg(format!("127.0.0.1:{metrics_port}"))
             .env("KUBECONFIG", self.dir.join("controller.kubeconfig"))
             .env("RUST_LOG", "info,workflow_share=debug")
+            .envs(self.controller_env.iter().map(|(k, v)| (k, v)))
+            .envs(env.iter().copied())
             .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start controller");
+            .stderr(log);
+        let child = command.spawn().expect("start controller");
         // down.sh (run by the reaper when this process exits) stops every *.pid in dir.
-        std::fs::write(self.dir.join("controller.pid"), child.id().to_string()).expect("pid file");
-        *self.controller.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
+        std::fs::write(self.dir.join(format!("{name}.pid")), child.id().to_string())
+            .expect("pid file");
         let start = std::time::Instant::now();
-        while http_get(self.metrics_port, "/readyz").is_none_or(|r| !r.starts_with("HTTP/1.1 200"))
-        {
+        while http_get(metrics_port, "/readyz").is_none_or(|r| !r.starts_with("HTTP/1.1 200")) {
             assert!(
                 start.elapsed() < Duration::from_secs(30),
-                "controller not ready in 30s"
+                "controller {name} not ready in 30s"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        child
+    }
+
+    /// The value of one counter or gauge series of the running controller, by its
+    /// exposition prefix (name and labels), e.g. `workflow_share_syncs_total`.
+    pub fn metric(&self, series: &str) -> f64 {
+        let body = http_get(self.metrics_port, "/metrics").expect("metrics");
+        body.lines()
+            .filter(|l| l.starts_with(series))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 
     /// Stops the controller: gracefully (SIGTERM) or as a crash (SIGKILL).
