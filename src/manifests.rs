@@ -110,7 +110,7 @@ pub fn plans_table(plans: &[WorkflowPlan]) -> String {
         }
     }
     let widths: Vec<usize> = (0..6)
-        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
     for row in &rows {

@@ -8,8 +8,7 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use support::*;
 use workflow_share::resources::{GrantState, GrantVia, SharedWorkflow, Workflow, WorkflowShare};
@@ -33,17 +32,7 @@ fn share_doc(ns: &str, name: &str, body: &str) -> String {
 }
 
 async fn notifications(admin: &kube::Client, ns: &str, entry: &str) -> usize {
-    let api: Api<Event> = Api::namespaced(admin.clone(), ns);
-    api.list(&ListParams::default())
-        .await
-        .map(|l| {
-            l.items
-                .iter()
-                .filter(|e| e.reason.as_deref() == Some("WorkflowShared"))
-                .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(entry))
-                .count()
-        })
-        .unwrap_or(0)
+    events_about(admin, ns, "WorkflowShared", entry).await.len()
 }
 
 async fn set_workflow(admin: &kube::Client, ns: &str, name: &str, spec: serde_json::Value) {

@@ -33,8 +33,11 @@ openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
 openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 
 # Static bearer tokens: token,user,uid,"groups". Test users carry the groups
-# the integration tests bind; anyone else is reached by impersonation.
-users=(admin alice bob carol dave erin frank)
+# the integration tests bind; anyone else is reached by impersonation. yamada's
+# user name is long and in 2-, 3- and 4-byte UTF-8, as identity providers send.
+users=(admin alice bob carol dave erin frank yamada)
+yamada_name="山田太郎 Zoë Ångström 𝓐𝓵𝓲𝓬𝓮"
+for _ in 1 2 3 4 5 6 7; do yamada_name+=" 山田太郎 Zoë Ångström 𝓐𝓵𝓲𝓬𝓮"; done
 {
   echo 'admin-token,admin,admin,"system:masters"'
   echo 'alice-token,alice,alice,"sales-team"'
@@ -43,6 +46,7 @@ users=(admin alice bob carol dave erin frank)
   echo 'dave-token,dave,dave,"support-team"'
   echo 'erin-token,erin,erin,"finance-team"'
   echo 'frank-token,frank,frank,"outsiders"'
+  echo "yamada-token,$yamada_name,yamada,\"sales-team\""
 } >"$pki/tokens.csv"
 
 # --- etcd --------------------------------------------------------------------

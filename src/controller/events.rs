@@ -95,7 +95,8 @@ pub async fn record_repeating(ctx: &Context, event: &Event, count: u32) -> Resul
     api.patch(
         name,
         &PatchParams::default(),
-        &Patch::Merge(json!({ "series": series, "note": event.note })),
+        // The note of an Event is immutable: only the series moves.
+        &Patch::Merge(json!({ "series": series })),
     )
     .await
     .map(|_| ())

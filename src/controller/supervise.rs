@@ -131,8 +131,7 @@ where
         let regarding = obj.object_ref(&());
         let note = format!(
             "internal error while reconciling (a bug in workflow-share; other objects are \
-             not affected): {message}; retrying in {}s",
-            delay.as_secs()
+             not affected), retried with backoff: {message}"
         );
         tokio::spawn(async move {
             if let Err(e) = report_failure(&ctx, regarding, note, failures).await {

@@ -316,3 +316,77 @@ pub fn member_yaml(namespace: &str, role: &str, user: &str) -> String {
 }
 
 pub const WAIT: Duration = Duration::from_secs(20);
+
+/// `kubectl auth can-i VERB RESOURCE/NAME -n NS --as USER`, asked by `admin` with a
+/// SubjectAccessReview: for subjects that have no token here (any Unicode name).
+pub async fn can_user(
+    admin: &Client,
+    user: &str,
+    verb: &str,
+    resource: &str,
+    namespace: &str,
+    name: Option<&str>,
+) -> bool {
+    use k8s_openapi::api::authorization::v1::{SubjectAccessReview, SubjectAccessReviewSpec};
+    let review = SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some(user.into()),
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(verb.into()),
+                group: Some("sharing.workflows.dev".into()),
+                resource: Some(resource.into()),
+                namespace: Some(namespace.into()),
+                name: name.map(Into::into),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let api: Api<SubjectAccessReview> = Api::all(admin.clone());
+    let answer = api
+        .create(&PostParams::default(), &review)
+        .await
+        .expect("access review");
+    answer.status.map(|s| s.allowed).unwrap_or(false)
+}
+
+/// The name `yamada`'s token authenticates as (see hack/controlplane/up.sh): long,
+/// in 2-, 3- and 4-byte UTF-8.
+pub fn yamada_name() -> String {
+    ["山田太郎 Zoë Ångström 𝓐𝓵𝓲𝓬𝓮"; 8].join(" ")
+}
+
+/// A RoleBinding named `name` of the given users to a workspace role in `namespace`.
+pub fn role_binding_yaml(namespace: &str, name: &str, role: &str, users: &[String]) -> String {
+    let subjects: String = users
+        .iter()
+        .map(|u| {
+            format!(
+                "- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: {}\n",
+                serde_json::to_string(u).expect("json string")
+            )
+        })
+        .collect();
+    format!(
+        "\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: {name}\n  namespace: {namespace}\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: workflow-share-{role}\nsubjects:\n{subjects}"
+    )
+}
+
+/// Events in `ns` with `reason` about the object named `regarding`.
+pub async fn events_about(
+    admin: &Client,
+    ns: &str,
+    reason: &str,
+    regarding: &str,
+) -> Vec<k8s_openapi::api::events::v1::Event> {
+    let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(admin.clone(), ns);
+    api.list(&Default::default())
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(regarding))
+        .collect()
+}
