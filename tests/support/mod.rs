@@ -228,6 +228,23 @@ pub fn api_resource<K: kube::Resource<DynamicType = ()>>() -> ApiResource {
     ApiResource::erase::<K>(&())
 }
 
+fn attributes(
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: &str,
+    name: Option<&str>,
+) -> ResourceAttributes {
+    ResourceAttributes {
+        verb: Some(verb.into()),
+        group: Some(group.into()),
+        resource: Some(resource.into()),
+        namespace: Some(namespace.into()),
+        name: name.map(Into::into),
+        ..Default::default()
+    }
+}
+
 /// `kubectl auth can-i VERB RESOURCE/NAME -n NS` as the client's user.
 pub async fn can_i(
     client: &Client,
@@ -239,14 +256,7 @@ pub async fn can_i(
 ) -> bool {
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
-            resource_attributes: Some(ResourceAttributes {
-                verb: Some(verb.into()),
-                group: Some(group.into()),
-                resource: Some(resource.into()),
-                namespace: Some(namespace.into()),
-                name: name.map(Into::into),
-                ..Default::default()
-            }),
+            resource_attributes: Some(attributes(verb, group, resource, namespace, name)),
             ..Default::default()
         },
         ..Default::default()
@@ -331,14 +341,13 @@ pub async fn can_user(
     let review = SubjectAccessReview {
         spec: SubjectAccessReviewSpec {
             user: Some(user.into()),
-            resource_attributes: Some(ResourceAttributes {
-                verb: Some(verb.into()),
-                group: Some("sharing.workflows.dev".into()),
-                resource: Some(resource.into()),
-                namespace: Some(namespace.into()),
-                name: name.map(Into::into),
-                ..Default::default()
-            }),
+            resource_attributes: Some(attributes(
+                verb,
+                "sharing.workflows.dev",
+                resource,
+                namespace,
+                name,
+            )),
             ..Default::default()
         },
         ..Default::default()
