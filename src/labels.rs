@@ -24,3 +24,5 @@ pub const FINALIZER: &str = "sharing.workflows.dev/grants";
 pub const CLONED_FROM: &str = "sharing.workflows.dev/cloned-from";
 /// On a Workflow made by a WorkflowClone: the WorkflowClone that made it.
 pub const CLONED_BY_REQUEST: &str = "sharing.workflows.dev/clone-request";
+/// On RoleBindings of organization roles: the Organization they are kept for.
+pub const ORGANIZATION_GRANT: &str = "sharing.workflows.dev/organization-grant";

@@ -9,3 +9,4 @@ pub mod naming;
 pub mod planner;
 pub mod resources;
 pub mod text;
+pub mod visible;

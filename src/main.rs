@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use workflow_share::{controller, manifests, resources};
+use workflow_share::{controller, manifests, resources, visible};
 
 /// Declarative sharing of workflows across the workspaces of an organization.
 #[derive(Parser)]
@@ -29,6 +29,25 @@ enum Command {
     },
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
+    /// List the workflows you may see (Kubernetes cannot filter `kubectl get` by
+    /// object): a kubectl-style table with their tier. Uses your kubeconfig only.
+    Get {
+        /// What to list.
+        #[arg(value_parser = ["workflows", "workflow", "wf"])]
+        kind: String,
+        /// Namespace (default: the context's namespace).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// Every namespace you may list.
+        #[arg(short = 'A', long = "all-namespaces", conflicts_with = "namespace")]
+        all_namespaces: bool,
+        /// Output format.
+        #[arg(short = 'o', long, default_value = "table", value_parser = ["table", "wide", "yaml", "json"])]
+        output: String,
+        /// kubeconfig context to use.
+        #[arg(long)]
+        context: Option<String>,
+    },
     /// Offline: read manifests from files or directories and print the grants they imply.
     Plan {
         /// Files or directories of YAML manifests (Organizations, Namespaces,
@@ -73,6 +92,52 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Crd => {
             print!("{}", resources::crds_yaml().context("rendering CRDs")?);
+        }
+        Command::Get {
+            kind: _,
+            namespace,
+            all_namespaces,
+            output,
+            context,
+        } => {
+            let options = kube::config::KubeConfigOptions {
+                context,
+                ..Default::default()
+            };
+            let config = kube::Config::from_kubeconfig(&options)
+                .await
+                .context("reading the kubeconfig")?;
+            let default_namespace = config.default_namespace.clone();
+            let client = kube::Client::try_from(config).context("building the client")?;
+            let scope = if all_namespaces {
+                visible::Scope::AllNamespaces
+            } else {
+                visible::Scope::Namespace(namespace.unwrap_or(default_namespace))
+            };
+            let workflows = visible::visible_workflows(&client, &scope).await?;
+            match output.as_str() {
+                "yaml" | "json" => {
+                    let list = serde_json::json!({
+                        "apiVersion": "v1",
+                        "kind": "List",
+                        "items": workflows,
+                    });
+                    if output == "json" {
+                        println!("{}", serde_json::to_string_pretty(&list)?);
+                    } else {
+                        print!("{}", serde_yaml::to_string(&list)?);
+                    }
+                }
+                _ => print!(
+                    "{}",
+                    visible::table(
+                        &workflows,
+                        all_namespaces,
+                        output == "wide",
+                        jiff::Timestamp::now()
+                    )
+                ),
+            }
         }
         Command::Plan { paths, output } => {
             let snapshot = manifests::load_snapshot(&paths)?;

@@ -122,12 +122,13 @@ pub fn plans_table(plans: &[WorkflowPlan]) -> String {
         let _ = writeln!(out, "{}", line.join("   ").trim_end());
     }
     for plan in plans {
-        if let Some(rbac) = &plan.rbac {
+        for rbac in plan.rbac.iter().chain(&plan.creator_rbac) {
             let _ = writeln!(
                 out,
-                "\nrbac {}/{}: get,watch on workflow {} for {} subject(s)",
+                "\nrbac {}/{}: {} on workflow {} for {} subject(s)",
                 plan.namespace,
                 rbac.name,
+                rbac.verbs.join(","),
                 rbac.workflow,
                 rbac.subjects.len()
             );
@@ -144,6 +145,8 @@ pub fn plans_yaml(plans: &[WorkflowPlan]) -> anyhow::Result<String> {
             serde_json::json!({
                 "workflow": format!("{}/{}", p.namespace, p.workflow),
                 "sharedWorkflows": p.shared_workflows.iter().map(|s| format!("{}/{}", s.workspace, s.name)).collect::<Vec<_>>(),
+                "tier": p.workflow_status.as_ref().and_then(|s| s.tier),
+                "creator": p.workflow_status.as_ref().and_then(|s| s.creator.clone()),
                 "rbacSubjects": p.rbac.as_ref().map(|r| r.subjects.iter().map(|m| format!("{}:{}", m.kind, m.name)).collect::<Vec<_>>()).unwrap_or_default(),
                 "shares": p.shares.iter().map(|s| serde_json::json!({"name": s.name, "grants": s.status.grants})).collect::<Vec<_>>(),
             })

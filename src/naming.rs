@@ -33,6 +33,19 @@ pub fn grant_rbac_name(workflow: &str) -> String {
     fit(&format!("workflow-share.{workflow}"), MAX_NAME)
 }
 
+/// Name of the Role and RoleBinding in the owner workspace that let the creator of
+/// one workflow read, edit, delete and share it. Its own prefix, so it never
+/// collides with the reader grant of another workflow.
+pub fn creator_rbac_name(workflow: &str) -> String {
+    fit(&format!("workflow-share-creator.{workflow}"), MAX_NAME)
+}
+
+/// Name of the RoleBinding that gives one organization role (auditor, coordinator)
+/// in a workspace of `organization`.
+pub fn organization_binding_name(cluster_role: &str, organization: &str) -> String {
+    fit(&format!("{cluster_role}.{organization}"), MAX_NAME)
+}
+
 /// Name of the notification Event for one grant: stable for the grant's lifetime
 /// (the SharedWorkflow's UID), so a retried notification is refused as a duplicate.
 pub fn notification_event_name(shared_workflow: &str, shared_workflow_uid: &str) -> String {

@@ -207,23 +207,28 @@ async fn a_panicking_reconcile_is_reported_on_its_object_and_the_rest_converges(
     })
     .await;
     // The panic is reported on the object, once, counting its repetitions.
+    // (The share of the same name may be reported too, when its controller happens
+    // to sync the workflow before the workflow's own controller does.)
+    let on_workflow = || async {
+        events_about(&admin, sales, "ReconcilePanicked", "boom")
+            .await
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some("Workflow"))
+            .collect::<Vec<_>>()
+    };
     let warning = eventually("a Warning Event on boom", WAIT, || async {
-        let events = events_about(&admin, sales, "ReconcilePanicked", "boom").await;
+        let events = on_workflow().await;
         (events.len() == 1).then(|| events[0].clone())
     })
     .await;
     assert_eq!(warning.type_.as_deref(), Some("Warning"));
-    assert_eq!(
-        warning.regarding.as_ref().and_then(|r| r.kind.as_deref()),
-        Some("Workflow")
-    );
     let note = warning.note.clone().unwrap_or_default();
     assert!(
         note.contains("injected fault") && note.contains("«Zoë»"),
         "{note}"
     );
     eventually("retried with backoff, one Event counting", WAIT, || async {
-        let events = events_about(&admin, sales, "ReconcilePanicked", "boom").await;
+        let events = on_workflow().await;
         let count = events.first()?.series.as_ref()?.count;
         (events.len() == 1 && count >= 2).then_some(())
     })

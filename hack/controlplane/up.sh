@@ -35,7 +35,7 @@ openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 # Static bearer tokens: token,user,uid,"groups". Test users carry the groups
 # the integration tests bind; anyone else is reached by impersonation. yamada's
 # user name is long and in 2-, 3- and 4-byte UTF-8, as identity providers send.
-users=(admin alice bob carol dave erin frank yamada)
+users=(admin alice bob carol dave erin frank grace yamada)
 yamada_name="山田太郎 Zoë Ångström 𝓐𝓵𝓲𝓬𝓮"
 for _ in 1 2 3 4 5 6 7; do yamada_name+=" 山田太郎 Zoë Ångström 𝓐𝓵𝓲𝓬𝓮"; done
 {
@@ -46,6 +46,7 @@ for _ in 1 2 3 4 5 6 7; do yamada_name+=" 山田太郎 Zoë Ångström 𝓐𝓵�
   echo 'dave-token,dave,dave,"support-team"'
   echo 'erin-token,erin,erin,"finance-team"'
   echo 'frank-token,frank,frank,"outsiders"'
+  echo 'grace-token,grace,grace,"sales-team"'
   echo "yamada-token,$yamada_name,yamada,\"sales-team\""
 } >"$pki/tokens.csv"
 
@@ -112,7 +113,7 @@ for _ in $(seq 1 600); do
     exit 0
   fi
   if ! kill -0 "$(cat "$dir/apiserver.pid")" 2>/dev/null || ! kill -0 "$(cat "$dir/etcd.pid")" 2>/dev/null; then
-    log "a component exited; last log lines:"; tail -20 "$dir/etcd.log" "$dir/apiserver.log" >&2
+    log "a component exited; last log lines:"; tail -n 20 "$dir/etcd.log" "$dir/apiserver.log" >&2
     exit 1
   fi
   sleep 0.1

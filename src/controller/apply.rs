@@ -152,7 +152,7 @@ fn desired_role(rbac: &DesiredRbac) -> Vec<PolicyRule> {
         api_groups: Some(vec![GROUP.to_string()]),
         resources: Some(vec!["workflows".to_string()]),
         resource_names: Some(vec![rbac.workflow.clone()]),
-        verbs: vec!["get".to_string(), "watch".to_string()],
+        verbs: rbac.verbs.clone(),
         ..Default::default()
     }]
 }
@@ -170,11 +170,16 @@ fn desired_subjects(rbac: &DesiredRbac) -> Vec<Subject> {
         .collect()
 }
 
-/// Converges the Role and RoleBinding of one workflow. Returns false when an
+/// Converges one Role and RoleBinding `name` of one workflow. Returns false when an
 /// object of the same name that we do not own is in the way (Conflict).
-pub async fn rbac(ctx: &Context, key: &WorkflowKey, desired: Option<&DesiredRbac>) -> Result<bool> {
+pub async fn rbac(
+    ctx: &Context,
+    key: &WorkflowKey,
+    name: &str,
+    desired: Option<&DesiredRbac>,
+) -> Result<bool> {
     let ours = source_labels(key);
-    let name = naming::grant_rbac_name(&key.name);
+    let name = name.to_string();
     let role = ctx
         .stores
         .roles

@@ -439,6 +439,12 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
             let tracker = organization::MembershipTracker::default();
             move |ns| tracker.organizations_of(&ns)
         })
+        // Someone removing or editing an auditor or coordinator binding wakes its organization.
+        .watches(
+            Api::<RoleBinding>::all(client.clone()),
+            watcher::Config::default().labels(labels::ORGANIZATION_GRANT),
+            |rb| organization::organization_of_binding(&rb),
+        )
         .graceful_shutdown_on(stopping())
         .run(
             |org, ctx| supervise::guarded(org, ctx, organization::reconcile),

@@ -3,14 +3,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ListParams};
+use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject as RbacSubject};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
 use crate::error::{Error, Result};
 use crate::labels;
+use crate::naming;
+use crate::planner::{DesiredOrganizationBinding, plan_organization_roles};
 use crate::resources::condition::now_rfc3339;
 use crate::resources::{Condition, Organization, OrganizationStatus};
 
@@ -37,6 +42,126 @@ impl MembershipTracker {
     }
 }
 
+fn organization_labels(organization: &str) -> BTreeMap<String, String> {
+    [
+        (
+            labels::MANAGED_BY_KEY.to_string(),
+            labels::MANAGED_BY_VALUE.to_string(),
+        ),
+        (
+            labels::ORGANIZATION_GRANT.to_string(),
+            naming::label_value(organization),
+        ),
+    ]
+    .into()
+}
+
+/// Applies the auditor and coordinator RoleBindings of `org` and removes the ones
+/// it keeps in namespaces that are no longer its workspaces (or whose role lost
+/// all subjects). Returns `namespace/name` of foreign bindings in the way.
+async fn converge_role_bindings(
+    ctx: &Context,
+    org: &Organization,
+    desired: &[DesiredOrganizationBinding],
+) -> Result<Vec<String>> {
+    let name = org.name_any();
+    let ours = organization_labels(&name);
+    let is_ours = |rb: &RoleBinding| {
+        rb.metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| ours.iter().all(|(k, v)| l.get(k) == Some(v)))
+    };
+    let owner = org.controller_owner_ref(&()).map(|mut o| {
+        // Deleted with the Organization, without blocking its deletion.
+        o.controller = Some(false);
+        o.block_owner_deletion = None;
+        o
+    });
+    let mut conflicts = Vec::new();
+    for want in desired {
+        let existing = ctx
+            .stores
+            .role_bindings
+            .get(&ObjectRef::new(&want.name).within(&want.namespace));
+        if existing.as_deref().is_some_and(|rb| !is_ours(rb)) {
+            conflicts.push(format!("{}/{}", want.namespace, want.name));
+            continue;
+        }
+        let role_ref = RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".to_string()),
+            kind: "ClusterRole".to_string(),
+            name: want.cluster_role.to_string(),
+        };
+        let subjects: Vec<RbacSubject> = want
+            .subjects
+            .iter()
+            .map(|s| RbacSubject {
+                api_group: Some("rbac.authorization.k8s.io".to_string()),
+                kind: s.kind.clone(),
+                name: s.name.clone(),
+                namespace: None,
+            })
+            .collect();
+        if existing
+            .as_deref()
+            .is_some_and(|rb| rb.role_ref == role_ref && rb.subjects.as_ref() == Some(&subjects))
+        {
+            continue;
+        }
+        let body = RoleBinding {
+            metadata: kube::api::ObjectMeta {
+                name: Some(want.name.clone()),
+                namespace: Some(want.namespace.clone()),
+                labels: Some(ours.clone()),
+                owner_references: owner.clone().map(|o| vec![o]),
+                ..Default::default()
+            },
+            role_ref,
+            subjects: Some(subjects),
+        };
+        let api: Api<RoleBinding> = Api::namespaced(ctx.client.clone(), &want.namespace);
+        ctx.metrics.write("RoleBinding");
+        api.patch(
+            &want.name,
+            &PatchParams::apply(labels::FIELD_MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await
+        .map_err(Error::kube("apply organization RoleBinding"))?;
+    }
+    let stale: Vec<(String, String)> = ctx
+        .stores
+        .role_bindings
+        .state()
+        .iter()
+        .filter(|rb| is_ours(rb))
+        .filter_map(|rb| Some((rb.namespace()?, rb.name_any())))
+        .filter(|(ns, n)| !desired.iter().any(|d| &d.namespace == ns && &d.name == n))
+        .collect();
+    for (ns, n) in stale {
+        let api: Api<RoleBinding> = Api::namespaced(ctx.client.clone(), &ns);
+        ctx.metrics.write("RoleBinding");
+        match api.delete(&n, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(Error::kube("delete organization RoleBinding")(e)),
+        }
+    }
+    Ok(conflicts)
+}
+
+/// The Organization a RoleBinding of ours was kept for, from its label.
+pub fn organization_of_binding(rb: &RoleBinding) -> Option<ObjectRef<Organization>> {
+    let labels = rb.metadata.labels.as_ref()?;
+    if labels.get(labels::MANAGED_BY_KEY).map(String::as_str) != Some(labels::MANAGED_BY_VALUE) {
+        return None;
+    }
+    labels
+        .get(labels::ORGANIZATION_GRANT)
+        .map(|org| ObjectRef::new(org))
+}
+
 pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Action, Error> {
     let name = org.name_any();
     let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
@@ -51,12 +176,26 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
         .filter_map(|n| n.metadata.name)
         .collect();
     workspaces.sort();
-    let conditions = vec![Condition::new(
-        "Ready",
-        true,
-        "WorkspacesListed",
-        format!("{} workspace(s)", workspaces.len()),
-    )];
+    let desired = plan_organization_roles(&name, &org.spec, &workspaces);
+    let conflicts = converge_role_bindings(&ctx, &org, &desired).await?;
+    let conditions = vec![if conflicts.is_empty() {
+        Condition::new(
+            "Ready",
+            true,
+            "WorkspacesListed",
+            format!("{} workspace(s)", workspaces.len()),
+        )
+    } else {
+        Condition::new(
+            "Ready",
+            false,
+            "Conflict",
+            format!(
+                "RoleBindings exist and are not managed by workflow-share: {}",
+                conflicts.join(", ")
+            ),
+        )
+    }];
     let next = OrganizationStatus {
         observed_generation: org.meta().generation,
         conditions,

@@ -136,7 +136,10 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<()> {
     for ws in &re_enable {
         apply::restore_enabled(ctx, ws, &sw_name).await?;
     }
-    let rbac_owned = apply::rbac(ctx, key, plan.rbac.as_ref()).await?;
+    let readers = naming::grant_rbac_name(&key.name);
+    let rbac_owned = apply::rbac(ctx, key, &readers, plan.rbac.as_ref()).await?;
+    let creator = naming::creator_rbac_name(&key.name);
+    let creator_owned = apply::rbac(ctx, key, &creator, plan.creator_rbac.as_ref()).await?;
 
     for share_plan in &mut plan.shares {
         let share = shares
@@ -173,10 +176,10 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<()> {
                 grant.notified_at = Some(now.clone());
             }
         }
-        if !rbac_owned {
+        if !(rbac_owned && creator_owned) {
+            let blocked = if rbac_owned { &creator } else { &readers };
             let msg = format!(
-                "Role or RoleBinding {} in {} exists and is not managed by workflow-share",
-                naming::grant_rbac_name(&key.name),
+                "Role or RoleBinding {blocked} in {} exists and is not managed by workflow-share",
                 key.namespace
             );
             if let Some(ready) = share_plan

@@ -8,6 +8,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
 
 use crate::labels;
 use crate::resources::Organization;
+use crate::resources::organization::SharingPolicy;
 
 /// An RBAC subject that receives access to a shared workflow.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -42,6 +43,12 @@ pub enum Lookup<'a> {
 }
 
 #[derive(Clone, Debug, Default)]
+struct OrganizationEntry {
+    deidentification_default: bool,
+    sharing_policy: SharingPolicy,
+}
+
+#[derive(Clone, Debug, Default)]
 struct NamespaceEntry {
     organization: Option<String>,
     terminating: bool,
@@ -50,7 +57,7 @@ struct NamespaceEntry {
 /// Read-only index of organizations, workspaces and workspace members.
 #[derive(Clone, Debug, Default)]
 pub struct Directory {
-    organizations: BTreeMap<String, bool>,
+    organizations: BTreeMap<String, OrganizationEntry>,
     namespaces: BTreeMap<String, NamespaceEntry>,
     members: BTreeMap<String, BTreeSet<Member>>,
     /// Subjects holding the owner or manager role, per workspace (who gets notified).
@@ -66,7 +73,15 @@ impl Directory {
     ) -> Self {
         let organizations = organizations
             .into_iter()
-            .filter_map(|o| Some((o.metadata.name.clone()?, o.spec.deidentification_default)))
+            .filter_map(|o| {
+                Some((
+                    o.metadata.name.clone()?,
+                    OrganizationEntry {
+                        deidentification_default: o.spec.deidentification_default,
+                        sharing_policy: o.spec.sharing_policy,
+                    },
+                ))
+            })
             .collect();
         let namespaces = namespaces
             .into_iter()
@@ -163,8 +178,15 @@ impl Directory {
     pub fn deidentification_default(&self, organization: &str) -> bool {
         self.organizations
             .get(organization)
-            .copied()
-            .unwrap_or(false)
+            .is_some_and(|o| o.deidentification_default)
+    }
+
+    /// Whether creators may share what they created in `namespace` (the default, and
+    /// also for a namespace outside any organization, where sharing grants nothing).
+    pub fn creators_may_share(&self, namespace: &str) -> bool {
+        self.organization_of(namespace)
+            .and_then(|org| self.organizations.get(org))
+            .is_none_or(|o| o.sharing_policy == SharingPolicy::CreatorsAndManagers)
     }
 
     /// Every workspace of `organization`, sorted.

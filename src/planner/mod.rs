@@ -2,11 +2,18 @@
 //! workflow should have. No I/O. Used by the controller and by `workflow-share plan`.
 
 mod directory;
+mod organization;
 mod plan;
 mod snapshot;
 
 pub use directory::{Directory, Lookup, Member};
-pub use plan::{DesiredRbac, DesiredSharedWorkflow, SharePlan, WorkflowPlan, plan_workflow};
+pub use organization::{
+    AUDITOR_ROLE, COORDINATOR_ROLE, DesiredOrganizationBinding, plan_organization_roles,
+};
+pub use plan::{
+    DesiredRbac, DesiredSharedWorkflow, READ_VERBS, SHARE_VERB, SharePlan, WorkflowPlan,
+    plan_workflow,
+};
 pub use snapshot::{Snapshot, WorkflowKey};
 
 #[cfg(test)]

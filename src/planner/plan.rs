@@ -2,6 +2,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::labels;
 use crate::naming;
+use crate::resources::workflow::Tier;
 use crate::resources::{
     Access, Condition, GrantState, GrantVia, PersonGrant, SharedWorkflowSource, SharedWorkflowSpec,
     Workflow, WorkflowShare, WorkflowShareStatus, WorkflowStatus, WorkspaceGrant,
@@ -17,14 +18,22 @@ pub struct DesiredSharedWorkflow {
     pub spec: SharedWorkflowSpec,
 }
 
-/// The Role and RoleBinding (same name) in the owner workspace that let
-/// recipients read the workflow.
+/// A Role and RoleBinding (same name) in the owner workspace that give `subjects`
+/// `verbs` on exactly one workflow.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredRbac {
     pub name: String,
     pub workflow: String,
+    pub verbs: Vec<String>,
     pub subjects: Vec<Member>,
 }
+
+/// What readers of a workflow may do with it: read it, never list or write.
+pub const READ_VERBS: [&str; 2] = ["get", "watch"];
+/// What the creator may do with their workflow. `share` is the custom verb the
+/// admission policy checks before a WorkflowShare of the workflow is written.
+const CREATOR_VERBS: [&str; 5] = ["get", "watch", "update", "patch", "delete"];
+pub const SHARE_VERB: &str = "share";
 
 /// What one share's status should say.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,7 +51,10 @@ pub struct WorkflowPlan {
     pub namespace: String,
     pub workflow: String,
     pub shared_workflows: Vec<DesiredSharedWorkflow>,
+    /// Read access for people, granted workspaces and (organization tier) everyone.
     pub rbac: Option<DesiredRbac>,
+    /// Read, edit, delete and (unless the organization reserves it) share, for the creator.
+    pub creator_rbac: Option<DesiredRbac>,
     pub shares: Vec<SharePlan>,
     /// None when the workflow does not exist.
     pub workflow_status: Option<WorkflowStatus>,
@@ -104,13 +116,9 @@ fn target_problem(
     }
 }
 
-fn created_by(share: &WorkflowShare) -> Option<String> {
-    share
-        .metadata
-        .annotations
-        .as_ref()?
-        .get(labels::CREATED_BY)
-        .cloned()
+/// The creator stamped by admission on a Workflow or WorkflowShare.
+fn created_by(meta: &kube::api::ObjectMeta) -> Option<String> {
+    meta.annotations.as_ref()?.get(labels::CREATED_BY).cloned()
 }
 
 /// Earliest notification already recorded for `workspace` by any share of the workflow.
@@ -275,7 +283,7 @@ pub fn plan_workflow(
                 active_grants: i32::try_from(active).unwrap_or(i32::MAX),
                 grants,
                 people,
-                shared_by: created_by(share),
+                shared_by: created_by(&share.metadata),
             },
             notify,
         });
@@ -301,21 +309,66 @@ pub fn plan_workflow(
                     display_name: wf.spec.display_name.clone(),
                     type_: wf.spec.type_.clone(),
                     description: wf.spec.description.clone(),
-                    shared_by: created_by(share).unwrap_or_default(),
+                    shared_by: created_by(&share.metadata).unwrap_or_default(),
                     access: *access,
                     enabled: None,
                 },
             });
         }
     }
+    // Organization tier: the owner's own workspace reads it too (other workspaces
+    // get it through their grants above).
+    let available = owner_org.is_some() && !archived && shareable == Some(true);
+    let organization_wide = available && live.iter().any(|s| s.spec.entire_organization);
+    if organization_wide
+        && live
+            .iter()
+            .any(|s| s.spec.entire_organization && s.spec.access == Access::View)
+    {
+        subjects.extend(directory.recipients_of(namespace));
+    }
+    let shared_with_people = share_plans
+        .iter()
+        .flat_map(|p| p.status.people.iter())
+        .any(|p| p.state == GrantState::Active);
+    let tier = if organization_wide {
+        Tier::Organization
+    } else if !shared_workflows.is_empty() || shared_with_people {
+        Tier::Shared
+    } else {
+        Tier::Private
+    };
+    let creator = workflow.and_then(|wf| created_by(&wf.metadata));
+    let creator_rbac = creator.as_ref().map(|user| DesiredRbac {
+        name: naming::creator_rbac_name(workflow_name),
+        workflow: workflow_name.to_string(),
+        verbs: CREATOR_VERBS
+            .iter()
+            .copied()
+            .chain(
+                directory
+                    .creators_may_share(namespace)
+                    .then_some(SHARE_VERB),
+            )
+            .map(String::from)
+            .collect(),
+        subjects: vec![Member {
+            kind: "User".into(),
+            name: user.clone(),
+            namespace: None,
+        }],
+    });
     let rbac = (!subjects.is_empty()).then(|| DesiredRbac {
         name: naming::grant_rbac_name(workflow_name),
         workflow: workflow_name.to_string(),
+        verbs: READ_VERBS.iter().map(|v| v.to_string()).collect(),
         subjects: subjects.into_iter().collect(),
     });
     let workflow_status = workflow.map(|wf| WorkflowStatus {
         observed_generation: wf.metadata.generation,
         conditions: vec![Condition::new("Ready", true, "Reconciled", "")],
+        tier: Some(tier),
+        creator: creator.clone(),
         shareable,
         active_grants: i32::try_from(shared_workflows.len()).unwrap_or(i32::MAX),
         shared_with: shared_workflows
@@ -333,6 +386,7 @@ pub fn plan_workflow(
         workflow: workflow_name.to_string(),
         shared_workflows,
         rbac,
+        creator_rbac,
         shares: share_plans,
         workflow_status,
     }

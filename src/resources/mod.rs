@@ -8,9 +8,11 @@ pub mod workflow_clone;
 pub mod workflow_share;
 
 pub use condition::Condition;
-pub use organization::{Organization, OrganizationSpec, OrganizationStatus};
+pub use organization::{
+    Organization, OrganizationSpec, OrganizationStatus, SharingPolicy, Subject,
+};
 pub use shared_workflow::{SharedWorkflow, SharedWorkflowSource, SharedWorkflowSpec};
-pub use workflow::{Workflow, WorkflowSpec, WorkflowStatus};
+pub use workflow::{Tier, Workflow, WorkflowSpec, WorkflowStatus};
 pub use workflow_clone::{
     SharedWorkflowRef, WorkflowClone, WorkflowCloneSpec, WorkflowCloneStatus,
 };

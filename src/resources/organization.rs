@@ -28,6 +28,11 @@ use super::Condition;
         json_path = ".spec.deidentificationDefault"
     ),
     printcolumn(
+        name = "Sharing-Policy",
+        type_ = "string",
+        json_path = ".spec.sharingPolicy"
+    ),
+    printcolumn(
         name = "Workspaces",
         type_ = "integer",
         json_path = ".status.workspaceCount"
@@ -47,10 +52,35 @@ pub struct OrganizationSpec {
     /// De-identification applied to workflows that do not set their own.
     #[serde(default)]
     pub deidentification_default: bool,
-    /// Subjects with a read-only audit view over every workspace of the organization.
+    /// Subjects with a read-only audit view over every workspace of the organization:
+    /// they see every workflow and share, private ones included, and change nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["kind".into(), "name".into()]))]
     pub auditors: Vec<Subject>,
+    /// Subjects who see every workflow of the organization (the audit view) and may
+    /// share any of them with workspaces of the organization.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["kind".into(), "name".into()]))]
+    pub coordinators: Vec<Subject>,
+    /// Who may share a workflow: `CreatorsAndManagers` (default): its creator, the
+    /// owners and managers of its workspace and the coordinators; `ManagersOnly`: only
+    /// owners, managers and coordinators, so plain members cannot share at all.
+    #[serde(default)]
+    pub sharing_policy: SharingPolicy,
+}
+
+/// Who may share workflows in an organization.
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
+pub enum SharingPolicy {
+    /// Creators share what they created; owners, managers and coordinators share anything.
+    #[default]
+    CreatorsAndManagers,
+    /// Only owners, managers and coordinators share.
+    ManagersOnly,
 }
 
 /// An RBAC subject (User or Group).

@@ -18,6 +18,12 @@ use super::Condition;
     shortname = "wf",
     category = "workflow-sharing",
     doc = "A workflow owned by one workspace. Share it with WorkflowShare objects.",
+    printcolumn(
+        name = "Tier",
+        type_ = "string",
+        json_path = ".status.tier",
+        description = "Private, Shared (named people or workspaces) or Organization"
+    ),
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
     printcolumn(name = "Shareable", type_ = "boolean", json_path = ".status.shareable"),
     printcolumn(name = "Archived", type_ = "boolean", json_path = ".spec.archived"),
@@ -101,6 +107,13 @@ pub struct WorkflowStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+    /// Who can see the workflow besides its creator and the audit view: Private
+    /// (nobody), Shared (named people or workspaces) or Organization (everyone in it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tier>,
+    /// Who created the workflow: the only one who may change or delete it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator: Option<String>,
     /// Effective de-identification: whether the workflow may be shared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shareable: Option<bool>,
@@ -114,6 +127,30 @@ pub struct WorkflowStatus {
     /// the workflow is refused (revoke sharing first).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shares: Vec<String>,
+}
+
+/// Visibility of a workflow, from narrowest to widest.
+#[derive(
+    schemars::JsonSchema,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+)]
+pub enum Tier {
+    /// Its creator and the audit view only.
+    #[default]
+    Private,
+    /// Also named people or whole workspaces, read-only or run-only.
+    Shared,
+    /// Also every member of every workspace of the organization, its own included.
+    Organization,
 }
 
 impl Workflow {

@@ -1,0 +1,255 @@
+//! `workflow-share get workflows`: the workflows the caller may see, and only those.
+//!
+//! Kubernetes RBAC cannot filter a `list` by object, and most people may not list
+//! workflows at all (they read them one by one through per-workflow grants). So,
+//! as the caller and never with the controller's credentials: where the caller may
+//! list, list; elsewhere ask the API server which workflows the caller may `get`
+//! (SelfSubjectRulesReview: the names in their rules) and read those.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    SelfSubjectRulesReview, SelfSubjectRulesReviewSpec,
+};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams, PostParams};
+use kube::{Client, ResourceExt};
+
+use crate::resources::{GROUP, Workflow};
+
+/// Why the listing could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum GetError {
+    #[error("you may not list namespaces, so -A cannot find them: name one with -n NAMESPACE")]
+    CannotListNamespaces,
+    #[error("{action}: {source}")]
+    Kube {
+        action: &'static str,
+        #[source]
+        source: Box<kube::Error>,
+    },
+}
+
+fn kube_error(action: &'static str) -> impl FnOnce(kube::Error) -> GetError {
+    move |source| GetError::Kube {
+        action,
+        source: Box::new(source),
+    }
+}
+
+async fn may_list(client: &Client, namespace: &str) -> Result<bool, GetError> {
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some("list".into()),
+                group: Some(GROUP.into()),
+                resource: Some("workflows".into()),
+                namespace: Some(namespace.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    let answer = api
+        .create(&PostParams::default(), &review)
+        .await
+        .map_err(kube_error("asking whether you may list workflows"))?;
+    Ok(answer.status.is_some_and(|s| s.allowed))
+}
+
+/// Names of workflows in `namespace` the caller may `get`, from their rules there.
+async fn gettable_names(client: &Client, namespace: &str) -> Result<BTreeSet<String>, GetError> {
+    let review = SelfSubjectRulesReview {
+        spec: SelfSubjectRulesReviewSpec {
+            namespace: Some(namespace.into()),
+        },
+        ..Default::default()
+    };
+    let api: Api<SelfSubjectRulesReview> = Api::all(client.clone());
+    let answer = api
+        .create(&PostParams::default(), &review)
+        .await
+        .map_err(kube_error("asking which workflows you may read"))?;
+    let has = |list: &[String], wanted: &str| list.iter().any(|x| x == wanted || x == "*");
+    Ok(answer
+        .status
+        .map(|s| s.resource_rules)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| has(r.api_groups.as_deref().unwrap_or_default(), GROUP))
+        .filter(|r| has(r.resources.as_deref().unwrap_or_default(), "workflows"))
+        .filter(|r| has(&r.verbs, "get"))
+        .flat_map(|r| r.resource_names.unwrap_or_default())
+        .collect())
+}
+
+/// The workflows of `namespace` the caller may see.
+async fn visible_in(client: &Client, namespace: &str) -> Result<Vec<Workflow>, GetError> {
+    let api: Api<Workflow> = Api::namespaced(client.clone(), namespace);
+    if may_list(client, namespace).await? {
+        return api
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items)
+            .map_err(kube_error("listing workflows"));
+    }
+    let mut out = Vec::new();
+    for name in gettable_names(client, namespace).await? {
+        match api.get_opt(&name).await {
+            Ok(Some(wf)) => out.push(wf),
+            // Deleted meanwhile, or the grant was just withdrawn: not visible.
+            Ok(None) => {}
+            Err(kube::Error::Api(s)) if s.code == 403 => {}
+            Err(e) => return Err(kube_error("reading a workflow")(e)),
+        }
+    }
+    Ok(out)
+}
+
+/// Where to look: one namespace, or every namespace the caller may list.
+pub enum Scope {
+    Namespace(String),
+    AllNamespaces,
+}
+
+/// The workflows the caller may see, sorted by namespace and name.
+pub async fn visible_workflows(client: &Client, scope: &Scope) -> Result<Vec<Workflow>, GetError> {
+    let namespaces = match scope {
+        Scope::Namespace(ns) => vec![ns.clone()],
+        Scope::AllNamespaces => {
+            let api: Api<Namespace> = Api::all(client.clone());
+            match api.list_metadata(&ListParams::default()).await {
+                Ok(list) => list.items.into_iter().map(|n| n.name_any()).collect(),
+                Err(kube::Error::Api(s)) if s.code == 403 => {
+                    return Err(GetError::CannotListNamespaces);
+                }
+                Err(e) => return Err(kube_error("listing namespaces")(e)),
+            }
+        }
+    };
+    let mut out = Vec::new();
+    for ns in namespaces {
+        out.extend(visible_in(client, &ns).await?);
+    }
+    out.sort_by_key(|w| (w.namespace(), w.name_any()));
+    Ok(out)
+}
+
+/// kubectl's short age: 42s, 5m, 3h, 12d.
+pub fn short_age(seconds: i64) -> String {
+    match seconds.max(0) {
+        s if s < 120 => format!("{s}s"),
+        s if s < 2 * 3600 => format!("{}m", s / 60),
+        s if s < 48 * 3600 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+/// The kubectl-style table of `workflows` (NAMESPACE first with -A; CREATOR and
+/// SHARED-WITH with `wide`).
+pub fn table(
+    workflows: &[Workflow],
+    with_namespace: bool,
+    wide: bool,
+    now: jiff::Timestamp,
+) -> String {
+    let mut header = vec!["NAME", "TIER", "TYPE", "SHAREABLE", "ARCHIVED", "AGE"];
+    if with_namespace {
+        header.insert(0, "NAMESPACE");
+    }
+    if wide {
+        header.extend(["CREATOR", "SHARED-WITH"]);
+    }
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    for wf in workflows {
+        let status = wf.status.clone().unwrap_or_default();
+        let age = wf
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| short_age(now.duration_since(t.0).as_secs()))
+            .unwrap_or_else(|| "<unknown>".into());
+        let mut row = vec![
+            wf.name_any(),
+            status
+                .tier
+                .map(|t| format!("{t:?}"))
+                .unwrap_or_else(|| "<pending>".into()),
+            wf.spec.type_.clone(),
+            status.shareable.map(|s| s.to_string()).unwrap_or_default(),
+            wf.spec.archived.to_string(),
+            age,
+        ];
+        if with_namespace {
+            row.insert(0, wf.namespace().unwrap_or_default());
+        }
+        if wide {
+            row.push(status.creator.unwrap_or_default());
+            row.push(status.shared_with.join(","));
+        }
+        rows.push(row);
+    }
+    if rows.len() == 1 {
+        return "No workflows you may see.\n".to_string();
+    }
+    let columns = rows[0].len();
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(v, w)| format!("{v:<w$}"))
+            .collect();
+        out.push_str(cells.join("   ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{Tier, WorkflowSpec, WorkflowStatus};
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        assert_eq!(short_age(5), "5s");
+        assert_eq!(short_age(300), "5m");
+        assert_eq!(short_age(3 * 3600), "3h");
+        assert_eq!(short_age(3 * 86400), "3d");
+        assert_eq!(short_age(-4), "0s");
+    }
+
+    #[test]
+    fn tables_align_non_ascii_names_and_show_the_tier() {
+        let mut wf = Workflow::new(
+            "forecast",
+            WorkflowSpec {
+                display_name: "x".into(),
+                type_: "Rapport 報告".into(),
+                ..Default::default()
+            },
+        );
+        wf.metadata.namespace = Some("sales".into());
+        wf.status = Some(WorkflowStatus {
+            tier: Some(Tier::Shared),
+            creator: Some("山田太郎".into()),
+            ..Default::default()
+        });
+        let out = table(&[wf], true, true, jiff::Timestamp::now());
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with("NAMESPACE   NAME       TIER     TYPE"));
+        assert!(lines[1].starts_with("sales       forecast   Shared   Rapport 報告"));
+        assert!(lines[1].contains("山田太郎"));
+        assert_eq!(
+            table(&[], false, false, jiff::Timestamp::now()),
+            "No workflows you may see.\n"
+        );
+    }
+}
