@@ -111,6 +111,25 @@ async fn invalid_manifests_are_refused_with_the_field_named() {
             ),
             "spec.displayName",
         ),
+        (
+            "a person with an empty name",
+            share_doc(
+                ns,
+                "c9",
+                "  workflowRef: {name: w}\n  people: {users: ['']}",
+            ),
+            "spec.people.users[0]",
+        ),
+        (
+            "a coordinator of an unknown kind",
+            "apiVersion: sharing.workflows.dev/v1alpha1\nkind: Organization\nmetadata:\n  name: bad-org-2\nspec:\n  coordinators: [{kind: Robot, name: r2}]\n".to_string(),
+            "spec.coordinators[0].kind: Unsupported value: \"Robot\"",
+        ),
+        (
+            "an unknown sharing policy",
+            "apiVersion: sharing.workflows.dev/v1alpha1\nkind: Organization\nmetadata:\n  name: bad-org-3\nspec:\n  sharingPolicy: Everyone\n".to_string(),
+            "spec.sharingPolicy: Unsupported value: \"Everyone\"",
+        ),
     ];
     for (what, yaml, expected) in cases {
         let err = apply_yaml(&admin, &yaml).await.expect_err(what);

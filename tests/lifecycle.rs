@@ -405,3 +405,87 @@ async fn a_converged_cluster_sees_no_writes_on_resync_or_restart() {
         "re-syncing a converged state must not write"
     );
 }
+
+#[tokio::test]
+async fn auditors_and_coordinators_follow_workspaces_and_the_organization_spec() {
+    let _serial = SERIAL.lock().await;
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, late) = ("au-sales", "au-late");
+    apply_yaml(&admin, &organization_yaml("au-org", &[sales]))
+        .await
+        .expect("organization");
+    let orgs: Api<workflow_share::resources::Organization> = Api::all(admin.clone());
+    let set_roles = |auditors: serde_json::Value, coordinators: serde_json::Value| {
+        let orgs = orgs.clone();
+        async move {
+            orgs.patch(
+                "au-org",
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"spec": {"auditors": auditors, "coordinators": coordinators}}),
+                ),
+            )
+            .await
+            .expect("organization roles");
+        }
+    };
+    set_roles(
+        json!([{"kind": "User", "name": "erin"}]),
+        json!([{"kind": "User", "name": "carol"}]),
+    )
+    .await;
+    let erin = cp.as_user("erin").await;
+    let carol = cp.as_user("carol").await;
+    let audits = |ns: &'static str| {
+        let erin = erin.clone();
+        async move { can_i(&erin, "list", G, "workflows", ns, None).await }
+    };
+    let coordinates = |ns: &'static str| {
+        let carol = carol.clone();
+        async move { can_i(&carol, "share", G, "workflows", ns, Some("any")).await }
+    };
+    eventually("auditor and coordinator in the workspace", WAIT, || async {
+        (audits(sales).await && coordinates(sales).await).then_some(())
+    })
+    .await;
+    assert!(
+        !can_i(&erin, "patch", G, "workflows", sales, Some("any")).await,
+        "auditors never write"
+    );
+    assert!(
+        !can_i(&erin, "get", "", "secrets", sales, None).await,
+        "never the training data"
+    );
+
+    // A workspace that joins later gets them within seconds; one that leaves loses them.
+    apply_yaml(&admin, &organization_yaml("au-org", &[late]))
+        .await
+        .expect("join");
+    eventually("granted in the joining workspace", WAIT, || async {
+        (audits(late).await && coordinates(late).await).then_some(())
+    })
+    .await;
+    let namespaces: Api<Namespace> = Api::all(admin.clone());
+    namespaces
+        .patch(
+            late,
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"labels": {"sharing.workflows.dev/organization": null}}}),
+            ),
+        )
+        .await
+        .expect("leave");
+    eventually("removed from the workspace that left", WAIT, || async {
+        (!audits(late).await && !coordinates(late).await).then_some(())
+    })
+    .await;
+
+    // Removed from the lists: removed everywhere.
+    set_roles(json!([]), json!([])).await;
+    eventually("auditor and coordinator removed", WAIT, || async {
+        (!audits(sales).await && !coordinates(sales).await).then_some(())
+    })
+    .await;
+}
