@@ -338,6 +338,18 @@ pub fn plan_workflow(
     } else {
         Tier::Private
     };
+    // Workspaces, then people as `User:name` / `Group:name`.
+    let people_with_access: BTreeSet<String> = share_plans
+        .iter()
+        .flat_map(|p| p.status.people.iter())
+        .filter(|p| p.state == GrantState::Active)
+        .map(|p| format!("{}:{}", p.kind, p.name))
+        .collect();
+    let shared_with: Vec<String> = shared_workflows
+        .iter()
+        .map(|s| s.workspace.clone())
+        .chain(people_with_access)
+        .collect();
     let creator = workflow.and_then(|wf| created_by(&wf.metadata));
     let creator_rbac = creator.as_ref().map(|user| DesiredRbac {
         name: naming::creator_rbac_name(workflow_name),
@@ -370,11 +382,8 @@ pub fn plan_workflow(
         tier: Some(tier),
         creator: creator.clone(),
         shareable,
-        active_grants: i32::try_from(shared_workflows.len()).unwrap_or(i32::MAX),
-        shared_with: shared_workflows
-            .iter()
-            .map(|s| s.workspace.clone())
-            .collect(),
+        active_grants: i32::try_from(shared_with.len()).unwrap_or(i32::MAX),
+        shared_with: shared_with.clone(),
         shares: live
             .iter()
             .filter_map(|s| s.metadata.name.clone())

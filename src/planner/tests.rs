@@ -442,3 +442,82 @@ fn cartesian_scopes_membership_archival_deidentification_boundaries() {
     }
     assert_eq!(checked, 2 * 2 * 2 * 2 * 2 * 3);
 }
+
+fn created_by(mut w: Workflow, user: &str) -> Workflow {
+    w.metadata.annotations =
+        Some([(crate::labels::CREATED_BY.to_string(), user.to_string())].into());
+    w
+}
+
+fn tier(plan: &WorkflowPlan) -> Option<Tier> {
+    plan.workflow_status.as_ref().and_then(|s| s.tier)
+}
+
+#[test]
+fn a_new_workflow_is_private_and_only_its_creator_edits_and_shares_it() {
+    let wf = created_by(workflow(false, None), "bob");
+    let plan = plan_one(&snapshot(vec![wf], vec![]));
+    assert_eq!(tier(&plan), Some(Tier::Private));
+    assert!(plan.rbac.is_none(), "nobody else reads it");
+    let creator = plan.creator_rbac.expect("creator grant");
+    assert_eq!(creator.name, "workflow-share-creator.wf");
+    assert_eq!(
+        creator.verbs,
+        ["get", "watch", "update", "patch", "delete", "share"]
+    );
+    assert_eq!(creator.subjects.len(), 1);
+    assert_eq!(creator.subjects[0].name, "bob");
+}
+
+#[test]
+fn managers_only_organizations_do_not_let_creators_share() {
+    let mut snap = snapshot(vec![created_by(workflow(false, None), "bob")], vec![]);
+    snap.organizations[0].spec.sharing_policy = SharingPolicy::ManagersOnly;
+    let plan = plan_one(&snap);
+    let creator = plan.creator_rbac.expect("creator grant");
+    assert!(!creator.verbs.iter().any(|v| v == "share"));
+    assert!(creator.verbs.iter().any(|v| v == "update"), "still edits");
+}
+
+#[test]
+fn tiers_follow_what_is_granted() {
+    let wf = || created_by(workflow(false, None), "bob");
+    let mut people = share("p", &[], false);
+    people.spec.people = Some(People {
+        users: vec!["Zoë".into()],
+        groups: vec![],
+    });
+    let plan = plan_one(&snapshot(vec![wf()], vec![people]));
+    assert_eq!(tier(&plan), Some(Tier::Shared));
+    assert_eq!(subject_names(&plan), ["User:Zoë"]);
+    let status = plan.workflow_status.expect("status");
+    assert_eq!(status.shared_with, ["User:Zoë"]);
+    assert_eq!(status.active_grants, 1);
+
+    let plan = plan_one(&snapshot(vec![wf()], vec![share("w", &["support"], false)]));
+    assert_eq!(tier(&plan), Some(Tier::Shared));
+
+    // Organization-wide: the owner's own workspace reads it too.
+    let mut snap = snapshot(vec![wf()], vec![share("o", &[], true)]);
+    snap.role_bindings
+        .push(binding("sales", "ws-member", "grace"));
+    let plan = plan_one(&snap);
+    assert_eq!(tier(&plan), Some(Tier::Organization));
+    let subjects = subject_names(&plan);
+    assert!(subjects.contains(&"User:grace".to_string()), "{subjects:?}");
+    assert!(subjects.contains(&"Group:system:serviceaccounts:sales".to_string()));
+    assert!(subjects.contains(&"User:dave".to_string()));
+
+    // Archived: nothing granted, back to private.
+    let mut archived = snapshot(
+        vec![created_by(workflow(true, None), "bob")],
+        vec![share("o", &[], true)],
+    );
+    archived
+        .role_bindings
+        .push(binding("sales", "ws-member", "grace"));
+    let plan = plan_one(&archived);
+    assert_eq!(tier(&plan), Some(Tier::Private));
+    assert!(plan.rbac.is_none());
+    assert!(plan.creator_rbac.is_some(), "the creator keeps it");
+}

@@ -31,7 +31,7 @@ use super::Condition;
         name = "Shared-With",
         type_ = "integer",
         json_path = ".status.activeGrants",
-        description = "Workspaces that currently have access"
+        description = "Workspaces and people that currently have access"
     ),
     printcolumn(
         name = "Age",
@@ -117,10 +117,10 @@ pub struct WorkflowStatus {
     /// Effective de-identification: whether the workflow may be shared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shareable: Option<bool>,
-    /// Number of workspaces that currently have access.
+    /// Number of workspaces and people that currently have access.
     #[serde(default)]
     pub active_grants: i32,
-    /// Workspaces that currently have access, sorted.
+    /// Workspaces, then people (`User:name`, `Group:name`), that currently have access.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shared_with: Vec<String>,
     /// WorkflowShares that reference this workflow. While any exist, deleting
