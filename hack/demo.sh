@@ -48,6 +48,26 @@ echo "Can dave (a support member) read sales/lead-qualification?" \
   "$("$kubectl" auth can-i get workflows/lead-qualification -n sales --as dave || true)"
 echo "Can frank (no workspace) read it?" \
   "$("$kubectl" auth can-i get workflows/lead-qualification -n sales --as frank || true)"
+
+# Private by default: bob (a member of sales) creates a workflow; his teammate grace
+# cannot see it until bob shares it with her.
+ws="$root/target/release/workflow-share"
+"$kubectl" --context bob apply --server-side -f "$root/examples/07-private-workflow.yaml" >/dev/null
+"$kubectl" wait --for=jsonpath='{.status.tier}'=Private workflow/pipeline-notes -n sales --timeout=60s >/dev/null
+echo
+echo "bob created pipeline-notes. What grace (a sales member) sees:"
+echo "\$ workflow-share get workflows -n sales --context grace"
+"$ws" get workflows -n sales --context grace
+"$kubectl" --context bob apply --server-side -f "$root/examples/08-people-share.yaml" >/dev/null
+"$kubectl" wait --for=condition=Ready workflowshare/pipeline-notes -n sales --timeout=60s >/dev/null
+"$kubectl" wait --for=jsonpath='{.status.tier}'=Shared workflow/pipeline-notes -n sales --timeout=60s >/dev/null
+echo
+echo "After bob shares it with grace:"
+echo "\$ workflow-share get workflows -n sales --context grace"
+"$ws" get workflows -n sales --context grace
+echo
+echo "\$ kubectl get workflows -n sales   # as admin: every tier"
+"$kubectl" get workflows -n sales
 cat <<MSG
 
 The control plane and the controller keep running. Try it yourself:
