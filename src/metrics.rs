@@ -26,6 +26,43 @@ pub struct KindLabel {
     pub kind: &'static str,
 }
 
+/// What a write sent to the API server was about: the bounded label of
+/// `workflow_share_writes_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteKind {
+    SharedWorkflow,
+    Role,
+    RoleBinding,
+    Event,
+    Status,
+    Finalizer,
+    Workflow,
+}
+
+impl WriteKind {
+    pub const ALL: [WriteKind; 7] = [
+        WriteKind::SharedWorkflow,
+        WriteKind::Role,
+        WriteKind::RoleBinding,
+        WriteKind::Event,
+        WriteKind::Status,
+        WriteKind::Finalizer,
+        WriteKind::Workflow,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            WriteKind::SharedWorkflow => "SharedWorkflow",
+            WriteKind::Role => "Role",
+            WriteKind::RoleBinding => "RoleBinding",
+            WriteKind::Event => "Event",
+            WriteKind::Status => "Status",
+            WriteKind::Finalizer => "Finalizer",
+            WriteKind::Workflow => "Workflow",
+        }
+    }
+}
+
 /// Kind of the object whose reconcile panicked (one of ours: a bounded set).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PanicLabel {
@@ -112,22 +149,21 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn write(&self, kind: &'static str) {
-        self.writes.get_or_create(&KindLabel { kind }).inc();
+    pub fn write(&self, kind: WriteKind) {
+        self.writes
+            .get_or_create(&KindLabel { kind: kind.label() })
+            .inc();
     }
 
     pub fn total_writes(&self) -> u64 {
-        [
-            "SharedWorkflow",
-            "Role",
-            "RoleBinding",
-            "Event",
-            "Status",
-            "Finalizer",
-        ]
-        .iter()
-        .map(|kind| self.writes.get_or_create(&KindLabel { kind }).get())
-        .sum()
+        WriteKind::ALL
+            .iter()
+            .map(|kind| {
+                self.writes
+                    .get_or_create(&KindLabel { kind: kind.label() })
+                    .get()
+            })
+            .sum()
     }
 
     pub fn panic(&self, kind: &str) {

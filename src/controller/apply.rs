@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::labels;
+use crate::metrics::WriteKind;
 use crate::naming;
 use crate::planner::{DesiredRbac, DesiredSharedWorkflow, WorkflowKey};
 use crate::resources::{GROUP, SharedWorkflow, SharedWorkflowSpec, VERSION};
@@ -95,7 +96,7 @@ pub async fn shared_workflows(
             "metadata": { "name": d.name, "namespace": d.workspace, "labels": ours },
             "spec": d.spec,
         });
-        ctx.metrics.write("SharedWorkflow");
+        ctx.metrics.write(WriteKind::SharedWorkflow);
         let applied = api
             .patch(&d.name, &params(), &Patch::Apply(&body))
             .await
@@ -116,7 +117,7 @@ pub async fn shared_workflows(
             && !wanted.contains(&(ns.as_str(), name.as_str()))
             && actual.metadata.deletion_timestamp.is_none()
         {
-            ctx.metrics.write("SharedWorkflow");
+            ctx.metrics.write(WriteKind::SharedWorkflow);
             let api: Api<SharedWorkflow> = Api::namespaced(ctx.client.clone(), &ns);
             ignore_not_found(
                 api.delete(&name, &DeleteParams::default()).await,
@@ -136,7 +137,7 @@ pub async fn restore_enabled(ctx: &Context, workspace: &str, name: &str) -> Resu
         field_manager: Some(labels::FIELD_MANAGER.to_string()),
         ..Default::default()
     };
-    ctx.metrics.write("SharedWorkflow");
+    ctx.metrics.write(WriteKind::SharedWorkflow);
     api.patch(
         name,
         &params,
@@ -203,14 +204,14 @@ pub async fn rbac(
     let Some(desired) = desired else {
         // Nothing to grant: remove what exists (binding first, so access ends first).
         if binding.is_some() {
-            ctx.metrics.write("RoleBinding");
+            ctx.metrics.write(WriteKind::RoleBinding);
             ignore_not_found(
                 bindings.delete(&name, &DeleteParams::default()).await,
                 "delete RoleBinding",
             )?;
         }
         if role.is_some() {
-            ctx.metrics.write("Role");
+            ctx.metrics.write(WriteKind::Role);
             ignore_not_found(
                 roles.delete(&name, &DeleteParams::default()).await,
                 "delete Role",
@@ -233,7 +234,7 @@ pub async fn rbac(
             },
             rules: Some(rules),
         };
-        ctx.metrics.write("Role");
+        ctx.metrics.write(WriteKind::Role);
         roles
             .patch(&name, &params(), &Patch::Apply(&body))
             .await
@@ -259,7 +260,7 @@ pub async fn rbac(
             role_ref,
             subjects: Some(subjects),
         };
-        ctx.metrics.write("RoleBinding");
+        ctx.metrics.write(WriteKind::RoleBinding);
         bindings
             .patch(&name, &params(), &Patch::Apply(&body))
             .await

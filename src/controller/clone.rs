@@ -11,6 +11,7 @@ use kube::{Resource, ResourceExt};
 
 use crate::error::{Error, Result};
 use crate::labels;
+use crate::metrics::WriteKind;
 use crate::resources::condition::now_rfc3339;
 use crate::resources::{
     Access, Condition, Workflow, WorkflowClone, WorkflowCloneStatus, WorkflowSpec,
@@ -129,7 +130,7 @@ async fn make_copy(
     let mut copy = Workflow::new(target, spec);
     copy.metadata.namespace = Some(ns.to_string());
     copy.metadata.annotations = Some(annotations);
-    ctx.metrics.write("Workflow");
+    ctx.metrics.write(WriteKind::Workflow);
     match api.create(&PostParams::default(), &copy).await {
         Ok(_) => Ok(Ok(from)),
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(Ok(from)), // made by an earlier attempt; re-checked next time

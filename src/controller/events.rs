@@ -10,6 +10,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use crate::labels;
+use crate::metrics::WriteKind;
 use crate::text;
 
 use super::Context;
@@ -65,7 +66,7 @@ pub fn build(ctx: &Context, notice: Notice) -> Event {
 pub async fn create_once(ctx: &Context, event: &Event) -> Result<bool, kube::Error> {
     let ns = event.metadata.namespace.as_deref().unwrap_or("default");
     let api: Api<Event> = Api::namespaced(ctx.client.clone(), ns);
-    ctx.metrics.write("Event");
+    ctx.metrics.write(WriteKind::Event);
     match api.create(&PostParams::default(), event).await {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
@@ -91,7 +92,7 @@ pub async fn record_repeating(ctx: &Context, event: &Event, count: u32) -> Resul
         last_observed_time: MicroTime(jiff::Timestamp::now()),
     };
     let api: Api<Event> = Api::namespaced(ctx.client.clone(), ns);
-    ctx.metrics.write("Event");
+    ctx.metrics.write(WriteKind::Event);
     api.patch(
         name,
         &PatchParams::default(),

@@ -14,6 +14,7 @@ use kube::{Resource, ResourceExt};
 
 use crate::error::{Error, Result};
 use crate::labels;
+use crate::metrics::WriteKind;
 use crate::naming;
 use crate::planner::{DesiredOrganizationBinding, plan_organization_roles};
 use crate::resources::condition::now_rfc3339;
@@ -121,7 +122,7 @@ async fn converge_role_bindings(
             subjects: Some(subjects),
         };
         let api: Api<RoleBinding> = Api::namespaced(ctx.client.clone(), &want.namespace);
-        ctx.metrics.write("RoleBinding");
+        ctx.metrics.write(WriteKind::RoleBinding);
         api.patch(
             &want.name,
             &PatchParams::apply(labels::FIELD_MANAGER).force(),
@@ -141,7 +142,7 @@ async fn converge_role_bindings(
         .collect();
     for (ns, n) in stale {
         let api: Api<RoleBinding> = Api::namespaced(ctx.client.clone(), &ns);
-        ctx.metrics.write("RoleBinding");
+        ctx.metrics.write(WriteKind::RoleBinding);
         match api.delete(&n, &DeleteParams::default()).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => {}

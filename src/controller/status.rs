@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::labels;
+use crate::metrics::WriteKind;
 use crate::resources::condition::{Conditioned, merge_conditions};
 use crate::resources::{
     GROUP, VERSION, Workflow, WorkflowClone, WorkflowCloneStatus, WorkflowShare,
@@ -42,7 +43,7 @@ where
     }
     let body =
         json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": K::kind(&()), "status": next });
-    ctx.metrics.write("Status");
+    ctx.metrics.write(WriteKind::Status);
     api.patch_status(&obj.name_any(), &params(), &Patch::Apply(&body))
         .await
         .map_err(Error::kube("update status"))?;
@@ -119,7 +120,7 @@ pub async fn share_finalizer(ctx: &Context, share: &WorkflowShare, present: bool
             action: "encode finalizer patch",
             source,
         })?;
-    ctx.metrics.write("Finalizer");
+    ctx.metrics.write(WriteKind::Finalizer);
     match api
         .patch(
             &share.name_any(),
