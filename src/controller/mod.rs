@@ -131,9 +131,14 @@ fn workflow_ref(key: WorkflowKey) -> ObjectRef<Workflow> {
 }
 
 /// Workflows whose grants may change when membership or labels of `namespace` change:
-/// those shared to it explicitly or org-wide, and those owned in it.
-fn keys_touching_namespace(shares: &Store<WorkflowShare>, namespace: &str) -> Vec<WorkflowKey> {
-    shares
+/// those shared to it explicitly or org-wide, and every workflow owned in it (its
+/// organization decides whether creators may share; org-wide shares reach its members).
+fn keys_touching_namespace(
+    shares: &Store<WorkflowShare>,
+    workflows: &Store<Workflow>,
+    namespace: &str,
+) -> Vec<WorkflowKey> {
+    let mut keys: Vec<WorkflowKey> = shares
         .state()
         .iter()
         .filter(|s| {
@@ -142,7 +147,31 @@ fn keys_touching_namespace(shares: &Store<WorkflowShare>, namespace: &str) -> Ve
                 || s.namespace().as_deref() == Some(namespace)
         })
         .filter_map(|s| WorkflowKey::of_share(s))
-        .collect()
+        .collect();
+    keys.extend(
+        workflows
+            .state()
+            .iter()
+            .filter(|w| w.namespace().as_deref() == Some(namespace))
+            .filter_map(|w| WorkflowKey::of_workflow(w)),
+    );
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Every workflow and every shared key: an Organization's settings reach all of them.
+fn all_keys(shares: &Store<WorkflowShare>, workflows: &Store<Workflow>) -> Vec<WorkflowKey> {
+    let mut keys = all_shared_keys(shares);
+    keys.extend(
+        workflows
+            .state()
+            .iter()
+            .filter_map(|w| WorkflowKey::of_workflow(w)),
+    );
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 fn all_shared_keys(shares: &Store<WorkflowShare>) -> Vec<WorkflowKey> {
@@ -234,21 +263,27 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         share_store.clone(),
         share_store.clone(),
     );
-    let (w1, w2) = (wf_store.clone(), wf_store.clone());
+    let (w1, w2, w3, w4, w5) = (
+        wf_store.clone(),
+        wf_store.clone(),
+        wf_store.clone(),
+        wf_store.clone(),
+        wf_store.clone(),
+    );
     let stores = Stores {
         organizations: reflect(
             &mut background,
             Api::all(client.clone()),
             all(),
             triggers.clone(),
-            move |_: &Organization| all_shared_keys(&s1),
+            move |_: &Organization| all_keys(&s1, &w3),
         ),
         namespaces: reflect(
             &mut background,
             Api::all(client.clone()),
             all(),
             triggers.clone(),
-            move |ns: &Namespace| keys_touching_namespace(&s2, &ns.name_any()),
+            move |ns: &Namespace| keys_touching_namespace(&s2, &w4, &ns.name_any()),
         ),
         cluster_roles: reflect(
             &mut background,
@@ -266,7 +301,7 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
                 Some(key) => vec![key],
                 None => rb
                     .namespace()
-                    .map(|ns| keys_touching_namespace(&s4, &ns))
+                    .map(|ns| keys_touching_namespace(&s4, &w5, &ns))
                     .unwrap_or_default(),
             },
         ),
