@@ -109,18 +109,7 @@ pub fn plans_table(plans: &[WorkflowPlan]) -> String {
             }
         }
     }
-    let widths: Vec<usize> = (0..6)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in &rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(v, w)| format!("{v:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", line.join("   ").trim_end());
-    }
+    let mut out = crate::text::columns(&rows);
     for plan in plans {
         for rbac in plan.rbac.iter().chain(&plan.creator_rbac) {
             let _ = writeln!(

@@ -59,6 +59,32 @@ pub fn join_within<S: AsRef<str>>(items: &[S], max_bytes: usize) -> String {
     out
 }
 
+/// Rows aligned in columns the way kubectl prints tables: three spaces between
+/// columns, widths counted in characters, no trailing spaces.
+pub fn columns<R: AsRef<[String]>>(rows: &[R]) -> String {
+    let width_of = |c: usize| {
+        rows.iter()
+            .filter_map(|r| r.as_ref().get(c))
+            .map(|v| v.chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let count = rows.iter().map(|r| r.as_ref().len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..count).map(width_of).collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .as_ref()
+            .iter()
+            .zip(&widths)
+            .map(|(v, w)| format!("{v:<w$}"))
+            .collect();
+        out.push_str(cells.join("   ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
