@@ -18,6 +18,8 @@ pub const SOURCE_NAMESPACE: &str = "sharing.workflows.dev/source-namespace";
 pub const SOURCE_WORKFLOW: &str = "sharing.workflows.dev/source-workflow";
 /// Stamped by admission from `request.userInfo.username` on create.
 pub const CREATED_BY: &str = "sharing.workflows.dev/created-by";
+/// Stamped by admission beside it: the creator's groups, one per line.
+pub const CREATED_BY_GROUPS: &str = "sharing.workflows.dev/created-by-groups";
 /// Holds Workflows and WorkflowShares until their grants are removed.
 pub const FINALIZER: &str = "sharing.workflows.dev/grants";
 /// On a Workflow made by a WorkflowClone: `namespace/name` of the source workflow.

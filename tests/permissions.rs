@@ -483,3 +483,100 @@ async fn refusals_say_who_may() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_share_stops_granting_when_its_author_may_no_longer_share() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support) = ("lv-sales", "lv-support");
+    let mut yaml = organization_yaml("lv-org", &[sales, support]);
+    yaml += &member_yaml(sales, "member", "alice");
+    yaml += &member_yaml(support, "member", "dave");
+    apply_yaml(&admin, &yaml).await.expect("organization");
+    let alice = cp.as_user("alice").await;
+    apply_yaml(
+        &alice,
+        &manifest("Workflow", sales, "digest", "", "  displayName: digest"),
+    )
+    .await
+    .expect("alice creates");
+    eventually("alice may share her workflow", WAIT, || async {
+        can_i(
+            &alice,
+            "share",
+            "sharing.workflows.dev",
+            "workflows",
+            sales,
+            Some("digest"),
+        )
+        .await
+        .then_some(())
+    })
+    .await;
+    apply_yaml(
+        &alice,
+        &manifest(
+            "WorkflowShare",
+            sales,
+            "digest",
+            "",
+            "  workflowRef: {name: digest}\n  workspaces: [lv-support]",
+        ),
+    )
+    .await
+    .expect("alice shares");
+    let dave = cp.as_user("dave").await;
+    let dave_reads = || async {
+        can_i(
+            &dave,
+            "get",
+            "sharing.workflows.dev",
+            "workflows",
+            sales,
+            Some("digest"),
+        )
+        .await
+    };
+    eventually("dave reads the shared workflow", WAIT, || async {
+        dave_reads().await.then_some(())
+    })
+    .await;
+
+    // The organization reserves sharing to owners and managers: alice's share stops.
+    let orgs: Api<workflow_share::resources::Organization> = Api::all(admin.clone());
+    let policy = |p: &'static str| {
+        let orgs = orgs.clone();
+        async move {
+            orgs.patch(
+                "lv-org",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"sharingPolicy": p}})),
+            )
+            .await
+            .expect("policy");
+        }
+    };
+    policy("ManagersOnly").await;
+    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
+    eventually(
+        "the share is refused and access withdrawn",
+        WAIT,
+        || async {
+            let s = shares.get("digest").await.ok()?.status?;
+            let refused = s.grants.iter().all(|g| {
+                g.reason == "SharerNotAllowed"
+                    && g.state == workflow_share::resources::GrantState::Rejected
+            });
+            let gone = !entry_exists(&admin, support, "lv-sales.digest").await;
+            (refused && gone && !dave_reads().await).then_some(())
+        },
+    )
+    .await;
+
+    // Allowed again: the same share grants again, without anyone touching it.
+    policy("CreatorsAndManagers").await;
+    eventually("granted again", WAIT, || async {
+        (dave_reads().await && entry_exists(&admin, support, "lv-sales.digest").await).then_some(())
+    })
+    .await;
+}

@@ -8,6 +8,7 @@
 //!   cleanup, finalizer), which the workflow controller cannot see.
 
 mod apply;
+mod authorize;
 mod clone;
 mod context;
 mod events;
@@ -45,6 +46,16 @@ use crate::resources::{Organization, SharedWorkflow, Workflow, WorkflowClone, Wo
 
 /// Periodic safety-net resync; changes arrive through watches within seconds.
 const RESYNC: Duration = Duration::from_secs(300);
+/// Re-check of shares refused because their author may not share.
+const RECHECK: Duration = Duration::from_secs(10);
+
+fn after(outcome: sync::Outcome) -> Action {
+    Action::requeue(if outcome.recheck_soon {
+        RECHECK
+    } else {
+        RESYNC
+    })
+}
 
 /// Fan-out of "this workflow may need a sync" to both controllers.
 #[derive(Clone)]
@@ -208,8 +219,7 @@ fn source_of_rbac<R: Resource>(obj: &R, workflows: &Store<Workflow>) -> Option<W
 
 async fn reconcile_workflow(wf: Arc<Workflow>, ctx: Arc<Context>) -> Result<Action, Error> {
     let key = WorkflowKey::of_workflow(&wf).ok_or(Error::MissingField("metadata.namespace"))?;
-    sync_workflow(&ctx, &key).await?;
-    Ok(Action::requeue(RESYNC))
+    Ok(after(sync_workflow(&ctx, &key).await?))
 }
 
 async fn reconcile_share(share: Arc<WorkflowShare>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -222,8 +232,7 @@ async fn reconcile_share(share: Arc<WorkflowShare>, ctx: Arc<Context>) -> Result
     {
         return Ok(Action::await_change()); // the workflow controller owns this one
     }
-    sync_workflow(&ctx, &key).await?;
-    Ok(Action::requeue(RESYNC))
+    Ok(after(sync_workflow(&ctx, &key).await?))
 }
 
 /// Options of `workflow-share controller`.

@@ -11,7 +11,7 @@ use crate::planner::{WorkflowKey, plan_workflow};
 use crate::resources::condition::now_rfc3339;
 use crate::resources::{Condition, GrantState, Workflow, WorkflowShare, WorkflowShareStatus};
 
-use super::{Context, apply, notify, status};
+use super::{Context, apply, authorize, notify, status};
 
 /// Counts a sync in flight for as long as it lives, even if it unwinds.
 struct InFlight<'a>(&'a Context);
@@ -23,7 +23,16 @@ impl Drop for InFlight<'_> {
     }
 }
 
-pub async fn sync_workflow(ctx: &Context, key: &WorkflowKey) -> Result<()> {
+/// What a sync asks of the next one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// A share was refused because its author may not share: RBAC changes are not
+    /// all watched (and the API server's authorizer lags a watch event a little), so
+    /// ask again soon rather than only at the periodic resync.
+    pub recheck_soon: bool,
+}
+
+pub async fn sync_workflow(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
     ctx.metrics.in_flight.inc();
     let in_flight = InFlight(ctx);
     let result = sync_locked(ctx, key).await;
@@ -39,7 +48,7 @@ pub async fn sync_workflow(ctx: &Context, key: &WorkflowKey) -> Result<()> {
     result
 }
 
-async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<()> {
+async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
     let lock = ctx.lock_for(key);
     let _guard = lock.lock().await;
     super::fault::in_sync(key);
@@ -90,12 +99,23 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<()> {
     }
 
     let share_refs: Vec<&WorkflowShare> = shares.iter().map(|s| s.as_ref()).collect();
+    let live: Vec<&WorkflowShare> = share_refs
+        .iter()
+        .copied()
+        .filter(|s| s.metadata.deletion_timestamp.is_none())
+        .collect();
+    let unauthorized = if workflow.is_some() {
+        authorize::unauthorized_shares(ctx, key, &live).await?
+    } else {
+        Default::default()
+    };
     let mut plan = plan_workflow(
         &directory,
         &key.namespace,
         &key.name,
         workflow.as_deref(),
         &share_refs,
+        &unauthorized,
         &now,
     );
 
@@ -215,5 +235,7 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<()> {
     {
         status::share_finalizer(ctx, share, false).await?;
     }
-    Ok(())
+    Ok(Outcome {
+        recheck_soon: !unauthorized.is_empty(),
+    })
 }

@@ -143,13 +143,16 @@ fn previous_grant<'a>(share: &'a WorkflowShare, workspace: &str) -> Option<&'a W
 
 /// Plans one workflow: `shares` are every WorkflowShare in `namespace` whose
 /// workflowRef names `workflow` (shares being deleted are ignored). `now` is the
-/// RFC 3339 time stamped on new grants.
+/// RFC 3339 time stamped on new grants. `unauthorized` names the shares whose
+/// author may no longer share the workflow (the controller asks the API server;
+/// offline, nobody is): they grant nothing.
 pub fn plan_workflow(
     directory: &Directory,
     namespace: &str,
     workflow_name: &str,
     workflow: Option<&Workflow>,
     shares: &[&WorkflowShare],
+    unauthorized: &BTreeSet<String>,
     now: &str,
 ) -> WorkflowPlan {
     let mut live: Vec<&WorkflowShare> = shares
@@ -177,6 +180,11 @@ pub fn plan_workflow(
     let mut share_plans = Vec::new();
 
     for share in &live {
+        let sharer_allowed = !share
+            .metadata
+            .name
+            .as_ref()
+            .is_some_and(|n| unauthorized.contains(n));
         let mut targets: BTreeMap<String, BTreeSet<GrantVia>> = BTreeMap::new();
         for ws in &share.spec.workspaces {
             targets
@@ -208,6 +216,7 @@ pub fn plan_workflow(
                     "WorkflowNotFound",
                     format!("workflow {workflow_name} does not exist in {namespace}"),
                 ),
+                (Some(_), _) if !sharer_allowed => sharer_not_allowed(share, workflow_name),
                 (Some(_), Some(problem)) => problem,
                 (Some(_), None) if archived => (
                     GrantState::Suspended,
@@ -260,7 +269,14 @@ pub fn plan_workflow(
                     .and_then(|p| p.recipient_enabled),
             });
         }
-        let people = person_grants(share, workflow.is_some(), archived, shareable, now);
+        let mut people = person_grants(share, workflow.is_some(), archived, shareable, now);
+        if !sharer_allowed && workflow.is_some() {
+            for p in &mut people {
+                p.state = GrantState::Rejected;
+                p.reason = "SharerNotAllowed".into();
+                p.granted_at = None;
+            }
+        }
         if share.spec.access == Access::View {
             for p in people.iter().filter(|p| p.state == GrantState::Active) {
                 people_subjects.insert(Member {
@@ -274,7 +290,17 @@ pub fn plan_workflow(
             .iter()
             .filter(|g| g.state == GrantState::Active)
             .count();
-        let conditions = share_conditions(workflow.is_some(), archived, &grants);
+        let conditions = if sharer_allowed || workflow.is_none() {
+            share_conditions(workflow.is_some(), archived, &grants)
+        } else {
+            let (_, reason, message) = sharer_not_allowed(share, workflow_name);
+            vec![
+                Condition::new("Ready", false, reason, message),
+                Condition::new("Reconciling", false, "Reconciled", ""),
+                // Not Stalled: granting the author the right to share fixes it.
+                Condition::new("Stalled", false, "Reconciled", ""),
+            ]
+        };
         share_plans.push(SharePlan {
             name: share.metadata.name.clone().unwrap_or_default(),
             status: WorkflowShareStatus {
@@ -399,6 +425,21 @@ pub fn plan_workflow(
         shares: share_plans,
         workflow_status,
     }
+}
+
+/// The target state of every grant of a share whose author may not share the workflow.
+fn sharer_not_allowed(
+    share: &WorkflowShare,
+    workflow_name: &str,
+) -> (GrantState, &'static str, String) {
+    let who = created_by(&share.metadata).unwrap_or_else(|| "its author".to_string());
+    (
+        GrantState::Rejected,
+        "SharerNotAllowed",
+        format!(
+            "{who} may not share workflow {workflow_name} (any more): only its creator, the owners and managers of its workspace and the organization's coordinators may"
+        ),
+    )
 }
 
 /// Grants to the named people of a share: same availability rules as workspaces,

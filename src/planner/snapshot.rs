@@ -71,7 +71,17 @@ impl Snapshot {
             .iter()
             .filter(|s| WorkflowKey::of_share(s).as_ref() == Some(key))
             .collect();
-        plan_workflow(directory, &key.namespace, &key.name, workflow, &shares, now)
+        // Offline there is no API server to ask whether authors may still share.
+        let unauthorized = BTreeSet::new();
+        plan_workflow(
+            directory,
+            &key.namespace,
+            &key.name,
+            workflow,
+            &shares,
+            &unauthorized,
+            now,
+        )
     }
 
     /// Plans every workflow in the snapshot.

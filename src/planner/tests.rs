@@ -521,3 +521,44 @@ fn tiers_follow_what_is_granted() {
     assert!(plan.rbac.is_none());
     assert!(plan.creator_rbac.is_some(), "the creator keeps it");
 }
+
+#[test]
+fn a_share_whose_author_may_not_share_grants_nothing() {
+    let wf = created_by(workflow(false, None), "bob");
+    let mut s = share("s", &["support"], false);
+    s.metadata.annotations =
+        Some([(crate::labels::CREATED_BY.to_string(), "grace".to_string())].into());
+    s.spec.people = Some(People {
+        users: vec!["Zoë".into()],
+        groups: vec![],
+    });
+    let snap = snapshot(vec![wf.clone()], vec![s.clone()]);
+    let unauthorized = ["s".to_string()].into();
+    let plan = plan_workflow(
+        &snap.directory(),
+        "sales",
+        "wf",
+        Some(&wf),
+        &[&s],
+        &unauthorized,
+        "2026-01-01T00:00:00Z",
+    );
+    assert!(plan.shared_workflows.is_empty());
+    assert!(plan.rbac.is_none());
+    assert!(
+        plan.creator_rbac.is_some(),
+        "the creator keeps the workflow"
+    );
+    assert_eq!(tier(&plan), Some(Tier::Private));
+    let status = &plan.shares[0].status;
+    assert_eq!(status.grants[0].state, GrantState::Rejected);
+    assert_eq!(status.grants[0].reason, "SharerNotAllowed");
+    assert_eq!(status.people[0].state, GrantState::Rejected);
+    let ready = &status.conditions[0];
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "SharerNotAllowed")
+    );
+    assert!(ready.message.contains("grace may not share workflow wf"));
+    assert!(plan.shares[0].notify.is_empty());
+}
