@@ -12,6 +12,7 @@ use kube::{Resource, ResourceExt};
 use crate::error::{Error, Result};
 use crate::labels;
 use crate::metrics::WriteKind;
+use crate::resources::condition::ConditionType;
 use crate::resources::condition::now_rfc3339;
 use crate::resources::{
     Access, Condition, Workflow, WorkflowClone, WorkflowCloneStatus, WorkflowSpec,
@@ -146,7 +147,7 @@ pub async fn reconcile(clone: Arc<WorkflowClone>, ctx: Arc<Context>) -> Result<A
     let done = previous
         .conditions
         .iter()
-        .any(|c| (c.type_ == "Ready" || c.type_ == "Stalled") && c.is_true());
+        .any(|c| (c.is(ConditionType::Ready) || c.is(ConditionType::Stalled)) && c.is_true());
     if done {
         return Ok(Action::await_change()); // a clone happens once
     }
@@ -155,12 +156,12 @@ pub async fn reconcile(clone: Arc<WorkflowClone>, ctx: Arc<Context>) -> Result<A
         Ok(from) => (
             vec![
                 Condition::new(
-                    "Ready",
+                    ConditionType::Ready,
                     true,
                     "Cloned",
                     format!("copied {from} to {}", clone.spec.target_name),
                 ),
-                Condition::new("Stalled", false, "Cloned", ""),
+                Condition::new(ConditionType::Stalled, false, "Cloned", ""),
             ],
             Some(clone.spec.target_name.clone()),
             Some(from.clone()),
@@ -168,8 +169,13 @@ pub async fn reconcile(clone: Arc<WorkflowClone>, ctx: Arc<Context>) -> Result<A
         ),
         Err(r) => (
             vec![
-                Condition::new("Ready", false, r.reason, r.message.clone()),
-                Condition::new("Stalled", r.final_, r.reason, r.message.clone()),
+                Condition::new(ConditionType::Ready, false, r.reason, r.message.clone()),
+                Condition::new(
+                    ConditionType::Stalled,
+                    r.final_,
+                    r.reason,
+                    r.message.clone(),
+                ),
             ],
             None,
             None,

@@ -17,6 +17,7 @@ use crate::labels;
 use crate::metrics::WriteKind;
 use crate::naming;
 use crate::planner::{DesiredOrganizationBinding, plan_organization_roles};
+use crate::resources::condition::ConditionType;
 use crate::resources::condition::now_rfc3339;
 use crate::resources::{Condition, Organization, OrganizationStatus};
 
@@ -181,14 +182,14 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
     let conflicts = converge_role_bindings(&ctx, &org, &desired).await?;
     let conditions = vec![if conflicts.is_empty() {
         Condition::new(
-            "Ready",
+            ConditionType::Ready,
             true,
             "WorkspacesListed",
             format!("{} workspace(s)", workspaces.len()),
         )
     } else {
         Condition::new(
-            "Ready",
+            ConditionType::Ready,
             false,
             "Conflict",
             format!(

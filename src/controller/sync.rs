@@ -7,9 +7,10 @@ use kube::runtime::reflector::ObjectRef;
 
 use crate::error::Result;
 use crate::naming;
-use crate::planner::{WorkflowKey, plan_workflow};
+use crate::planner::{Applied, WorkflowKey, plan_workflow, remember_enabled, settle};
+use crate::resources::condition::ConditionType;
 use crate::resources::condition::now_rfc3339;
-use crate::resources::{Condition, GrantState, Workflow, WorkflowShare, WorkflowShareStatus};
+use crate::resources::{Condition, Workflow, WorkflowShare, WorkflowShareStatus};
 
 use super::{Context, apply, authorize, notify, status};
 
@@ -84,14 +85,18 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         let progressing = WorkflowShareStatus {
             observed_generation: share.metadata.generation,
             conditions: vec![
-                Condition::unknown("Ready", "Reconciling", "applying the new specification"),
-                Condition::new(
+                Condition::unknown(
+                    ConditionType::Ready,
                     "Reconciling",
+                    "applying the new specification",
+                ),
+                Condition::new(
+                    ConditionType::Reconciling,
                     true,
                     "SpecChanged",
                     "applying the new specification",
                 ),
-                Condition::new("Stalled", false, "Reconciling", ""),
+                Condition::new(ConditionType::Stalled, false, "Reconciling", ""),
             ],
             ..previous
         };
@@ -119,107 +124,53 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         &now,
     );
 
-    // A recipient's `enabled` survives a suspension: remember it before the entry is
-    // removed, and set it again when the grant comes back.
     let sw_name = naming::shared_workflow_name(&key.namespace, &key.name);
-    let enabled_now = |ws: &str| {
+    let re_enable = remember_enabled(&mut plan, &share_refs, |ws| {
         ctx.stores
             .shared_workflows
             .get(&ObjectRef::new(&sw_name).within(ws))
             .and_then(|sw| sw.spec.enabled)
-    };
-    let mut re_enable: Vec<String> = Vec::new();
-    for share_plan in &mut plan.shares {
-        let previous = shares
-            .iter()
-            .find(|s| s.metadata.name.as_deref() == Some(&share_plan.name))
-            .and_then(|s| s.status.clone())
-            .unwrap_or_default();
-        for grant in &mut share_plan.status.grants {
-            let before = previous
-                .grants
-                .iter()
-                .find(|g| g.workspace == grant.workspace);
-            match grant.state {
-                GrantState::Suspended if enabled_now(&grant.workspace) == Some(true) => {
-                    grant.recipient_enabled = Some(true);
-                }
-                GrantState::Active if before.and_then(|b| b.recipient_enabled) == Some(true) => {
-                    re_enable.push(grant.workspace.clone());
-                }
-                _ => {}
-            }
-        }
-    }
+    });
 
-    let outcome = apply::shared_workflows(ctx, key, &plan.shared_workflows).await?;
+    let entries = apply::shared_workflows(ctx, key, &plan.shared_workflows).await?;
     for ws in &re_enable {
         apply::restore_enabled(ctx, ws, &sw_name).await?;
     }
     let readers = naming::grant_rbac_name(&key.name);
-    let rbac_owned = apply::rbac(ctx, key, &readers, plan.rbac.as_ref()).await?;
     let creator = naming::creator_rbac_name(&key.name);
+    let readers_owned = apply::rbac(ctx, key, &readers, plan.rbac.as_ref()).await?;
     let creator_owned = apply::rbac(ctx, key, &creator, plan.creator_rbac.as_ref()).await?;
+    let applied = Applied {
+        uids: entries.uids,
+        conflicts: entries.conflicts,
+        blocked_rbac: match (readers_owned, creator_owned) {
+            (false, _) => Some(readers),
+            (true, false) => Some(creator),
+            (true, true) => None,
+        },
+    };
 
-    for share_plan in &mut plan.shares {
+    // Notifications first: the statuses written below record them as sent.
+    for notification in settle(&mut plan, &applied, &now) {
+        notify::new_grant(
+            ctx,
+            &directory,
+            &notify::Grant {
+                key,
+                workspace: &notification.workspace,
+                shared_workflow: &sw_name,
+                shared_workflow_uid: &notification.shared_workflow_uid,
+                shared_by: notification.shared_by.as_deref(),
+            },
+        )
+        .await?;
+    }
+    for share_plan in &plan.shares {
         let share = shares
             .iter()
-            .find(|s| s.metadata.name.as_deref() == Some(&share_plan.name));
-        let shared_by = share_plan.status.shared_by.clone();
-        for grant in &mut share_plan.status.grants {
-            if outcome.conflicts.contains(&grant.workspace) {
-                grant.state = GrantState::Pending;
-                grant.reason = "Conflict".to_string();
-                grant.message = format!(
-                    "SharedWorkflow {} in {} exists and is not managed by workflow-share",
-                    naming::shared_workflow_name(&key.namespace, &key.name),
-                    grant.workspace
-                );
-                grant.notified_at = None;
-                continue;
-            }
-            let notify_now = share_plan.notify.contains(&grant.workspace);
-            if let (true, Some(uid)) = (notify_now, outcome.uids.get(&grant.workspace)) {
-                let sw_name = naming::shared_workflow_name(&key.namespace, &key.name);
-                notify::new_grant(
-                    ctx,
-                    &directory,
-                    &notify::Grant {
-                        key,
-                        workspace: &grant.workspace,
-                        shared_workflow: &sw_name,
-                        shared_workflow_uid: uid,
-                        shared_by: shared_by.as_deref(),
-                    },
-                )
-                .await?;
-                grant.notified_at = Some(now.clone());
-            }
-        }
-        if !(rbac_owned && creator_owned) {
-            let blocked = if rbac_owned { &creator } else { &readers };
-            let msg = format!(
-                "Role or RoleBinding {blocked} in {} exists and is not managed by workflow-share",
-                key.namespace
-            );
-            if let Some(ready) = share_plan
-                .status
-                .conditions
-                .iter_mut()
-                .find(|c| c.type_ == "Ready")
-            {
-                *ready = Condition::new("Ready", false, "Conflict", msg);
-            }
-        }
-        share_plan.status.active_grants = share_plan
-            .status
-            .grants
-            .iter()
-            .filter(|g| g.state == GrantState::Active)
-            .count()
-            .try_into()
-            .unwrap_or(i32::MAX);
-        if let Some(share) = share.filter(|s| s.metadata.deletion_timestamp.is_none()) {
+            .find(|s| s.metadata.name.as_deref() == Some(&share_plan.name))
+            .filter(|s| s.metadata.deletion_timestamp.is_none());
+        if let Some(share) = share {
             status::share(ctx, share, share_plan.status.clone(), &now).await?;
         }
     }

@@ -4,6 +4,7 @@
 mod directory;
 mod organization;
 mod plan;
+mod settle;
 mod snapshot;
 
 pub use directory::{Directory, Lookup, Member};
@@ -14,6 +15,7 @@ pub use plan::{
     DesiredRbac, DesiredSharedWorkflow, READ_VERBS, SHARE_VERB, SharePlan, WorkflowPlan,
     plan_workflow,
 };
+pub use settle::{Applied, Notification, remember_enabled, settle};
 pub use snapshot::{Snapshot, WorkflowKey};
 
 #[cfg(test)]

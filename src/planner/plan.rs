@@ -2,6 +2,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::labels;
 use crate::naming;
+use crate::resources::condition::ConditionType;
 use crate::resources::workflow::Tier;
 use crate::resources::{
     Access, Condition, GrantState, GrantVia, PersonGrant, SharedWorkflowSource, SharedWorkflowSpec,
@@ -295,10 +296,10 @@ pub fn plan_workflow(
         } else {
             let (_, reason, message) = sharer_not_allowed(share, workflow_name);
             vec![
-                Condition::new("Ready", false, reason, message),
-                Condition::new("Reconciling", false, "Reconciled", ""),
+                Condition::new(ConditionType::Ready, false, reason, message),
+                Condition::new(ConditionType::Reconciling, false, "Reconciled", ""),
                 // Not Stalled: granting the author the right to share fixes it.
-                Condition::new("Stalled", false, "Reconciled", ""),
+                Condition::new(ConditionType::Stalled, false, "Reconciled", ""),
             ]
         };
         share_plans.push(SharePlan {
@@ -404,7 +405,7 @@ pub fn plan_workflow(
     });
     let workflow_status = workflow.map(|wf| WorkflowStatus {
         observed_generation: wf.metadata.generation,
-        conditions: vec![Condition::new("Ready", true, "Reconciled", "")],
+        conditions: vec![Condition::new(ConditionType::Ready, true, "Reconciled", "")],
         tier: Some(tier),
         creator: creator.clone(),
         shareable,
@@ -552,10 +553,10 @@ fn share_conditions(
         )
     };
     vec![
-        Condition::new("Ready", ready, reason, message.clone()),
-        Condition::new("Reconciling", false, "Reconciled", ""),
+        Condition::new(ConditionType::Ready, ready, reason, message.clone()),
+        Condition::new(ConditionType::Reconciling, false, "Reconciled", ""),
         Condition::new(
-            "Stalled",
+            ConditionType::Stalled,
             stalled,
             if stalled { reason } else { "Reconciled" },
             if stalled { message } else { String::new() },

@@ -562,3 +562,51 @@ fn a_share_whose_author_may_not_share_grants_nothing() {
     assert!(ready.message.contains("grace may not share workflow wf"));
     assert!(plan.shares[0].notify.is_empty());
 }
+
+#[test]
+fn settling_folds_conflicts_and_notifications_into_status() {
+    let wf = created_by(workflow(false, None), "bob");
+    let mut s = share("s", &["support", "finance"], false);
+    s.metadata.annotations =
+        Some([(crate::labels::CREATED_BY.to_string(), "bob".to_string())].into());
+    let mut plan = plan_one(&snapshot(vec![wf], vec![s]));
+    assert_eq!(plan.shares[0].notify, ["finance", "support"]);
+    let applied = Applied {
+        uids: [("support".to_string(), "uid-s".to_string())].into(),
+        conflicts: ["finance".to_string()].into(),
+        blocked_rbac: Some("workflow-share.wf".into()),
+    };
+    let sent = settle(&mut plan, &applied, "2026-01-02T00:00:00Z");
+    assert_eq!(
+        sent,
+        [Notification {
+            workspace: "support".into(),
+            shared_workflow_uid: "uid-s".into(),
+            shared_by: Some("bob".into()),
+        }]
+    );
+    let status = &plan.shares[0].status;
+    let finance = status
+        .grants
+        .iter()
+        .find(|g| g.workspace == "finance")
+        .expect("finance");
+    assert_eq!(
+        (finance.state, finance.reason.as_str()),
+        (GrantState::Pending, "Conflict")
+    );
+    assert!(finance.notified_at.is_none());
+    let support = status
+        .grants
+        .iter()
+        .find(|g| g.workspace == "support")
+        .expect("support");
+    assert_eq!(support.notified_at.as_deref(), Some("2026-01-02T00:00:00Z"));
+    assert_eq!(status.active_grants, 1);
+    let ready = &status.conditions[0];
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "Conflict")
+    );
+    assert!(ready.message.contains("workflow-share.wf"));
+}

@@ -26,10 +26,36 @@ pub struct Condition {
     pub last_transition_time: Option<String>,
 }
 
+/// The kstatus condition types every kind reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConditionType {
+    /// The object is what its spec asks for.
+    Ready,
+    /// Work towards a new spec is under way.
+    Reconciling,
+    /// Progress is blocked until someone changes something.
+    Stalled,
+}
+
+impl ConditionType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConditionType::Ready => "Ready",
+            ConditionType::Reconciling => "Reconciling",
+            ConditionType::Stalled => "Stalled",
+        }
+    }
+}
+
 impl Condition {
-    pub fn new(type_: &str, status: bool, reason: &str, message: impl Into<String>) -> Self {
+    pub fn new(
+        type_: ConditionType,
+        status: bool,
+        reason: &str,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
-            type_: type_.to_string(),
+            type_: type_.as_str().to_string(),
             status: if status { "True" } else { "False" }.to_string(),
             reason: reason.to_string(),
             message: message.into(),
@@ -39,11 +65,15 @@ impl Condition {
     }
 
     /// A condition whose truth is not known yet (work in progress).
-    pub fn unknown(type_: &str, reason: &str, message: impl Into<String>) -> Self {
+    pub fn unknown(type_: ConditionType, reason: &str, message: impl Into<String>) -> Self {
         Self {
             status: "Unknown".to_string(),
             ..Self::new(type_, false, reason, message)
         }
+    }
+
+    pub fn is(&self, type_: ConditionType) -> bool {
+        self.type_ == type_.as_str()
     }
 
     pub fn is_true(&self) -> bool {
