@@ -40,19 +40,6 @@ impl Stores {
         )
     }
 
-    /// Waits until every store has its initial list: planning from a partial
-    /// view would revoke grants that are still declared.
-    pub async fn wait_ready(&self) -> Result<(), kube::runtime::reflector::store::WriterDropped> {
-        self.organizations.wait_until_ready().await?;
-        self.namespaces.wait_until_ready().await?;
-        self.cluster_roles.wait_until_ready().await?;
-        self.role_bindings.wait_until_ready().await?;
-        self.roles.wait_until_ready().await?;
-        self.workflows.wait_until_ready().await?;
-        self.shares.wait_until_ready().await?;
-        self.shared_workflows.wait_until_ready().await
-    }
-
     /// Every share in the store that references `key`'s workflow.
     pub fn shares_of(&self, key: &WorkflowKey) -> Vec<Arc<WorkflowShare>> {
         self.shares

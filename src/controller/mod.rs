@@ -26,6 +26,7 @@ use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{ClusterRole, Role, RoleBinding};
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::store::WriterDropped;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -78,7 +79,7 @@ impl Triggers {
 /// workflows it affects and triggers them only after the store holds it, so a
 /// sync never plans from a store older than the event that woke it.
 fn reflect<K, F>(
-    tasks: &mut Tasks,
+    watches: &mut Watches,
     api: Api<K>,
     config: watcher::Config,
     triggers: Triggers,
@@ -95,13 +96,13 @@ where
     F: Fn(&K) -> Vec<WorkflowKey> + Send + Sync + 'static,
 {
     let (store, writer) = reflector::store();
-    spawn_reflector(tasks, api, config, writer, triggers, affected);
+    spawn_reflector(watches, api, config, writer, triggers, affected);
     store
 }
 
 /// Like `reflect`, for a store created by the caller (needed before the mappers exist).
 fn spawn_reflector<K, F>(
-    tasks: &mut Tasks,
+    watches: &mut Watches,
     api: Api<K>,
     config: watcher::Config,
     writer: reflector::store::Writer<K>,
@@ -117,6 +118,10 @@ fn spawn_reflector<K, F>(
         + 'static,
     F: Fn(&K) -> Vec<WorkflowKey> + Send + Sync + 'static,
 {
+    let reader = writer.as_reader();
+    watches
+        .ready
+        .push(Box::pin(async move { reader.wait_until_ready().await }));
     let stream = reflector::reflector(writer, watcher(api, config))
         .default_backoff()
         .touched_objects();
@@ -128,7 +133,7 @@ fn spawn_reflector<K, F>(
         async {}
     });
     // The watcher retries forever, so this task ending at all is a failure.
-    tasks.spawn(async move {
+    watches.tasks.spawn(async move {
         watch.await;
         format!("watch of {}", K::plural(&()))
     });
@@ -136,6 +141,23 @@ fn spawn_reflector<K, F>(
 
 /// Long-running tasks, each returning its name when it ends.
 type Tasks = tokio::task::JoinSet<String>;
+
+/// Every watch the planner reads from: its task and when its first list is in.
+/// Watching one more kind is one `reflect` call; waiting for it comes with it.
+#[derive(Default)]
+struct Watches {
+    tasks: Tasks,
+    ready: Vec<futures::future::BoxFuture<'static, Result<(), WriterDropped>>>,
+}
+
+impl Watches {
+    /// Waits until every store has its initial list: planning from a partial view
+    /// would revoke grants that are still declared.
+    async fn all_ready(&mut self) -> Result<(), WriterDropped> {
+        futures::future::try_join_all(std::mem::take(&mut self.ready)).await?;
+        Ok(())
+    }
+}
 
 fn workflow_ref(key: WorkflowKey) -> ObjectRef<Workflow> {
     ObjectRef::new(&key.name).within(&key.namespace)
@@ -246,7 +268,7 @@ pub struct Options {
 /// Runs the controllers until SIGTERM or Ctrl-C. Returns an error (the process
 /// exits non-zero) as soon as any controller loop or watch stops on its own.
 pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
-    let mut background = Tasks::new();
+    let mut watches = Watches::default();
     let all = watcher::Config::default;
     let managed = || {
         watcher::Config::default().labels(&format!(
@@ -281,28 +303,28 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
     );
     let stores = Stores {
         organizations: reflect(
-            &mut background,
+            &mut watches,
             Api::all(client.clone()),
             all(),
             triggers.clone(),
             move |_: &Organization| all_keys(&s1, &w3),
         ),
         namespaces: reflect(
-            &mut background,
+            &mut watches,
             Api::all(client.clone()),
             all(),
             triggers.clone(),
             move |ns: &Namespace| keys_touching_namespace(&s2, &w4, &ns.name_any()),
         ),
         cluster_roles: reflect(
-            &mut background,
+            &mut watches,
             Api::all(client.clone()),
             workspace_roles(),
             triggers.clone(),
             move |_: &ClusterRole| all_shared_keys(&s3),
         ),
         role_bindings: reflect(
-            &mut background,
+            &mut watches,
             Api::all(client.clone()),
             all(),
             triggers.clone(),
@@ -315,14 +337,14 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
             },
         ),
         roles: reflect(
-            &mut background,
+            &mut watches,
             Api::all(client.clone()),
             managed(),
             triggers.clone(),
             move |r: &Role| source_of_rbac(r, &w2).into_iter().collect(),
         ),
         shared_workflows: reflect(
-            &mut background,
+            &mut watches,
             Api::all(client.clone()),
             all(),
             triggers.clone(),
@@ -346,7 +368,7 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         shares: share_store.clone(),
     };
     spawn_reflector(
-        &mut background,
+        &mut watches,
         Api::<Workflow>::all(client.clone()),
         all(),
         wf_writer,
@@ -360,7 +382,7 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         },
     );
     spawn_reflector(
-        &mut background,
+        &mut watches,
         Api::<WorkflowShare>::all(client.clone()),
         all(),
         share_writer,
@@ -368,10 +390,9 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         |s| WorkflowKey::of_share(s).into_iter().collect(),
     );
 
-    // Planning from a partial view would revoke grants that are still declared:
-    // wait for every initial list before the first reconcile.
     let metrics = Arc::new(Metrics::default());
     let server = metrics::serve(options.metrics_addr, metrics.clone());
+    let mut background = std::mem::take(&mut watches.tasks);
     background.spawn(async move {
         if let Err(error) = server.await {
             error!(%error, "metrics and health server failed");
@@ -385,7 +406,7 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         metrics,
     ));
     tokio::select! {
-        ready = ctx.stores.wait_ready() => ready.map_err(|_| Error::StoresClosed)?,
+        ready = watches.all_ready() => ready.map_err(|_| Error::StoresClosed)?,
         Some(ended) = background.join_next() => return Err(failed(&ctx, ended)),
         _ = supervise::shutdown_signal() => return Ok(()),
     }
