@@ -132,5 +132,8 @@ conditioned!(
     super::WorkflowStatus,
     super::WorkflowShareStatus,
     super::OrganizationStatus,
-    super::WorkflowCloneStatus
+    super::WorkflowCloneStatus,
+    super::VisibilityStatus,
+    super::TriggerStatus,
+    super::WorkflowRunStatus
 );

@@ -1,21 +1,33 @@
 //! The custom resources of `sharing.workflows.dev/v1alpha1`, one file per kind.
 
 pub mod condition;
+pub mod object_share;
 pub mod organization;
+pub mod project;
 pub mod shared_workflow;
+pub mod trigger;
 pub mod workflow;
 pub mod workflow_clone;
+pub mod workflow_run;
 pub mod workflow_share;
 
 pub use condition::Condition;
+pub use object_share::{
+    LocalObjectRef, ProjectShare, ProjectShareSpec, ShareScope, TriggerShare, TriggerShareSpec,
+};
 pub use organization::{
     Organization, OrganizationSpec, OrganizationStatus, SharingPolicy, Subject,
 };
+pub use project::{Project, ProjectSpec, VisibilityStatus};
 pub use shared_workflow::{SharedWorkflow, SharedWorkflowSource, SharedWorkflowSpec};
+pub use trigger::{
+    Fire, RunnableKind, RunnableRef, Schedule, Trigger, TriggerSpec, TriggerStatus, TriggerType,
+};
 pub use workflow::{Tier, Workflow, WorkflowSpec, WorkflowStatus};
 pub use workflow_clone::{
     SharedWorkflowRef, WorkflowClone, WorkflowCloneSpec, WorkflowCloneStatus,
 };
+pub use workflow_run::{Accounting, RunPhase, WorkflowRun, WorkflowRunSpec, WorkflowRunStatus};
 pub use workflow_share::{
     Access, GrantState, GrantVia, People, PersonGrant, WorkflowRef, WorkflowShare,
     WorkflowShareSpec, WorkflowShareStatus, WorkspaceGrant,
@@ -37,6 +49,11 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         WorkflowShare::crd(),
         SharedWorkflow::crd(),
         WorkflowClone::crd(),
+        Project::crd(),
+        ProjectShare::crd(),
+        Trigger::crd(),
+        TriggerShare::crd(),
+        WorkflowRun::crd(),
     ]
 }
 
