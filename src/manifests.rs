@@ -118,7 +118,7 @@ pub fn plans_table(plans: &[WorkflowPlan]) -> String {
                 plan.namespace,
                 rbac.name,
                 rbac.verbs.join(","),
-                rbac.workflow,
+                rbac.object,
                 rbac.subjects.len()
             );
         }

@@ -23,6 +23,11 @@ fn fit(name: &str, max: usize) -> String {
     format!("{head}-{hash}")
 }
 
+/// `name` itself when it is a valid object name length, else shortened with a hash.
+pub fn fit_name(name: &str) -> String {
+    fit(name, MAX_NAME)
+}
+
 /// Name of the SharedWorkflow in a recipient workspace: `<owner-namespace>.<workflow>`.
 pub fn shared_workflow_name(owner_namespace: &str, workflow: &str) -> String {
     fit(&format!("{owner_namespace}.{workflow}"), MAX_NAME)

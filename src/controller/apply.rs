@@ -151,8 +151,8 @@ pub async fn restore_enabled(ctx: &Context, workspace: &str, name: &str) -> Resu
 fn desired_role(rbac: &DesiredRbac) -> Vec<PolicyRule> {
     vec![PolicyRule {
         api_groups: Some(vec![GROUP.to_string()]),
-        resources: Some(vec!["workflows".to_string()]),
-        resource_names: Some(vec![rbac.workflow.clone()]),
+        resources: Some(vec![rbac.resource.to_string()]),
+        resource_names: Some(vec![rbac.object.clone()]),
         verbs: rbac.verbs.clone(),
         ..Default::default()
     }]

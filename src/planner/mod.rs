@@ -6,6 +6,7 @@ mod organization;
 mod plan;
 mod settle;
 mod snapshot;
+mod visibility;
 
 pub use directory::{Directory, Lookup, Member};
 pub use organization::{
@@ -17,6 +18,7 @@ pub use plan::{
 };
 pub use settle::{Applied, Notification, remember_enabled, settle};
 pub use snapshot::{Snapshot, WorkflowKey};
+pub use visibility::{ShareInput, SharedKind, VisibilityPlan, plan_visibility};
 
 #[cfg(test)]
 mod tests;

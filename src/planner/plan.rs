@@ -5,8 +5,9 @@ use crate::naming;
 use crate::resources::condition::ConditionType;
 use crate::resources::workflow::Tier;
 use crate::resources::{
-    Access, Condition, GrantState, GrantVia, PersonGrant, SharedWorkflowSource, SharedWorkflowSpec,
-    Workflow, WorkflowShare, WorkflowShareStatus, WorkflowStatus, WorkspaceGrant,
+    Access, Condition, GrantState, GrantVia, People, PersonGrant, SharedWorkflowSource,
+    SharedWorkflowSpec, Workflow, WorkflowShare, WorkflowShareStatus, WorkflowStatus,
+    WorkspaceGrant,
 };
 
 use super::directory::{Directory, Lookup, Member};
@@ -24,7 +25,10 @@ pub struct DesiredSharedWorkflow {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredRbac {
     pub name: String,
-    pub workflow: String,
+    /// The resource (plural) of the one object: workflows, projects or triggers.
+    pub resource: &'static str,
+    /// Name of the one object.
+    pub object: String,
     pub verbs: Vec<String>,
     pub subjects: Vec<Member>,
 }
@@ -72,7 +76,7 @@ impl WorkflowPlan {
 }
 
 /// Why a target is not granted, or None when it is eligible.
-fn target_problem(
+pub(super) fn target_problem(
     directory: &Directory,
     owner_namespace: &str,
     owner_org: Option<&str>,
@@ -118,7 +122,7 @@ fn target_problem(
 }
 
 /// The creator stamped by admission on a Workflow or WorkflowShare.
-fn created_by(meta: &kube::api::ObjectMeta) -> Option<String> {
+pub(super) fn created_by(meta: &kube::api::ObjectMeta) -> Option<String> {
     meta.annotations.as_ref()?.get(labels::CREATED_BY).cloned()
 }
 
@@ -217,7 +221,9 @@ pub fn plan_workflow(
                     "WorkflowNotFound",
                     format!("workflow {workflow_name} does not exist in {namespace}"),
                 ),
-                (Some(_), _) if !sharer_allowed => sharer_not_allowed(share, workflow_name),
+                (Some(_), _) if !sharer_allowed => {
+                    sharer_not_allowed(&share.metadata, "workflow", workflow_name)
+                }
                 (Some(_), Some(problem)) => problem,
                 (Some(_), None) if archived => (
                     GrantState::Suspended,
@@ -270,7 +276,14 @@ pub fn plan_workflow(
                     .and_then(|p| p.recipient_enabled),
             });
         }
-        let mut people = person_grants(share, workflow.is_some(), archived, shareable, now);
+        let mut people = person_grants(
+            share.spec.people.as_ref(),
+            share.status.as_ref(),
+            workflow.is_some(),
+            archived,
+            shareable,
+            now,
+        );
         if !sharer_allowed && workflow.is_some() {
             for p in &mut people {
                 p.state = GrantState::Rejected;
@@ -292,9 +305,10 @@ pub fn plan_workflow(
             .filter(|g| g.state == GrantState::Active)
             .count();
         let conditions = if sharer_allowed || workflow.is_none() {
-            share_conditions(workflow.is_some(), archived, &grants)
+            share_conditions("workflow", workflow.is_some(), archived, &grants)
         } else {
-            let (_, reason, message) = sharer_not_allowed(share, workflow_name);
+            let (_, reason, message) =
+                sharer_not_allowed(&share.metadata, "workflow", workflow_name);
             vec![
                 Condition::new(ConditionType::Ready, false, reason, message),
                 Condition::new(ConditionType::Reconciling, false, "Reconciled", ""),
@@ -378,28 +392,20 @@ pub fn plan_workflow(
         .chain(people_with_access)
         .collect();
     let creator = workflow.and_then(|wf| created_by(&wf.metadata));
-    let creator_rbac = creator.as_ref().map(|user| DesiredRbac {
-        name: naming::creator_rbac_name(workflow_name),
-        workflow: workflow_name.to_string(),
-        verbs: CREATOR_VERBS
-            .iter()
-            .copied()
-            .chain(
-                directory
-                    .creators_may_share(namespace)
-                    .then_some(SHARE_VERB),
-            )
-            .map(String::from)
-            .collect(),
-        subjects: vec![Member {
-            kind: "User".into(),
-            name: user.clone(),
-            namespace: None,
-        }],
+    let creator_rbac = creator.as_ref().map(|user| {
+        creator_grant(
+            directory,
+            namespace,
+            "workflows",
+            workflow_name,
+            naming::creator_rbac_name(workflow_name),
+            user,
+        )
     });
     let rbac = (!subjects.is_empty()).then(|| DesiredRbac {
         name: naming::grant_rbac_name(workflow_name),
-        workflow: workflow_name.to_string(),
+        resource: "workflows",
+        object: workflow_name.to_string(),
         verbs: READ_VERBS.iter().map(|v| v.to_string()).collect(),
         subjects: subjects.into_iter().collect(),
     });
@@ -428,31 +434,65 @@ pub fn plan_workflow(
     }
 }
 
-/// The target state of every grant of a share whose author may not share the workflow.
-fn sharer_not_allowed(
-    share: &WorkflowShare,
-    workflow_name: &str,
+/// The creator's grant on one object: read, edit, delete and, unless the organization
+/// reserves it, share.
+pub(super) fn creator_grant(
+    directory: &Directory,
+    namespace: &str,
+    resource: &'static str,
+    object: &str,
+    rbac_name: String,
+    user: &str,
+) -> DesiredRbac {
+    DesiredRbac {
+        name: rbac_name,
+        resource,
+        object: object.to_string(),
+        verbs: CREATOR_VERBS
+            .iter()
+            .copied()
+            .chain(
+                directory
+                    .creators_may_share(namespace)
+                    .then_some(SHARE_VERB),
+            )
+            .map(String::from)
+            .collect(),
+        subjects: vec![Member {
+            kind: "User".into(),
+            name: user.to_string(),
+            namespace: None,
+        }],
+    }
+}
+
+/// The target state of every grant of a share whose author may not share the object.
+pub(super) fn sharer_not_allowed(
+    share: &kube::api::ObjectMeta,
+    noun: &str,
+    name: &str,
 ) -> (GrantState, &'static str, String) {
-    let who = created_by(&share.metadata).unwrap_or_else(|| "its author".to_string());
+    let who = created_by(share).unwrap_or_else(|| "its author".to_string());
     (
         GrantState::Rejected,
         "SharerNotAllowed",
         format!(
-            "{who} may not share workflow {workflow_name} (any more): only its creator, the owners and managers of its workspace and the organization's coordinators may"
+            "{who} may not share {noun} {name} (any more): only its creator, the owners and managers of its workspace and the organization's coordinators may"
         ),
     )
 }
 
 /// Grants to the named people of a share: same availability rules as workspaces,
 /// without the organization checks (people are not workspaces).
-fn person_grants(
-    share: &WorkflowShare,
+pub(super) fn person_grants(
+    people: Option<&People>,
+    previous: Option<&WorkflowShareStatus>,
     workflow_exists: bool,
     archived: bool,
     shareable: Option<bool>,
     now: &str,
 ) -> Vec<PersonGrant> {
-    let Some(people) = &share.spec.people else {
+    let Some(people) = people else {
         return Vec::new();
     };
     let named = people
@@ -471,10 +511,8 @@ fn person_grants(
             } else {
                 (GrantState::Active, "Granted")
             };
-            let previous = share
-                .status
-                .as_ref()
-                .and_then(|s| s.people.iter().find(|p| p.kind == kind && &p.name == name));
+            let previous =
+                previous.and_then(|s| s.people.iter().find(|p| p.kind == kind && &p.name == name));
             let granted_at = match state {
                 GrantState::Active => previous
                     .and_then(|p| p.granted_at.clone())
@@ -494,7 +532,8 @@ fn person_grants(
 }
 
 /// kstatus conditions of a share from its grants.
-fn share_conditions(
+pub(super) fn share_conditions(
+    noun: &str,
     workflow_exists: bool,
     archived: bool,
     grants: &[WorkspaceGrant],
@@ -513,7 +552,7 @@ fn share_conditions(
             false,
             false,
             "WorkflowNotFound",
-            "the referenced workflow does not exist".to_string(),
+            format!("the referenced {noun} does not exist"),
         )
     } else if count("DeidentificationRequired") > 0 {
         (

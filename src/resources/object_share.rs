@@ -57,31 +57,31 @@ macro_rules! object_share {
             CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq,
         )]
         #[kube(
-                    group = "sharing.workflows.dev",
-                    version = "v1alpha1",
-                    kind = $kind,
-                    namespaced,
-                    status = "WorkflowShareStatus",
-                    shortname = $short,
-                    category = "workflow-sharing",
-                    doc = $doc,
-                    printcolumn(name = $what, type_ = "string", json_path = $refjson),
-                    printcolumn(
-                        name = "Org-Wide",
-                        type_ = "boolean",
-                        json_path = ".spec.entireOrganization"
-                    ),
-                    printcolumn(
-                        name = "Ready",
-                        type_ = "string",
-                        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-                    ),
-                    printcolumn(
-                        name = "Age",
-                        type_ = "date",
-                        json_path = ".metadata.creationTimestamp"
-                    )
-                )]
+                            group = "sharing.workflows.dev",
+                            version = "v1alpha1",
+                            kind = $kind,
+                            namespaced,
+                            status = "WorkflowShareStatus",
+                            shortname = $short,
+                            category = "workflow-sharing",
+                            doc = $doc,
+                            printcolumn(name = $what, type_ = "string", json_path = $refjson),
+                            printcolumn(
+                                name = "Org-Wide",
+                                type_ = "boolean",
+                                json_path = ".spec.entireOrganization"
+                            ),
+                            printcolumn(
+                                name = "Ready",
+                                type_ = "string",
+                                json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+                            ),
+                            printcolumn(
+                                name = "Age",
+                                type_ = "date",
+                                json_path = ".metadata.creationTimestamp"
+                            )
+                        )]
         #[serde(rename_all = "camelCase")]
         pub struct $spec {
             /// The shared object, in the same namespace as this share.
