@@ -18,7 +18,7 @@ pub use plan::{
 };
 pub use settle::{Applied, Notification, remember_enabled, settle};
 pub use snapshot::{Snapshot, WorkflowKey};
-pub use visibility::{ShareInput, SharedKind, VisibilityPlan, plan_visibility};
+pub use visibility::{ShareInput, SharedKind, Target, VisibilityPlan, plan_visibility};
 
 #[cfg(test)]
 mod tests;

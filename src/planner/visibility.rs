@@ -72,18 +72,25 @@ pub struct VisibilityPlan {
     pub shared_with: Vec<String>,
 }
 
-/// Plans who may see one object. `object` is its metadata, None when it does not
-/// exist; `unauthorized` names shares whose author may not share it.
+/// The object being planned: its kind, where it is, and its metadata (None when it
+/// does not exist).
+pub struct Target<'a> {
+    pub kind: SharedKind,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub meta: Option<&'a ObjectMeta>,
+}
+
+/// Plans who may see one object; `unauthorized` names shares whose author may not
+/// share it.
 pub fn plan_visibility(
     directory: &Directory,
-    kind: SharedKind,
-    namespace: &str,
-    name: &str,
-    object: Option<&ObjectMeta>,
+    target: &Target<'_>,
     shares: &[ShareInput<'_>],
     unauthorized: &BTreeSet<String>,
     now: &str,
 ) -> VisibilityPlan {
+    let (kind, namespace, name, object) = (target.kind, target.namespace, target.name, target.meta);
     let exists = object.is_some_and(|o| o.deletion_timestamp.is_none());
     let owner_org = directory.organization_of(namespace);
     let mut readers: BTreeSet<Member> = BTreeSet::new();
@@ -331,10 +338,12 @@ mod tests {
         let meta = object("bob");
         let plan = plan_visibility(
             &dir,
-            SharedKind::Project,
-            "sales",
-            "roadmap",
-            Some(&meta),
+            &Target {
+                kind: SharedKind::Project,
+                namespace: "sales",
+                name: "roadmap",
+                meta: Some(&meta),
+            },
             &[],
             &BTreeSet::new(),
             "t",
@@ -361,10 +370,12 @@ mod tests {
         }];
         let plan = plan_visibility(
             &dir,
-            SharedKind::Project,
-            "sales",
-            "roadmap",
-            Some(&meta),
+            &Target {
+                kind: SharedKind::Project,
+                namespace: "sales",
+                name: "roadmap",
+                meta: Some(&meta),
+            },
             &input,
             &BTreeSet::new(),
             "t",
@@ -395,10 +406,12 @@ mod tests {
         }];
         let plan = plan_visibility(
             &dir,
-            SharedKind::Trigger,
-            "sales",
-            "roadmap",
-            Some(&meta),
+            &Target {
+                kind: SharedKind::Trigger,
+                namespace: "sales",
+                name: "roadmap",
+                meta: Some(&meta),
+            },
             &input,
             &BTreeSet::new(),
             "t",
@@ -416,10 +429,12 @@ mod tests {
         let unauthorized = ["o".to_string()].into();
         let plan = plan_visibility(
             &dir,
-            SharedKind::Trigger,
-            "sales",
-            "roadmap",
-            Some(&meta),
+            &Target {
+                kind: SharedKind::Trigger,
+                namespace: "sales",
+                name: "roadmap",
+                meta: Some(&meta),
+            },
             &input,
             &unauthorized,
             "t",
