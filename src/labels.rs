@@ -28,3 +28,9 @@ pub const CLONED_FROM: &str = "sharing.workflows.dev/cloned-from";
 pub const CLONED_BY_REQUEST: &str = "sharing.workflows.dev/clone-request";
 /// On RoleBindings of organization roles: the Organization they are kept for.
 pub const ORGANIZATION_GRANT: &str = "sharing.workflows.dev/organization-grant";
+/// On generated RBAC of a Project or Trigger: the kind it serves (Workflow grants have none).
+pub const SOURCE_KIND: &str = "sharing.workflows.dev/source-kind";
+/// On generated RBAC of a Project or Trigger: its name (hashed when not a valid label value).
+pub const SOURCE_NAME: &str = "sharing.workflows.dev/source-name";
+/// On a WorkflowRun made by a Trigger: the trigger's name (hashed when too long).
+pub const TRIGGER: &str = "sharing.workflows.dev/trigger";

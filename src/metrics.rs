@@ -37,10 +37,11 @@ pub enum WriteKind {
     Status,
     Finalizer,
     Workflow,
+    WorkflowRun,
 }
 
 impl WriteKind {
-    pub const ALL: [WriteKind; 7] = [
+    pub const ALL: [WriteKind; 8] = [
         WriteKind::SharedWorkflow,
         WriteKind::Role,
         WriteKind::RoleBinding,
@@ -48,6 +49,7 @@ impl WriteKind {
         WriteKind::Status,
         WriteKind::Finalizer,
         WriteKind::Workflow,
+        WriteKind::WorkflowRun,
     ];
 
     pub fn label(self) -> &'static str {
@@ -59,6 +61,7 @@ impl WriteKind {
             WriteKind::Status => "Status",
             WriteKind::Finalizer => "Finalizer",
             WriteKind::Workflow => "Workflow",
+            WriteKind::WorkflowRun => "WorkflowRun",
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
@@ -179,16 +180,42 @@ pub async fn rbac(
     name: &str,
     desired: Option<&DesiredRbac>,
 ) -> Result<bool> {
-    let ours = source_labels(key);
-    let name = name.to_string();
+    let target = RbacTarget {
+        namespace: &key.namespace,
+        name,
+        labels: source_labels(key),
+        owner: None,
+    };
+    rbac_for(ctx, &target, desired).await
+}
+
+/// Where a Role and RoleBinding of one object go, and how they are marked ours.
+pub struct RbacTarget<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub labels: BTreeMap<String, String>,
+    /// The object they serve, so they are deleted with it.
+    pub owner: Option<OwnerReference>,
+}
+
+/// Converges one Role and RoleBinding for any object (see `rbac`).
+pub async fn rbac_for(
+    ctx: &Context,
+    target: &RbacTarget<'_>,
+    desired: Option<&DesiredRbac>,
+) -> Result<bool> {
+    let ours = target.labels.clone();
+    let name = target.name.to_string();
+    let namespace = target.namespace.to_string();
+    let owners = target.owner.clone().map(|o| vec![o]);
     let role = ctx
         .stores
         .roles
-        .get(&ObjectRef::new(&name).within(&key.namespace));
+        .get(&ObjectRef::new(&name).within(&namespace));
     let binding = ctx
         .stores
         .role_bindings
-        .get(&ObjectRef::new(&name).within(&key.namespace));
+        .get(&ObjectRef::new(&name).within(&namespace));
     let foreign = role
         .as_ref()
         .is_some_and(|r| !has_labels(r.as_ref(), &ours))
@@ -198,8 +225,8 @@ pub async fn rbac(
     if foreign {
         return Ok(false);
     }
-    let roles: Api<Role> = Api::namespaced(ctx.client.clone(), &key.namespace);
-    let bindings: Api<RoleBinding> = Api::namespaced(ctx.client.clone(), &key.namespace);
+    let roles: Api<Role> = Api::namespaced(ctx.client.clone(), &namespace);
+    let bindings: Api<RoleBinding> = Api::namespaced(ctx.client.clone(), &namespace);
 
     let Some(desired) = desired else {
         // Nothing to grant: remove what exists (binding first, so access ends first).
@@ -228,8 +255,9 @@ pub async fn rbac(
         let body = Role {
             metadata: kube::api::ObjectMeta {
                 name: Some(name.clone()),
-                namespace: Some(key.namespace.clone()),
+                namespace: Some(namespace.clone()),
                 labels: Some(ours.clone()),
+                owner_references: owners.clone(),
                 ..Default::default()
             },
             rules: Some(rules),
@@ -253,8 +281,9 @@ pub async fn rbac(
         let body = RoleBinding {
             metadata: kube::api::ObjectMeta {
                 name: Some(name.clone()),
-                namespace: Some(key.namespace.clone()),
+                namespace: Some(namespace.clone()),
                 labels: Some(ours),
+                owner_references: owners,
                 ..Default::default()
             },
             role_ref,

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
-use kube::api::{Api, PostParams};
+use kube::api::{Api, ObjectMeta, PostParams};
 
 use crate::error::{Error, Result};
 use crate::labels;
@@ -26,34 +26,44 @@ pub async fn unauthorized_shares(
     key: &WorkflowKey,
     shares: &[&WorkflowShare],
 ) -> Result<BTreeSet<String>> {
+    let metas: Vec<&ObjectMeta> = shares.iter().map(|s| &s.metadata).collect();
+    unauthorized(ctx, "workflows", &key.namespace, &key.name, &metas).await
+}
+
+/// Like `unauthorized_shares`, for shares (their metadata) of any object: `resource`
+/// (plural) `name` in `namespace`.
+pub async fn unauthorized(
+    ctx: &Context,
+    resource: &str,
+    namespace: &str,
+    object: &str,
+    shares: &[&ObjectMeta],
+) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
-    for share in shares {
-        let annotations = share.metadata.annotations.clone().unwrap_or_default();
-        let (Some(name), Some(author)) = (
-            share.metadata.name.clone(),
-            annotations.get(labels::CREATED_BY),
-        ) else {
+    for meta in shares {
+        let (Some(name), Some((author, groups))) = (meta.name.clone(), stamped_creator(meta))
+        else {
             continue;
         };
-        let groups: Vec<String> = annotations
-            .get(labels::CREATED_BY_GROUPS)
-            .map(|g| {
-                g.lines()
-                    .filter(|l| !l.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !may_share(ctx, key, author, groups).await? {
+        if !may(
+            ctx, SHARE_VERB, resource, namespace, object, &author, groups,
+        )
+        .await?
+        {
             out.insert(name);
         }
     }
     Ok(out)
 }
 
-async fn may_share(
+/// Whether `user` (with `groups`) may `verb` the `resource` `object` in `namespace`
+/// (any object of it when `object` is empty).
+pub async fn may(
     ctx: &Context,
-    key: &WorkflowKey,
+    verb: &str,
+    resource: &str,
+    namespace: &str,
+    object: &str,
     user: &str,
     groups: Vec<String>,
 ) -> Result<bool> {
@@ -63,10 +73,10 @@ async fn may_share(
             groups: Some(groups),
             resource_attributes: Some(ResourceAttributes {
                 group: Some(GROUP.to_string()),
-                resource: Some("workflows".to_string()),
-                namespace: Some(key.namespace.clone()),
-                name: Some(key.name.clone()),
-                verb: Some(SHARE_VERB.to_string()),
+                resource: Some(resource.to_string()),
+                namespace: Some(namespace.to_string()),
+                name: (!object.is_empty()).then(|| object.to_string()),
+                verb: Some(verb.to_string()),
                 ..Default::default()
             }),
             ..Default::default()
@@ -77,6 +87,22 @@ async fn may_share(
     let answer = api
         .create(&PostParams::default(), &review)
         .await
-        .map_err(Error::kube("ask whether the author of a share may share"))?;
+        .map_err(Error::kube("ask the API server whether a user may act"))?;
     Ok(answer.status.is_some_and(|s| s.allowed))
+}
+
+/// The creator stamped on an object and their groups (one per line in the stamp).
+pub fn stamped_creator(meta: &ObjectMeta) -> Option<(String, Vec<String>)> {
+    let annotations = meta.annotations.as_ref()?;
+    let user = annotations.get(labels::CREATED_BY)?.clone();
+    let groups = annotations
+        .get(labels::CREATED_BY_GROUPS)
+        .map(|g| {
+            g.lines()
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    Some((user, groups))
 }

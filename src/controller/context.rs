@@ -11,7 +11,9 @@ use tokio::sync::Mutex;
 
 use crate::metrics::Metrics;
 use crate::planner::{Directory, WorkflowKey};
-use crate::resources::{Organization, SharedWorkflow, Workflow, WorkflowShare};
+use crate::resources::{
+    Organization, ProjectShare, SharedWorkflow, TriggerShare, Workflow, WorkflowRun, WorkflowShare,
+};
 
 /// Read-only caches of everything the planner looks at.
 #[derive(Clone)]
@@ -24,6 +26,9 @@ pub struct Stores {
     pub workflows: Store<Workflow>,
     pub shares: Store<WorkflowShare>,
     pub shared_workflows: Store<SharedWorkflow>,
+    pub project_shares: Store<ProjectShare>,
+    pub trigger_shares: Store<TriggerShare>,
+    pub workflow_runs: Store<WorkflowRun>,
 }
 
 impl Stores {

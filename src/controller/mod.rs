@@ -14,10 +14,13 @@ mod context;
 mod events;
 mod fault;
 mod notify;
+mod objects;
 mod organization;
+mod runs;
 mod status;
 mod supervise;
 mod sync;
+mod triggers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,7 +46,10 @@ use crate::error::Error;
 use crate::labels;
 use crate::metrics::{self, Health, Metrics};
 use crate::planner::WorkflowKey;
-use crate::resources::{Organization, SharedWorkflow, Workflow, WorkflowClone, WorkflowShare};
+use crate::resources::{
+    Organization, Project, ProjectShare, SharedWorkflow, Trigger, TriggerShare, Workflow,
+    WorkflowClone, WorkflowRun, WorkflowShare,
+};
 
 /// Periodic safety-net resync; changes arrive through watches within seconds.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -215,6 +221,23 @@ fn all_shared_keys(shares: &Store<WorkflowShare>) -> Vec<WorkflowKey> {
         .collect()
 }
 
+fn is_ours<R: Resource>(obj: &R) -> bool {
+    obj.meta()
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(labels::MANAGED_BY_KEY))
+        .map(String::as_str)
+        == Some(labels::MANAGED_BY_VALUE)
+}
+
+/// A tick whenever membership, a namespace or an organization changes (a lagging
+/// receiver counts as a change too: better one reconcile too many than one missed).
+fn audience_changes(
+    audience: &tokio::sync::broadcast::Sender<()>,
+) -> impl futures::Stream<Item = ()> + Send + 'static {
+    tokio_stream::wrappers::BroadcastStream::new(audience.subscribe()).map(|_| ())
+}
+
 /// Source workflow of a generated Role or RoleBinding, from its labels.
 fn source_of_rbac<R: Resource>(obj: &R, workflows: &Store<Workflow>) -> Option<WorkflowKey> {
     let labels = obj.meta().labels.as_ref()?;
@@ -294,6 +317,14 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         share_store.clone(),
         share_store.clone(),
     );
+    // Membership, namespaces and organizations decide who sees projects and triggers.
+    let (audience, _) = tokio::sync::broadcast::channel::<()>(64);
+    let (a1, a2, a3, a4) = (
+        audience.clone(),
+        audience.clone(),
+        audience.clone(),
+        audience.clone(),
+    );
     let (w1, w2, w3, w4, w5) = (
         wf_store.clone(),
         wf_store.clone(),
@@ -307,33 +338,46 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
             Api::all(client.clone()),
             all(),
             triggers.clone(),
-            move |_: &Organization| all_keys(&s1, &w3),
+            move |_: &Organization| {
+                let _ = a1.send(());
+                all_keys(&s1, &w3)
+            },
         ),
         namespaces: reflect(
             &mut watches,
             Api::all(client.clone()),
             all(),
             triggers.clone(),
-            move |ns: &Namespace| keys_touching_namespace(&s2, &w4, &ns.name_any()),
+            move |ns: &Namespace| {
+                let _ = a2.send(());
+                keys_touching_namespace(&s2, &w4, &ns.name_any())
+            },
         ),
         cluster_roles: reflect(
             &mut watches,
             Api::all(client.clone()),
             workspace_roles(),
             triggers.clone(),
-            move |_: &ClusterRole| all_shared_keys(&s3),
+            move |_: &ClusterRole| {
+                let _ = a3.send(());
+                all_shared_keys(&s3)
+            },
         ),
         role_bindings: reflect(
             &mut watches,
             Api::all(client.clone()),
             all(),
             triggers.clone(),
-            move |rb: &RoleBinding| match source_of_rbac(rb, &w1) {
-                Some(key) => vec![key],
-                None => rb
-                    .namespace()
+            move |rb: &RoleBinding| {
+                if is_ours(rb) {
+                    // Our own grants wake only the workflow they serve.
+                    return source_of_rbac(rb, &w1).into_iter().collect();
+                }
+                // Membership changed: who sees what may have changed.
+                let _ = a4.send(());
+                rb.namespace()
                     .map(|ns| keys_touching_namespace(&s4, &w5, &ns))
-                    .unwrap_or_default(),
+                    .unwrap_or_default()
             },
         ),
         roles: reflect(
@@ -366,6 +410,28 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         ),
         workflows: wf_store.clone(),
         shares: share_store.clone(),
+        // Projects and triggers have controllers of their own, woken by these kinds directly.
+        project_shares: reflect(
+            &mut watches,
+            Api::all(client.clone()),
+            all(),
+            triggers.clone(),
+            |_: &ProjectShare| Vec::new(),
+        ),
+        trigger_shares: reflect(
+            &mut watches,
+            Api::all(client.clone()),
+            all(),
+            triggers.clone(),
+            |_: &TriggerShare| Vec::new(),
+        ),
+        workflow_runs: reflect(
+            &mut watches,
+            Api::all(client.clone()),
+            all(),
+            triggers.clone(),
+            |_: &WorkflowRun| Vec::new(),
+        ),
     };
     spawn_reflector(
         &mut watches,
@@ -522,6 +588,61 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
             }
         });
     loops.spawn(org_ctl.map(|_| "organization controller".to_string()));
+
+    // Projects and triggers: their shares name them; membership, namespaces and
+    // organizations may change who sees any of them.
+    let project_ctl = Controller::new(Api::<Project>::all(client.clone()), all());
+    let project_ctl = project_ctl
+        .watches(Api::<ProjectShare>::all(client.clone()), all(), |s| {
+            s.namespace()
+                .map(|ns| ObjectRef::new(&s.spec.project_ref.name).within(&ns))
+        })
+        .reconcile_all_on(audience_changes(&audience))
+        .graceful_shutdown_on(stopping())
+        .run(
+            |p, ctx| supervise::guarded(p, ctx, triggers::reconcile_project),
+            supervise::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "project controller event");
+            }
+        });
+    loops.spawn(project_ctl.map(|_| "project controller".to_string()));
+
+    let trigger_ctl = Controller::new(Api::<Trigger>::all(client.clone()), all())
+        .watches(Api::<TriggerShare>::all(client.clone()), all(), |s| {
+            s.namespace()
+                .map(|ns| ObjectRef::new(&s.spec.trigger_ref.name).within(&ns))
+        })
+        .reconcile_all_on(audience_changes(&audience))
+        .graceful_shutdown_on(stopping())
+        .run(
+            |t, ctx| supervise::guarded(t, ctx, triggers::reconcile),
+            supervise::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "trigger controller event");
+            }
+        });
+    loops.spawn(trigger_ctl.map(|_| "trigger controller".to_string()));
+
+    let run_ctl = Controller::new(Api::<WorkflowRun>::all(client.clone()), all())
+        .graceful_shutdown_on(stopping())
+        .run(
+            |r, ctx| supervise::guarded(r, ctx, runs::reconcile),
+            supervise::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "run controller event");
+            }
+        });
+    loops.spawn(run_ctl.map(|_| "run controller".to_string()));
 
     ctx.metrics.set_health(Health::Running);
     info!("caches filled; controller started");

@@ -50,7 +50,7 @@ where
     Ok(())
 }
 
-fn namespaced_api<K>(ctx: &Context, obj: &K) -> Result<Api<K>>
+pub(super) fn namespaced_api<K>(ctx: &Context, obj: &K) -> Result<Api<K>>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
 {

@@ -4,6 +4,7 @@
 mod directory;
 mod organization;
 mod plan;
+pub mod schedule;
 mod settle;
 mod snapshot;
 mod visibility;

@@ -1,0 +1,152 @@
+//! Projects and Triggers: who may see them, converged like a workflow's (a creator
+//! grant, a reader grant, share statuses), from one generic sync.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kube::core::object::HasStatus;
+use kube::runtime::reflector::Store;
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::labels;
+use crate::naming;
+use crate::planner::{ShareInput, SharedKind, Target, VisibilityPlan, plan_visibility};
+use crate::resources::condition::now_rfc3339;
+use crate::resources::{
+    Project, ProjectShare, ShareScope, Trigger, TriggerShare, WorkflowShareStatus,
+};
+
+use super::apply::{RbacTarget, rbac_for};
+use super::{Context, Stores, authorize, status};
+
+/// A kind shared with its own share kind.
+pub trait Shareable:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+    const KIND: SharedKind;
+    type Share: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + kube::core::object::HasStatus<Status = WorkflowShareStatus>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static;
+    fn shares(stores: &Stores) -> &Store<Self::Share>;
+    /// Name of the object a share names.
+    fn target(share: &Self::Share) -> &str;
+    fn scope(share: &Self::Share) -> &ShareScope;
+}
+
+impl Shareable for Project {
+    const KIND: SharedKind = SharedKind::Project;
+    type Share = ProjectShare;
+    fn shares(stores: &Stores) -> &Store<ProjectShare> {
+        &stores.project_shares
+    }
+    fn target(share: &ProjectShare) -> &str {
+        &share.spec.project_ref.name
+    }
+    fn scope(share: &ProjectShare) -> &ShareScope {
+        &share.spec.scope
+    }
+}
+
+impl Shareable for Trigger {
+    const KIND: SharedKind = SharedKind::Trigger;
+    type Share = TriggerShare;
+    fn shares(stores: &Stores) -> &Store<TriggerShare> {
+        &stores.trigger_shares
+    }
+    fn target(share: &TriggerShare) -> &str {
+        &share.spec.trigger_ref.name
+    }
+    fn scope(share: &TriggerShare) -> &ShareScope {
+        &share.spec.scope
+    }
+}
+
+/// Shares in `namespace` that name `name`.
+pub fn shares_of<K: Shareable>(stores: &Stores, namespace: &str, name: &str) -> Vec<Arc<K::Share>> {
+    K::shares(stores)
+        .state()
+        .into_iter()
+        .filter(|s| s.namespace().as_deref() == Some(namespace) && K::target(s) == name)
+        .collect()
+}
+
+/// Converges the grants and share statuses of one object; returns the plan, whose
+/// tier, creator and sharedWith the caller writes into the object's own status.
+pub async fn converge<K: Shareable>(ctx: &Context, obj: &K) -> Result<VisibilityPlan> {
+    let namespace = obj
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
+    let name = obj.name_any();
+    let shares = shares_of::<K>(&ctx.stores, &namespace, &name);
+    let metas: Vec<&kube::api::ObjectMeta> = shares.iter().map(|s| s.meta()).collect();
+    let resource = K::KIND.resource();
+    let unauthorized = authorize::unauthorized(ctx, resource, &namespace, &name, &metas).await?;
+    let inputs: Vec<ShareInput<'_>> = shares
+        .iter()
+        .map(|s| ShareInput {
+            meta: s.meta(),
+            scope: K::scope(s),
+            previous: s.status(),
+        })
+        .collect();
+    let now = now_rfc3339();
+    let plan = plan_visibility(
+        &ctx.stores.directory(),
+        &Target {
+            kind: K::KIND,
+            namespace: &namespace,
+            name: &name,
+            meta: Some(obj.meta()),
+        },
+        &inputs,
+        &unauthorized,
+        &now,
+    );
+
+    let labels: BTreeMap<String, String> = [
+        (labels::MANAGED_BY_KEY, labels::MANAGED_BY_VALUE.to_string()),
+        (labels::SOURCE_NAMESPACE, namespace.clone()),
+        (labels::SOURCE_KIND, K::kind(&()).to_string()),
+        (labels::SOURCE_NAME, naming::label_value(&name)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let (readers, creator) = K::KIND.rbac_names(&name);
+    for (rbac_name, desired) in [(&readers, &plan.readers), (&creator, &plan.creator)] {
+        let target = RbacTarget {
+            namespace: &namespace,
+            name: rbac_name,
+            labels: labels.clone(),
+            owner: obj.controller_owner_ref(&()),
+        };
+        // A foreign object of the generated name is left alone (reported by the caller).
+        rbac_for(ctx, &target, desired.as_ref()).await?;
+    }
+
+    for share_plan in &plan.shares {
+        let Some(share) = shares
+            .iter()
+            .find(|s| s.meta().name.as_deref() == Some(&share_plan.name))
+        else {
+            continue;
+        };
+        let api = status::namespaced_api(ctx, share.as_ref())?;
+        status::apply_if_changed(ctx, &api, share.as_ref(), share_plan.status.clone(), &now)
+            .await?;
+    }
+    Ok(plan)
+}
