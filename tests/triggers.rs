@@ -1,0 +1,420 @@
+//! Projects, triggers and runs on the real API server: a schedule trigger fires as
+//! its creator (and is refused once the creator may not run the workflow), the
+//! people it is shared with see it but cannot edit or fire it, runs of shared
+//! workflows are accepted or rejected by availability and accounted to the running
+//! workspace, and sharing a project shares nothing else.
+
+mod support;
+
+use std::time::Duration;
+
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+use support::*;
+use workflow_share::resources::{RunPhase, Tier, Trigger, Workflow, WorkflowRun};
+
+const G: &str = "sharing.workflows.dev";
+/// A schedule trigger fires at the next minute boundary: at most a minute away.
+const FIRE_WAIT: Duration = Duration::from_secs(80);
+
+fn run_doc(ns: &str, name: &str, kind: &str, workflow: &str, extra: &str) -> String {
+    manifest(
+        "WorkflowRun",
+        ns,
+        name,
+        "",
+        &format!("  workflowRef: {{kind: {kind}, name: {workflow}}}\n{extra}"),
+    )
+}
+
+async fn run_status(admin: &kube::Client, ns: &str, name: &str) -> Option<(RunPhase, String)> {
+    let api: Api<WorkflowRun> = Api::namespaced(admin.clone(), ns);
+    let status = api.get(name).await.ok()?.status?;
+    (status.phase != RunPhase::Pending).then_some((status.phase, status.reason))
+}
+
+#[tokio::test]
+async fn a_schedule_trigger_fires_as_its_creator_and_only_while_they_may_run() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let sales = "tg-sales";
+    let mut yaml = organization_yaml("tg-org", &[sales]);
+    yaml += &member_yaml(sales, "member", "bob");
+    yaml += &member_yaml(sales, "member", "grace");
+    apply_yaml(&admin, &yaml).await.expect("organization");
+    let bob = cp.as_user("bob").await;
+    apply_yaml(
+        &bob,
+        &(manifest("Workflow", sales, "nightly", "", "  displayName: Nightly")
+            + &manifest(
+                "Trigger",
+                sales,
+                "every-minute",
+                "",
+                "  type: Schedule\n  workflowRef: {kind: Workflow, name: nightly}\n  schedule: {cron: '* * * * *', timeZone: Europe/Berlin}\n  historyLimit: 3",
+            )),
+    )
+    .await
+    .expect("bob's workflow and trigger");
+    eventually("bob may share his trigger", WAIT, || async {
+        can_i(&bob, "share", G, "triggers", sales, Some("every-minute"))
+            .await
+            .then_some(())
+    })
+    .await;
+    apply_yaml(
+        &bob,
+        &manifest(
+            "TriggerShare",
+            sales,
+            "every-minute",
+            "",
+            "  triggerRef: {name: every-minute}\n  people: {users: [grace]}",
+        ),
+    )
+    .await
+    .expect("shared with grace");
+
+    // grace sees the trigger, not the workflow; she can neither edit nor fire it.
+    let grace = cp.as_user("grace").await;
+    let triggers: Api<Trigger> = Api::namespaced(grace.clone(), sales);
+    eventually("grace sees the trigger", WAIT, || async {
+        let t = triggers.get("every-minute").await.ok()?;
+        (t.status?.tier == Some(Tier::Shared)).then_some(())
+    })
+    .await;
+    assert!(!can_i(&grace, "get", G, "workflows", sales, Some("nightly")).await);
+    let err = triggers
+        .patch(
+            "every-minute",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"suspend": true}})),
+        )
+        .await
+        .expect_err("grace cannot edit");
+    assert!(
+        err.to_string()
+            .contains("only the creator of trigger every-minute (bob)"),
+        "{err}"
+    );
+    let err = apply_yaml(
+        &grace,
+        &run_doc(
+            sales,
+            "by-hand",
+            "Workflow",
+            "nightly",
+            "  triggerRef: every-minute",
+        ),
+    )
+    .await
+    .expect_err("grace cannot fire it");
+    assert!(
+        err.to_string()
+            .contains("only workflow-share creates a trigger's runs"),
+        "{err}"
+    );
+    // Nor run the private workflow herself.
+    apply_yaml(
+        &grace,
+        &run_doc(sales, "grace-try", "Workflow", "nightly", ""),
+    )
+    .await
+    .expect("a run request");
+    let (phase, reason) = eventually("grace's run decided", WAIT, || async {
+        run_status(&admin, sales, "grace-try").await
+    })
+    .await;
+    assert_eq!(
+        (phase, reason.as_str()),
+        (RunPhase::Rejected, "WorkflowNotVisible")
+    );
+
+    // It fires at the next minute, as bob.
+    let runs: Api<WorkflowRun> = Api::namespaced(admin.clone(), sales);
+    let fired = eventually("the trigger fires", FIRE_WAIT, || async {
+        runs.list(&Default::default())
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find(|r| r.spec.trigger_ref.as_deref() == Some("every-minute"))
+    })
+    .await;
+    assert_eq!(fired.spec.run_as, "bob", "runs as its creator");
+    assert!(fired.spec.scheduled_time.is_some());
+    let run_name = fired.metadata.name.clone().expect("name");
+    let (phase, _) = eventually("the fire is accepted", WAIT, || async {
+        run_status(&admin, sales, &run_name).await
+    })
+    .await;
+    assert_eq!(phase, RunPhase::Accepted);
+    let status = Api::<Trigger>::namespaced(admin.clone(), sales)
+        .get("every-minute")
+        .await
+        .expect("trigger")
+        .status
+        .expect("status");
+    assert_eq!(status.creator.as_deref(), Some("bob"));
+    assert_eq!(status.recent_fires[0].run, run_name);
+    assert!(status.next_fire_time.is_some());
+
+    // bob leaves the workspace: the next fire is refused, never run as someone else.
+    Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(admin.clone(), sales)
+        .delete("member-bob", &DeleteParams::default())
+        .await
+        .expect("bob leaves");
+    let refused = eventually("the next fire is refused", FIRE_WAIT, || async {
+        let t = Api::<Trigger>::namespaced(admin.clone(), sales)
+            .get("every-minute")
+            .await
+            .ok()?;
+        let st = t.status?;
+        let latest = st.recent_fires.first()?.clone();
+        (latest.outcome == "CreatorMayNotRun").then_some(st)
+    })
+    .await;
+    let ready = refused
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "CreatorMayNotRun")
+    );
+    let by_trigger = runs
+        .list(&Default::default())
+        .await
+        .expect("runs")
+        .items
+        .into_iter()
+        .filter(|r| r.spec.trigger_ref.is_some())
+        .count();
+    assert_eq!(by_trigger, 1, "no run was made for the refused fire");
+}
+
+#[tokio::test]
+async fn runs_of_shared_workflows_are_accepted_by_availability_and_accounted_to_the_recipient() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support) = ("rn-sales", "rn-support");
+    let mut yaml = organization_yaml("rn-org", &[sales, support]);
+    yaml += &member_yaml(sales, "owner", "alice");
+    yaml += &member_yaml(support, "member", "dave");
+    for (name, access) in [("forecast", "Run"), ("digest", "View")] {
+        yaml += &manifest(
+            "Workflow",
+            sales,
+            name,
+            "",
+            &format!("  displayName: {name}\n  definition: [{{name: secret-step}}]"),
+        );
+        yaml += &manifest(
+            "WorkflowShare",
+            sales,
+            name,
+            "",
+            &format!(
+                "  workflowRef: {{name: {name}}}\n  workspaces: [{support}]\n  access: {access}"
+            ),
+        );
+    }
+    apply_yaml(&admin, &yaml).await.expect("shares");
+    eventually("entries in support", WAIT, || async {
+        (entry_exists(&admin, support, "rn-sales.forecast").await
+            && entry_exists(&admin, support, "rn-sales.digest").await)
+            .then_some(())
+    })
+    .await;
+    let dave = cp.as_user("dave").await;
+    let entries: Api<workflow_share::resources::SharedWorkflow> =
+        Api::namespaced(dave.clone(), support);
+    for entry in ["rn-sales.forecast", "rn-sales.digest"] {
+        entries
+            .patch(
+                entry,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"enabled": true}})),
+            )
+            .await
+            .expect("enable");
+    }
+
+    // Run access: dave runs it, typed runAs is replaced, usage is support's.
+    apply_yaml(
+        &dave,
+        &run_doc(
+            support,
+            "run-1",
+            "SharedWorkflow",
+            "rn-sales.forecast",
+            "  runAs: alice",
+        ),
+    )
+    .await
+    .expect("dave runs it");
+    let (phase, _) = eventually("accepted", WAIT, || async {
+        run_status(&admin, support, "run-1").await
+    })
+    .await;
+    assert_eq!(phase, RunPhase::Accepted);
+    let run = Api::<WorkflowRun>::namespaced(admin.clone(), support)
+        .get("run-1")
+        .await
+        .expect("run");
+    assert_eq!(
+        run.spec.run_as, "dave",
+        "nobody can type someone else's name"
+    );
+    let accounted = run.status.and_then(|s| s.accounted_to).expect("accounted");
+    assert_eq!(
+        (
+            accounted.workspace.as_str(),
+            accounted.organization.as_str()
+        ),
+        (support, "rn-org")
+    );
+    assert!(
+        !can_i(&dave, "get", G, "workflows", sales, Some("forecast")).await,
+        "Run access never reads the definition"
+    );
+
+    // Archived: runs are rejected. Revoked: likewise.
+    let workflows: Api<Workflow> = Api::namespaced(admin.clone(), sales);
+    workflows
+        .patch(
+            "forecast",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"archived": true}})),
+        )
+        .await
+        .expect("archive");
+    eventually("entry suspended", WAIT, || async {
+        (!entry_exists(&admin, support, "rn-sales.forecast").await).then_some(())
+    })
+    .await;
+    apply_yaml(
+        &dave,
+        &run_doc(support, "run-2", "SharedWorkflow", "rn-sales.forecast", ""),
+    )
+    .await
+    .expect("request");
+    let (phase, reason) = eventually("rejected", WAIT, || async {
+        run_status(&admin, support, "run-2").await
+    })
+    .await;
+    assert_eq!(
+        (phase, reason.as_str()),
+        (RunPhase::Rejected, "SharedWorkflowNotFound")
+    );
+
+    Api::<workflow_share::resources::WorkflowShare>::namespaced(admin.clone(), sales)
+        .delete("digest", &DeleteParams::default())
+        .await
+        .expect("revoke");
+    eventually("entry revoked", WAIT, || async {
+        (!entry_exists(&admin, support, "rn-sales.digest").await).then_some(())
+    })
+    .await;
+    let api: Api<WorkflowRun> = Api::namespaced(dave.clone(), support);
+    let run: WorkflowRun = serde_json::from_value(json!({
+        "apiVersion": "sharing.workflows.dev/v1alpha1", "kind": "WorkflowRun",
+        "metadata": {"name": "run-3"},
+        "spec": {"workflowRef": {"kind": "SharedWorkflow", "name": "rn-sales.digest"}},
+    }))
+    .expect("run");
+    api.create(&PostParams::default(), &run)
+        .await
+        .expect("request");
+    let (phase, reason) = eventually("rejected after revocation", WAIT, || async {
+        run_status(&admin, support, "run-3").await
+    })
+    .await;
+    assert_eq!(
+        (phase, reason.as_str()),
+        (RunPhase::Rejected, "SharedWorkflowNotFound")
+    );
+}
+
+#[tokio::test]
+async fn sharing_a_project_shares_the_project_only() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support) = ("pj-sales", "pj-support");
+    let mut yaml = organization_yaml("pj-org", &[sales, support]);
+    yaml += &member_yaml(sales, "member", "bob");
+    yaml += &member_yaml(support, "member", "dave");
+    apply_yaml(&admin, &yaml).await.expect("organization");
+    let bob = cp.as_user("bob").await;
+    apply_yaml(
+        &bob,
+        &(manifest(
+            "Project",
+            sales,
+            "roadmap",
+            "",
+            "  displayName: Roadmap\n  documents: [{title: Plan, reference: doc-1}]\n  team: [{kind: Agent, name: helper}]",
+        ) + &manifest(
+            "Workflow",
+            sales,
+            "in-project",
+            "",
+            "  displayName: In the project\n  projectRef: roadmap",
+        ) + &manifest(
+            "Trigger",
+            sales,
+            "in-project",
+            "",
+            "  type: Webhook\n  workflowRef: {kind: Workflow, name: in-project}",
+        )),
+    )
+    .await
+    .expect("bob's project");
+    eventually("bob may share his project", WAIT, || async {
+        can_i(&bob, "share", G, "projects", sales, Some("roadmap"))
+            .await
+            .then_some(())
+    })
+    .await;
+    let dave = cp.as_user("dave").await;
+    assert!(
+        !can_i(&dave, "get", G, "projects", sales, Some("roadmap")).await,
+        "private"
+    );
+    apply_yaml(
+        &bob,
+        &manifest(
+            "ProjectShare",
+            sales,
+            "roadmap",
+            "",
+            "  projectRef: {name: roadmap}\n  entireOrganization: true",
+        ),
+    )
+    .await
+    .expect("org-wide");
+    eventually("dave reads the project", WAIT, || async {
+        can_i(&dave, "get", G, "projects", sales, Some("roadmap"))
+            .await
+            .then_some(())
+    })
+    .await;
+    assert!(!can_i(&dave, "get", G, "workflows", sales, Some("in-project")).await);
+    assert!(!can_i(&dave, "get", G, "triggers", sales, Some("in-project")).await);
+    assert!(
+        !can_i(&dave, "patch", G, "projects", sales, Some("roadmap")).await || {
+            // RBAC lets members patch (server-side apply creates); admission refuses it.
+            let projects: Api<workflow_share::resources::Project> =
+                Api::namespaced(dave.clone(), sales);
+            projects
+                .patch(
+                    "roadmap",
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"spec": {"description": "x"}})),
+                )
+                .await
+                .is_err()
+        }
+    );
+}
