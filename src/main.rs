@@ -33,7 +33,7 @@ enum Command {
     /// object): a kubectl-style table with their tier. Uses your kubeconfig only.
     Get {
         /// What to list.
-        #[arg(value_parser = ["workflows", "workflow", "wf"])]
+        #[arg(value_parser = ["workflows", "workflow", "wf", "projects", "project", "pj", "triggers", "trigger", "trg"])]
         kind: String,
         /// Namespace (default: the context's namespace).
         #[arg(short = 'n', long)]
@@ -94,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", resources::crds_yaml().context("rendering CRDs")?);
         }
         Command::Get {
-            kind: _,
+            kind,
             namespace,
             all_namespaces,
             output,
@@ -114,29 +114,41 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 visible::Scope::Namespace(namespace.unwrap_or(default_namespace))
             };
-            let workflows = visible::visible_workflows(&client, &scope).await?;
-            match output.as_str() {
-                "yaml" | "json" => {
-                    let list = serde_json::json!({
-                        "apiVersion": "v1",
-                        "kind": "List",
-                        "items": workflows,
-                    });
-                    if output == "json" {
-                        println!("{}", serde_json::to_string_pretty(&list)?);
-                    } else {
-                        print!("{}", serde_yaml::to_string(&list)?);
-                    }
-                }
-                _ => print!(
-                    "{}",
-                    visible::table(
-                        &workflows,
-                        all_namespaces,
-                        output == "wide",
-                        jiff::Timestamp::now()
+            let wide = output == "wide";
+            let structured = matches!(output.as_str(), "yaml" | "json");
+            let now = jiff::Timestamp::now();
+            let (table, items) = match kind.as_str() {
+                "projects" | "project" | "pj" => {
+                    let found = visible::visible::<resources::Project>(&client, &scope).await?;
+                    (
+                        visible::table(&found, all_namespaces, wide, now),
+                        serde_json::to_value(&found)?,
                     )
-                ),
+                }
+                "triggers" | "trigger" | "trg" => {
+                    let found = visible::visible::<resources::Trigger>(&client, &scope).await?;
+                    (
+                        visible::table(&found, all_namespaces, wide, now),
+                        serde_json::to_value(&found)?,
+                    )
+                }
+                _ => {
+                    let found = visible::visible::<resources::Workflow>(&client, &scope).await?;
+                    (
+                        visible::table(&found, all_namespaces, wide, now),
+                        serde_json::to_value(&found)?,
+                    )
+                }
+            };
+            if structured {
+                let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+                if output == "json" {
+                    println!("{}", serde_json::to_string_pretty(&list)?);
+                } else {
+                    print!("{}", serde_yaml::to_string(&list)?);
+                }
+            } else {
+                print!("{table}");
             }
         }
         Command::Plan { paths, output } => {

@@ -1,4 +1,5 @@
-//! `workflow-share get workflows`: the workflows the caller may see, and only those.
+//! `workflow-share get workflows|projects|triggers`: what the caller may see, and
+//! only that.
 //!
 //! Kubernetes RBAC cannot filter a `list` by object, and most people may not list
 //! workflows at all (they read them one by one through per-workflow grants). So,
@@ -16,7 +17,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams, PostParams};
 use kube::{Client, ResourceExt};
 
-use crate::resources::{GROUP, Workflow};
+use crate::resources::{GROUP, Project, Trigger, Workflow};
 
 /// Why the listing could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -38,13 +39,109 @@ fn kube_error(action: &'static str) -> impl FnOnce(kube::Error) -> GetError {
     }
 }
 
-async fn may_list(client: &Client, namespace: &str) -> Result<bool, GetError> {
+/// A kind `get` lists: its resource name and its table.
+pub trait Listed:
+    kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + serde::de::DeserializeOwned
+    + serde::Serialize
+    + std::fmt::Debug
+{
+    /// Resource (plural), as RBAC names it.
+    const RESOURCE: &'static str;
+    /// Column titles after NAME (and before AGE); `wide` adds more.
+    fn columns(wide: bool) -> Vec<&'static str>;
+    /// The cells of those columns.
+    fn cells(&self, wide: bool) -> Vec<String>;
+}
+
+fn tier_cell(tier: Option<crate::resources::Tier>) -> String {
+    tier.map(|t| format!("{t:?}"))
+        .unwrap_or_else(|| "<pending>".into())
+}
+
+impl Listed for Workflow {
+    const RESOURCE: &'static str = "workflows";
+    fn columns(wide: bool) -> Vec<&'static str> {
+        let mut c = vec!["TIER", "TYPE", "SHAREABLE", "ARCHIVED"];
+        if wide {
+            c.extend(["CREATOR", "SHARED-WITH"]);
+        }
+        c
+    }
+    fn cells(&self, wide: bool) -> Vec<String> {
+        let status = self.status.clone().unwrap_or_default();
+        let mut row = vec![
+            tier_cell(status.tier),
+            self.spec.type_.clone(),
+            status.shareable.map(|s| s.to_string()).unwrap_or_default(),
+            self.spec.archived.to_string(),
+        ];
+        if wide {
+            row.push(status.creator.unwrap_or_default());
+            row.push(status.shared_with.join(","));
+        }
+        row
+    }
+}
+
+impl Listed for Project {
+    const RESOURCE: &'static str = "projects";
+    fn columns(wide: bool) -> Vec<&'static str> {
+        let mut c = vec!["TIER", "DISPLAY-NAME"];
+        if wide {
+            c.extend(["CREATOR", "SHARED-WITH"]);
+        }
+        c
+    }
+    fn cells(&self, wide: bool) -> Vec<String> {
+        let status = self.status.clone().unwrap_or_default();
+        let mut row = vec![tier_cell(status.tier), self.spec.display_name.clone()];
+        if wide {
+            row.push(status.creator.unwrap_or_default());
+            row.push(status.shared_with.join(","));
+        }
+        row
+    }
+}
+
+impl Listed for Trigger {
+    const RESOURCE: &'static str = "triggers";
+    fn columns(wide: bool) -> Vec<&'static str> {
+        let mut c = vec!["TIER", "TYPE", "WORKFLOW", "SCHEDULE", "LAST-FIRE"];
+        if wide {
+            c.extend(["CREATOR", "NEXT-FIRE"]);
+        }
+        c
+    }
+    fn cells(&self, wide: bool) -> Vec<String> {
+        let status = self.status.clone().unwrap_or_default();
+        let mut row = vec![
+            tier_cell(status.tier),
+            format!("{:?}", self.spec.type_),
+            self.spec.workflow_ref.name.clone(),
+            self.spec
+                .schedule
+                .as_ref()
+                .map(|s| s.cron.clone())
+                .unwrap_or_default(),
+            status.last_fire_time.unwrap_or_default(),
+        ];
+        if wide {
+            row.push(status.creator.unwrap_or_default());
+            row.push(status.next_fire_time.unwrap_or_default());
+        }
+        row
+    }
+}
+
+async fn may_list(client: &Client, resource: &str, namespace: &str) -> Result<bool, GetError> {
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
             resource_attributes: Some(ResourceAttributes {
                 verb: Some("list".into()),
                 group: Some(GROUP.into()),
-                resource: Some("workflows".into()),
+                resource: Some(resource.into()),
                 namespace: Some(namespace.into()),
                 ..Default::default()
             }),
@@ -56,12 +153,16 @@ async fn may_list(client: &Client, namespace: &str) -> Result<bool, GetError> {
     let answer = api
         .create(&PostParams::default(), &review)
         .await
-        .map_err(kube_error("asking whether you may list workflows"))?;
+        .map_err(kube_error("asking whether you may list them"))?;
     Ok(answer.status.is_some_and(|s| s.allowed))
 }
 
-/// Names of workflows in `namespace` the caller may `get`, from their rules there.
-async fn gettable_names(client: &Client, namespace: &str) -> Result<BTreeSet<String>, GetError> {
+/// Names of `resource` objects in `namespace` the caller may `get`, from their rules there.
+async fn gettable_names(
+    client: &Client,
+    resource: &str,
+    namespace: &str,
+) -> Result<BTreeSet<String>, GetError> {
     let review = SelfSubjectRulesReview {
         spec: SelfSubjectRulesReviewSpec {
             namespace: Some(namespace.into()),
@@ -72,7 +173,7 @@ async fn gettable_names(client: &Client, namespace: &str) -> Result<BTreeSet<Str
     let answer = api
         .create(&PostParams::default(), &review)
         .await
-        .map_err(kube_error("asking which workflows you may read"))?;
+        .map_err(kube_error("asking which objects you may read"))?;
     let has = |list: &[String], wanted: &str| list.iter().any(|x| x == wanted || x == "*");
     Ok(answer
         .status
@@ -80,30 +181,30 @@ async fn gettable_names(client: &Client, namespace: &str) -> Result<BTreeSet<Str
         .unwrap_or_default()
         .into_iter()
         .filter(|r| has(r.api_groups.as_deref().unwrap_or_default(), GROUP))
-        .filter(|r| has(r.resources.as_deref().unwrap_or_default(), "workflows"))
+        .filter(|r| has(r.resources.as_deref().unwrap_or_default(), resource))
         .filter(|r| has(&r.verbs, "get"))
         .flat_map(|r| r.resource_names.unwrap_or_default())
         .collect())
 }
 
-/// The workflows of `namespace` the caller may see.
-async fn visible_in(client: &Client, namespace: &str) -> Result<Vec<Workflow>, GetError> {
-    let api: Api<Workflow> = Api::namespaced(client.clone(), namespace);
-    if may_list(client, namespace).await? {
+/// The objects of `namespace` the caller may see.
+async fn visible_in<K: Listed>(client: &Client, namespace: &str) -> Result<Vec<K>, GetError> {
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    if may_list(client, K::RESOURCE, namespace).await? {
         return api
             .list(&ListParams::default())
             .await
             .map(|l| l.items)
-            .map_err(kube_error("listing workflows"));
+            .map_err(kube_error("listing"));
     }
     let mut out = Vec::new();
-    for name in gettable_names(client, namespace).await? {
+    for name in gettable_names(client, K::RESOURCE, namespace).await? {
         match api.get_opt(&name).await {
             Ok(Some(wf)) => out.push(wf),
             // Deleted meanwhile, or the grant was just withdrawn: not visible.
             Ok(None) => {}
             Err(kube::Error::Api(s)) if s.code == 403 => {}
-            Err(e) => return Err(kube_error("reading a workflow")(e)),
+            Err(e) => return Err(kube_error("reading an object")(e)),
         }
     }
     Ok(out)
@@ -115,8 +216,8 @@ pub enum Scope {
     AllNamespaces,
 }
 
-/// The workflows the caller may see, sorted by namespace and name.
-pub async fn visible_workflows(client: &Client, scope: &Scope) -> Result<Vec<Workflow>, GetError> {
+/// The objects the caller may see, sorted by namespace and name.
+pub async fn visible<K: Listed>(client: &Client, scope: &Scope) -> Result<Vec<K>, GetError> {
     let namespaces = match scope {
         Scope::Namespace(ns) => vec![ns.clone()],
         Scope::AllNamespaces => {
@@ -132,7 +233,7 @@ pub async fn visible_workflows(client: &Client, scope: &Scope) -> Result<Vec<Wor
     };
     let mut out = Vec::new();
     for ns in namespaces {
-        out.extend(visible_in(client, &ns).await?);
+        out.extend(visible_in::<K>(client, &ns).await?);
     }
     out.sort_by_key(|w| (w.namespace(), w.name_any()));
     Ok(out)
@@ -148,52 +249,43 @@ pub fn short_age(seconds: i64) -> String {
     }
 }
 
-/// The kubectl-style table of `workflows` (NAMESPACE first with -A; CREATOR and
-/// SHARED-WITH with `wide`).
-pub fn table(
-    workflows: &[Workflow],
+/// The kubectl-style table of `items` (NAMESPACE first with -A; more columns with
+/// `wide`).
+pub fn table<K: Listed>(
+    items: &[K],
     with_namespace: bool,
     wide: bool,
     now: jiff::Timestamp,
 ) -> String {
-    let mut header = vec!["NAME", "TIER", "TYPE", "SHAREABLE", "ARCHIVED", "AGE"];
+    if items.is_empty() {
+        return format!("No {} you may see.\n", K::RESOURCE);
+    }
+    let mut header: Vec<String> = Vec::new();
     if with_namespace {
-        header.insert(0, "NAMESPACE");
+        header.push("NAMESPACE".into());
     }
-    if wide {
-        header.extend(["CREATOR", "SHARED-WITH"]);
-    }
-    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
-    for wf in workflows {
-        let status = wf.status.clone().unwrap_or_default();
-        let age = wf
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map(|t| short_age(now.duration_since(t.0).as_secs()))
-            .unwrap_or_else(|| "<unknown>".into());
-        let mut row = vec![
-            wf.name_any(),
-            status
-                .tier
-                .map(|t| format!("{t:?}"))
-                .unwrap_or_else(|| "<pending>".into()),
-            wf.spec.type_.clone(),
-            status.shareable.map(|s| s.to_string()).unwrap_or_default(),
-            wf.spec.archived.to_string(),
-            age,
-        ];
+    header.push("NAME".into());
+    header.extend(K::columns(wide).into_iter().map(String::from));
+    // AGE closes the plain columns; `wide` ones follow it, as in kubectl.
+    let age_at = usize::from(with_namespace) + 1 + K::columns(false).len();
+    header.insert(age_at, "AGE".into());
+    let mut rows = vec![header];
+    for item in items {
+        let meta = item.meta();
+        let mut row = Vec::new();
         if with_namespace {
-            row.insert(0, wf.namespace().unwrap_or_default());
+            row.push(meta.namespace.clone().unwrap_or_default());
         }
-        if wide {
-            row.push(status.creator.unwrap_or_default());
-            row.push(status.shared_with.join(","));
-        }
+        row.push(meta.name.clone().unwrap_or_default());
+        row.extend(item.cells(wide));
+        row.insert(
+            age_at,
+            meta.creation_timestamp
+                .as_ref()
+                .map(|t| short_age(now.duration_since(t.0).as_secs()))
+                .unwrap_or_else(|| "<unknown>".into()),
+        );
         rows.push(row);
-    }
-    if rows.len() == 1 {
-        return "No workflows you may see.\n".to_string();
     }
     crate::text::columns(&rows)
 }
@@ -234,7 +326,7 @@ mod tests {
         assert!(lines[1].starts_with("sales       forecast   Shared   Rapport 報告"));
         assert!(lines[1].contains("山田太郎"));
         assert_eq!(
-            table(&[], false, false, jiff::Timestamp::now()),
+            table::<Workflow>(&[], false, false, jiff::Timestamp::now()),
             "No workflows you may see.\n"
         );
     }

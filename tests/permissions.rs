@@ -9,7 +9,7 @@ mod support;
 use std::fmt::Write as _;
 use std::process::Command;
 
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::*;
 use workflow_share::resources::{Tier, Workflow, WorkflowShare};
@@ -105,16 +105,84 @@ impl Action {
 
 const TIERS: [Tier; 3] = [Tier::Private, Tier::Shared, Tier::Organization];
 
-fn workflow_of(tier: Tier) -> &'static str {
-    match tier {
-        Tier::Private => "private-plan",
-        Tier::Shared => "shared-plan",
-        Tier::Organization => "org-plan",
+/// The kinds shared by the same rules.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Workflow,
+    Project,
+    Trigger,
+}
+
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::Workflow, Kind::Project, Kind::Trigger];
+
+    fn api_resource(self) -> ApiResource {
+        match self {
+            Kind::Workflow => api_resource::<Workflow>(),
+            Kind::Project => api_resource::<workflow_share::resources::Project>(),
+            Kind::Trigger => api_resource::<workflow_share::resources::Trigger>(),
+        }
+    }
+
+    fn share_resource(self) -> ApiResource {
+        match self {
+            Kind::Workflow => api_resource::<WorkflowShare>(),
+            Kind::Project => api_resource::<workflow_share::resources::ProjectShare>(),
+            Kind::Trigger => api_resource::<workflow_share::resources::TriggerShare>(),
+        }
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            Kind::Workflow => "Workflow",
+            Kind::Project => "Project",
+            Kind::Trigger => "Trigger",
+        }
+    }
+
+    fn reference(self) -> &'static str {
+        match self {
+            Kind::Workflow => "workflowRef",
+            Kind::Project => "projectRef",
+            Kind::Trigger => "triggerRef",
+        }
+    }
+
+    fn plural(self) -> &'static str {
+        match self {
+            Kind::Workflow => "workflows",
+            Kind::Project => "projects",
+            Kind::Trigger => "triggers",
+        }
+    }
+
+    fn spec(self, name: &str) -> String {
+        match self {
+            Kind::Workflow | Kind::Project => format!("  displayName: {name}"),
+            // A webhook trigger of alice's private workflow: it never fires by itself.
+            Kind::Trigger => {
+                "  type: Webhook\n  workflowRef: {kind: Workflow, name: private-plan}".into()
+            }
+        }
+    }
+
+    fn object_of(self, tier: Tier) -> String {
+        let base = match tier {
+            Tier::Private => "private-plan",
+            Tier::Shared => "shared-plan",
+            Tier::Organization => "org-plan",
+        };
+        match self {
+            Kind::Workflow => base.to_string(),
+            Kind::Project => format!("{base}-project"),
+            Kind::Trigger => format!("{base}-trigger"),
+        }
     }
 }
 
-/// The rules of the access model: who may see, edit, delete and share a workflow.
-fn expected(row: Row, action: Action, tier: Tier) -> bool {
+/// The rules of the access model: who may see, edit, delete and share a workflow,
+/// a project or a trigger.
+fn expected(kind: Kind, row: Row, action: Action, tier: Tier) -> bool {
     let audit_view = matches!(
         row,
         Row::Creator | Row::OwnerOfO | Row::Coordinator | Row::Auditor
@@ -126,7 +194,7 @@ fn expected(row: Row, action: Action, tier: Tier) -> bool {
         Action::See | Action::ListWithGet => sees,
         Action::Edit => row == Row::Creator,
         // A shared workflow cannot be deleted until its sharing is revoked.
-        Action::Delete => row == Row::Creator && tier == Tier::Private,
+        Action::Delete => row == Row::Creator && (tier == Tier::Private || kind != Kind::Workflow),
         Action::Share => matches!(row, Row::Creator | Row::OwnerOfO | Row::Coordinator),
     }
 }
@@ -146,25 +214,26 @@ fn dry_run_patch() -> PatchParams {
     }
 }
 
-async fn attempt(cp: &ControlPlane, row: Row, action: Action, tier: Tier) -> bool {
+async fn attempt(cp: &ControlPlane, kind: Kind, row: Row, action: Action, tier: Tier) -> bool {
     let client = cp.as_user(row.user()).await;
-    let name = workflow_of(tier);
-    let workflows: Api<Workflow> = Api::namespaced(client.clone(), O);
+    let name = kind.object_of(tier);
+    let name = name.as_str();
+    let objects: Api<DynamicObject> = Api::namespaced_with(client.clone(), O, &kind.api_resource());
     let what = format!("{} {} {name}", row.user(), action.label());
     match action {
-        Action::See => allowed(workflows.get(name).await, &what),
+        Action::See => allowed(objects.get(name).await, &what),
         Action::Edit => allowed(
-            workflows
+            objects
                 .patch(
                     name,
                     &dry_run_patch(),
-                    &Patch::Merge(json!({"spec": {"description": "edited"}})),
+                    &Patch::Merge(json!({"spec": {"suspend": true, "description": "edited"}})),
                 )
                 .await,
             &what,
         ),
         Action::Delete => allowed(
-            workflows
+            objects
                 .delete(
                     name,
                     &DeleteParams {
@@ -176,12 +245,13 @@ async fn attempt(cp: &ControlPlane, row: Row, action: Action, tier: Tier) -> boo
             &what,
         ),
         Action::Share => {
-            let shares: Api<WorkflowShare> = Api::namespaced(client, O);
-            let share: WorkflowShare = serde_json::from_value(json!({
+            let resource = kind.share_resource();
+            let shares: Api<DynamicObject> = Api::namespaced_with(client, O, &resource);
+            let share: DynamicObject = serde_json::from_value(json!({
                 "apiVersion": "sharing.workflows.dev/v1alpha1",
-                "kind": "WorkflowShare",
+                "kind": resource.kind,
                 "metadata": {"name": format!("{name}-by-{}", row.user()), "namespace": O},
-                "spec": {"workflowRef": {"name": name}, "workspaces": [R]},
+                "spec": {kind.reference(): {"name": name}, "workspaces": [R]},
             }))
             .expect("share");
             let params = PostParams {
@@ -192,7 +262,7 @@ async fn attempt(cp: &ControlPlane, row: Row, action: Action, tier: Tier) -> boo
         }
         Action::ListWithGet => {
             let out = Command::new(env!("CARGO_BIN_EXE_workflow-share"))
-                .args(["get", "workflows", "-n", O, "--context", row.user()])
+                .args(["get", kind.plural(), "-n", O, "--context", row.user()])
                 .env("KUBECONFIG", cp.dir.join("kubeconfig"))
                 .output()
                 .expect("run workflow-share get");
@@ -209,7 +279,7 @@ async fn attempt(cp: &ControlPlane, row: Row, action: Action, tier: Tier) -> boo
 }
 
 #[tokio::test]
-async fn the_access_table_holds_for_every_person_action_and_tier() {
+async fn the_access_table_holds_for_every_kind_person_action_and_tier() {
     let cp = control_plane();
     let admin = cp.admin().await;
 
@@ -240,62 +310,76 @@ async fn the_access_table_holds_for_every_person_action_and_tier() {
     .await
     .expect("auditors and coordinators");
 
-    // alice, a plain member, creates one workflow per tier and, once the controller
-    // has given her the workflows, shares two of them.
+    // alice, a plain member, creates one object of each kind per tier and, once the
+    // controller has given her them, shares two of each.
     let alice = cp.as_user("alice").await;
     let mut docs = String::new();
-    for tier in TIERS {
-        let name = workflow_of(tier);
-        docs += &manifest("Workflow", O, name, "", &format!("  displayName: {name}"));
+    for kind in Kind::ALL {
+        for tier in TIERS {
+            let name = kind.object_of(tier);
+            docs += &manifest(kind.kind(), O, &name, "", &kind.spec(&name));
+        }
     }
     apply_yaml(&alice, &docs).await.expect("alice creates");
-    for tier in TIERS {
-        eventually("the creator may share", WAIT, || async {
-            can_i(
-                &alice,
-                "share",
-                "sharing.workflows.dev",
-                "workflows",
-                O,
-                Some(workflow_of(tier)),
-            )
-            .await
-            .then_some(())
-        })
-        .await;
+    for kind in Kind::ALL {
+        for tier in TIERS {
+            let name = kind.object_of(tier);
+            eventually("the creator may share", WAIT, || async {
+                can_i(
+                    &alice,
+                    "share",
+                    "sharing.workflows.dev",
+                    kind.plural(),
+                    O,
+                    Some(&name),
+                )
+                .await
+                .then_some(())
+            })
+            .await;
+        }
     }
     let mut docs = String::new();
-    for tier in TIERS {
-        let name = workflow_of(tier);
-        let scope = match tier {
-            Tier::Private => continue,
-            // yamada's token authenticates with a long name in 2-, 3- and 4-byte UTF-8.
-            Tier::Shared => format!(
-                "  people: {{users: [{}]}}",
-                serde_json::to_string(&yamada_name()).expect("json")
-            ),
-            Tier::Organization => "  entireOrganization: true".to_string(),
-        };
-        docs += &manifest(
-            "WorkflowShare",
-            O,
-            name,
-            "",
-            &format!("  workflowRef: {{name: {name}}}\n{scope}"),
-        );
+    for kind in Kind::ALL {
+        for tier in TIERS {
+            let name = kind.object_of(tier);
+            let scope = match tier {
+                Tier::Private => continue,
+                // yamada's token authenticates with a long name in 2-, 3- and 4-byte UTF-8.
+                Tier::Shared => format!(
+                    "  people: {{users: [{}]}}",
+                    serde_json::to_string(&yamada_name()).expect("json")
+                ),
+                Tier::Organization => "  entireOrganization: true".to_string(),
+            };
+            docs += &manifest(
+                kind.share_resource().kind.as_str(),
+                O,
+                &name,
+                "",
+                &format!("  {}: {{name: {name}}}\n{scope}", kind.reference()),
+            );
+        }
     }
-    apply_yaml(&alice, &docs)
-        .await
-        .expect("alice creates and shares");
+    apply_yaml(&alice, &docs).await.expect("alice shares");
 
     // Wait until the controller shows each tier and the organization roles are bound.
-    let workflows: Api<Workflow> = Api::namespaced(admin.clone(), O);
-    for tier in TIERS {
-        eventually(&format!("{tier:?} tier converged"), WAIT, || async {
-            let wf = workflows.get(workflow_of(tier)).await.ok()?;
-            (wf.status?.tier == Some(tier)).then_some(())
-        })
-        .await;
+    for kind in Kind::ALL {
+        let objects: Api<DynamicObject> =
+            Api::namespaced_with(admin.clone(), O, &kind.api_resource());
+        for tier in TIERS {
+            let name = kind.object_of(tier);
+            eventually(
+                &format!("{kind:?} {tier:?} tier converged"),
+                WAIT,
+                || async {
+                    let obj = objects.get(&name).await.ok()?;
+                    let shown = obj.data.get("status")?.get("tier")?.as_str()?.to_string();
+                    (shown == format!("{tier:?}")).then_some(())
+                },
+            )
+            .await;
+        }
     }
     let erin = cp.as_user("erin").await;
     let carol = cp.as_user("carol").await;
@@ -315,30 +399,43 @@ async fn the_access_table_holds_for_every_person_action_and_tier() {
     .await;
 
     let mut report = String::new();
-    let _ = write!(report, "{:<30} {:<13}", "you are", "tier");
+    let _ = write!(report, "{:<9} {:<30} {:<13}", "kind", "you are", "tier");
     for action in Action::ALL {
         let _ = write!(report, " {:<8}", action.label());
     }
     report.push('\n');
     let mut wrong = Vec::new();
-    for row in Row::ALL {
-        for tier in TIERS {
-            let _ = write!(report, "{:<30} {:<13}", row.label(), format!("{tier:?}"));
-            for action in Action::ALL {
-                let got = attempt(cp, row, action, tier).await;
-                let want = expected(row, action, tier);
-                let cell = match (got, want) {
-                    (true, true) => "yes",
-                    (false, false) => "no",
-                    (true, false) => "YES(!)",
-                    (false, true) => "NO(!)",
-                };
-                if got != want {
-                    wrong.push(format!("{} {} {tier:?}", row.label(), action.label()));
+    for kind in Kind::ALL {
+        for row in Row::ALL {
+            for tier in TIERS {
+                let _ = write!(
+                    report,
+                    "{:<9} {:<30} {:<13}",
+                    kind.kind(),
+                    row.label(),
+                    format!("{tier:?}")
+                );
+                for action in Action::ALL {
+                    let got = attempt(cp, kind, row, action, tier).await;
+                    let want = expected(kind, row, action, tier);
+                    let cell = match (got, want) {
+                        (true, true) => "yes",
+                        (false, false) => "no",
+                        (true, false) => "YES(!)",
+                        (false, true) => "NO(!)",
+                    };
+                    if got != want {
+                        wrong.push(format!(
+                            "{} {} {} {tier:?}",
+                            kind.kind(),
+                            row.label(),
+                            action.label()
+                        ));
+                    }
+                    let _ = write!(report, " {cell:<8}");
                 }
-                let _ = write!(report, " {cell:<8}");
+                report.push('\n');
             }
-            report.push('\n');
         }
     }
     println!("{report}");

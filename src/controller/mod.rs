@@ -317,6 +317,8 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         share_store.clone(),
         share_store.clone(),
     );
+    let (project_tx, project_rx) = mpsc::unbounded_channel::<ObjectRef<Project>>();
+    let (trigger_tx, trigger_rx) = mpsc::unbounded_channel::<ObjectRef<Trigger>>();
     // Membership, namespaces and organizations decide who sees projects and triggers.
     let (audience, _) = tokio::sync::broadcast::channel::<()>(64);
     let (a1, a2, a3, a4) = (
@@ -411,19 +413,30 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         workflows: wf_store.clone(),
         shares: share_store.clone(),
         // Projects and triggers have controllers of their own, woken by these kinds directly.
+        // A share change wakes its project or trigger once the store holds it.
         project_shares: reflect(
             &mut watches,
             Api::all(client.clone()),
             all(),
             triggers.clone(),
-            |_: &ProjectShare| Vec::new(),
+            move |s: &ProjectShare| {
+                if let Some(ns) = s.namespace() {
+                    let _ = project_tx.send(ObjectRef::new(&s.spec.project_ref.name).within(&ns));
+                }
+                Vec::new()
+            },
         ),
         trigger_shares: reflect(
             &mut watches,
             Api::all(client.clone()),
             all(),
             triggers.clone(),
-            |_: &TriggerShare| Vec::new(),
+            move |s: &TriggerShare| {
+                if let Some(ns) = s.namespace() {
+                    let _ = trigger_tx.send(ObjectRef::new(&s.spec.trigger_ref.name).within(&ns));
+                }
+                Vec::new()
+            },
         ),
         workflow_runs: reflect(
             &mut watches,
@@ -593,10 +606,7 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
     // organizations may change who sees any of them.
     let project_ctl = Controller::new(Api::<Project>::all(client.clone()), all());
     let project_ctl = project_ctl
-        .watches(Api::<ProjectShare>::all(client.clone()), all(), |s| {
-            s.namespace()
-                .map(|ns| ObjectRef::new(&s.spec.project_ref.name).within(&ns))
-        })
+        .reconcile_on(UnboundedReceiverStream::new(project_rx))
         .reconcile_all_on(audience_changes(&audience))
         .graceful_shutdown_on(stopping())
         .run(
@@ -612,10 +622,7 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
     loops.spawn(project_ctl.map(|_| "project controller".to_string()));
 
     let trigger_ctl = Controller::new(Api::<Trigger>::all(client.clone()), all())
-        .watches(Api::<TriggerShare>::all(client.clone()), all(), |s| {
-            s.namespace()
-                .map(|ns| ObjectRef::new(&s.spec.trigger_ref.name).within(&ns))
-        })
+        .reconcile_on(UnboundedReceiverStream::new(trigger_rx))
         .reconcile_all_on(audience_changes(&audience))
         .graceful_shutdown_on(stopping())
         .run(
