@@ -68,6 +68,41 @@ echo "\$ workflow-share get workflows -n sales --context grace"
 echo
 echo "\$ kubectl get workflows -n sales   # as admin: every tier"
 "$kubectl" get workflows -n sales
+
+# Projects and triggers are shared the same way. bob's trigger, shared with grace,
+# fires every minute as bob; grace sees it but cannot edit or fire it.
+# (A file that creates an object and shares it at once is accepted once the
+# controller has granted the new object to its creator, a fraction of a second
+# later: apply again, as a GitOps tool would.)
+apply_as() {
+  for _ in $(seq 1 20); do
+    "$kubectl" --context "$1" apply --server-side -f "$2" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  "$kubectl" --context "$1" apply --server-side -f "$2" >/dev/null
+}
+apply_as bob "$root/examples/09-project.yaml"
+apply_as bob "$root/examples/10-trigger.yaml"
+echo
+echo "bob's trigger, shared with grace. Waiting for its next fire (at most a minute)..."
+"$kubectl" wait --for=jsonpath='{.status.recentFires[0].outcome}'=Created \
+  trigger/pipeline-notes-every-minute -n sales --timeout=90s >/dev/null
+echo "\$ workflow-share get triggers -n sales --context grace"
+"$ws" get triggers -n sales --context grace
+echo "\$ kubectl get workflowruns -n sales"
+"$kubectl" get workflowruns -n sales
+echo "\$ kubectl --context grace patch trigger pipeline-notes-every-minute -n sales --type merge -p '{\"spec\":{\"suspend\":true}}'"
+"$kubectl" --context grace patch trigger pipeline-notes-every-minute -n sales --type merge \
+  -p '{"spec":{"suspend":true}}' 2>&1 | sed 's/^/  /' || true
+
+# dave runs what sales shared with support for running only; the usage is support's.
+"$kubectl" --context dave patch sharedworkflow sales.quarterly-forecast -n support --type merge \
+  -p '{"spec":{"enabled":true}}' >/dev/null
+"$kubectl" --context dave apply --server-side -f "$root/examples/11-run.yaml" >/dev/null
+"$kubectl" wait --for=jsonpath='{.status.phase}'=Accepted workflowrun/forecast-now -n support --timeout=60s >/dev/null
+echo
+echo "\$ kubectl get workflowruns -n support -o custom-columns=..."
+"$kubectl" get workflowruns -n support -o custom-columns='NAME:.metadata.name,WORKFLOW:.spec.workflowRef.name,RUN-AS:.spec.runAs,PHASE:.status.phase,WORKSPACE:.status.accountedTo.workspace,ORGANIZATION:.status.accountedTo.organization'
 cat <<MSG
 
 The control plane and the controller keep running. Try it yourself:
