@@ -130,6 +130,55 @@ async fn invalid_manifests_are_refused_with_the_field_named() {
             "apiVersion: sharing.workflows.dev/v1alpha1\nkind: Organization\nmetadata:\n  name: bad-org-3\nspec:\n  sharingPolicy: Everyone\n".to_string(),
             "spec.sharingPolicy: Unsupported value: \"Everyone\"",
         ),
+        (
+            "an invalid cron expression",
+            manifest(
+                "Trigger",
+                ns,
+                "c10",
+                "",
+                "  type: Schedule\n  workflowRef: {kind: Workflow, name: w}\n  schedule: {cron: 'every minute'}",
+            ),
+            "spec.schedule.cron",
+        ),
+        (
+            "an unknown time zone",
+            manifest(
+                "Trigger",
+                ns,
+                "c11",
+                "",
+                "  type: Schedule\n  workflowRef: {kind: Workflow, name: w}\n  schedule: {cron: '0 9 * * *', timeZone: Mars/Olympus}",
+            ),
+            "spec.schedule.timeZone: Invalid value",
+        ),
+        (
+            "a trigger naming a workflow of another namespace",
+            manifest(
+                "Trigger",
+                ns,
+                "c12",
+                "",
+                "  type: Webhook\n  workflowRef: {kind: Workflow, name: w, namespace: bad-support}",
+            ),
+            "spec.workflowRef.namespace: Forbidden",
+        ),
+        (
+            "a run naming nothing",
+            manifest("WorkflowRun", ns, "c13", "", "  runAs: ''"),
+            "spec.workflowRef: Required value",
+        ),
+        (
+            "a schedule trigger without a schedule",
+            manifest(
+                "Trigger",
+                ns,
+                "c14",
+                "",
+                "  type: Schedule\n  workflowRef: {kind: Workflow, name: w}",
+            ),
+            "spec.schedule: Required value",
+        ),
     ];
     for (what, yaml, expected) in cases {
         let err = apply_yaml(&admin, &yaml).await.expect_err(what);

@@ -121,6 +121,32 @@ pub(super) fn target_problem(
     }
 }
 
+/// The workspaces a share names, each with how: listed, part of the organization
+/// (every workspace of the owner's organization, the owner's own included), or both.
+pub(super) fn share_targets(
+    directory: &Directory,
+    owner_org: Option<&str>,
+    workspaces: &[String],
+    entire_organization: bool,
+) -> BTreeMap<String, BTreeSet<GrantVia>> {
+    let mut targets: BTreeMap<String, BTreeSet<GrantVia>> = BTreeMap::new();
+    for ws in workspaces {
+        targets
+            .entry(ws.clone())
+            .or_default()
+            .insert(GrantVia::Explicit);
+    }
+    if entire_organization && let Some(org) = owner_org {
+        for ws in directory.workspaces_of(org) {
+            targets
+                .entry(ws.to_string())
+                .or_default()
+                .insert(GrantVia::Organization);
+        }
+    }
+    targets
+}
+
 /// The creator stamped by admission on a Workflow or WorkflowShare.
 pub(super) fn created_by(meta: &kube::api::ObjectMeta) -> Option<String> {
     meta.annotations.as_ref()?.get(labels::CREATED_BY).cloned()
@@ -190,23 +216,16 @@ pub fn plan_workflow(
             .name
             .as_ref()
             .is_some_and(|n| unauthorized.contains(n));
-        let mut targets: BTreeMap<String, BTreeSet<GrantVia>> = BTreeMap::new();
-        for ws in &share.spec.workspaces {
-            targets
-                .entry(ws.clone())
-                .or_default()
-                .insert(GrantVia::Explicit);
-        }
-        if share.spec.entire_organization
-            && let Some(org) = owner_org
-        {
-            for ws in directory.workspaces_of(org).filter(|ws| *ws != namespace) {
-                targets
-                    .entry(ws.to_string())
-                    .or_default()
-                    .insert(GrantVia::Organization);
-            }
-        }
+        // The owner's own workspace reads the workflow itself, never a library entry.
+        let targets = share_targets(
+            directory,
+            owner_org,
+            &share.spec.workspaces,
+            share.spec.entire_organization,
+        )
+        .into_iter()
+        .filter(|(ws, via)| ws != namespace || via.contains(&GrantVia::Explicit))
+        .collect::<BTreeMap<_, _>>();
 
         let mut grants = Vec::new();
         let mut notify = Vec::new();

@@ -4,7 +4,7 @@
 //! notifications). A share of one never reaches anything else: sharing a project
 //! gives read of the project object only.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use kube::api::ObjectMeta;
 
@@ -17,7 +17,7 @@ use crate::resources::{
 use super::directory::{Directory, Member};
 use super::plan::{
     DesiredRbac, READ_VERBS, SharePlan, created_by, creator_grant, person_grants, share_conditions,
-    sharer_not_allowed, target_problem,
+    share_targets, sharer_not_allowed, target_problem,
 };
 
 /// The kinds shared like workflows but without library entries.
@@ -107,23 +107,12 @@ pub fn plan_visibility(
     for share in live {
         let share_name = share.meta.name.clone().unwrap_or_default();
         let allowed = !unauthorized.contains(&share_name);
-        let mut targets: BTreeMap<String, BTreeSet<GrantVia>> = BTreeMap::new();
-        for ws in &share.scope.workspaces {
-            targets
-                .entry(ws.clone())
-                .or_default()
-                .insert(GrantVia::Explicit);
-        }
-        if share.scope.entire_organization
-            && let Some(org) = owner_org
-        {
-            for ws in directory.workspaces_of(org) {
-                targets
-                    .entry(ws.to_string())
-                    .or_default()
-                    .insert(GrantVia::Organization);
-            }
-        }
+        let targets = share_targets(
+            directory,
+            owner_org,
+            &share.scope.workspaces,
+            share.scope.entire_organization,
+        );
         let mut grants = Vec::new();
         for (ws, via) in targets {
             let own = ws == namespace;
