@@ -1,6 +1,7 @@
 //! workflow-share: declarative sharing of workflows across the workspaces of an organization.
 
 pub mod controller;
+pub mod diff;
 pub mod error;
 pub mod labels;
 pub mod manifests;

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use workflow_share::{controller, manifests, resources, visible};
+use workflow_share::{controller, diff, manifests, resources, visible};
 
 /// Declarative sharing of workflows across the workspaces of an organization.
 #[derive(Parser)]
@@ -48,6 +48,21 @@ enum Command {
         #[arg(long)]
         context: Option<String>,
     },
+    /// Against the live cluster: what applying these WorkflowShares (and Workflows)
+    /// would grant, keep and remove. Exit status 0: no change; 1: changes; 2: error.
+    ///
+    /// Example: workflow-share diff -f shares/ -o json
+    Diff {
+        /// Files or directories of YAML manifests.
+        #[arg(short = 'f', long = "filename", required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(short = 'o', long, default_value = "table", value_parser = ["table", "json"])]
+        output: String,
+        /// kubeconfig context to use.
+        #[arg(long)]
+        context: Option<String>,
+    },
     /// Offline: read manifests from files or directories and print the grants they imply.
     Plan {
         /// Files or directories of YAML manifests (Organizations, Namespaces,
@@ -86,10 +101,59 @@ fn install_panic_logger() {
     }));
 }
 
+/// A client for the caller's kubeconfig (an explicit context, or the current one).
+async fn client_for(context: Option<String>) -> anyhow::Result<(kube::Client, String)> {
+    let options = kube::config::KubeConfigOptions {
+        context,
+        ..Default::default()
+    };
+    let config = kube::Config::from_kubeconfig(&options)
+        .await
+        .context("reading the kubeconfig (set KUBECONFIG or use --context)")?;
+    let namespace = config.default_namespace.clone();
+    Ok((
+        kube::Client::try_from(config).context("building the client")?,
+        namespace,
+    ))
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // `diff` follows kubectl diff: 1 means "there are changes", so errors are 2.
+    let error_code = if matches!(cli.command, Command::Diff { .. }) {
+        2
+    } else {
+        1
+    };
+    match run(cli).await {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(error) => {
+            eprintln!("Error: {error:#}");
+            std::process::ExitCode::from(error_code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        Command::Diff {
+            paths,
+            output,
+            context,
+        } => {
+            let files = manifests::load_snapshot(&paths)?;
+            let (client, _) = client_for(context).await?;
+            let live = diff::live_snapshot(&client).await?;
+            let (desired, shares) = diff::overlay(&live, &files);
+            let lines = diff::compare(&live, &desired, &shares);
+            if output == "json" {
+                println!("{}", serde_json::to_string_pretty(&lines)?);
+            } else {
+                print!("{}", diff::render(&lines));
+            }
+            return Ok(u8::from(diff::changes(&lines)));
+        }
         Command::Crd => {
             print!("{}", resources::crds_yaml().context("rendering CRDs")?);
         }
@@ -100,15 +164,7 @@ async fn main() -> anyhow::Result<()> {
             output,
             context,
         } => {
-            let options = kube::config::KubeConfigOptions {
-                context,
-                ..Default::default()
-            };
-            let config = kube::Config::from_kubeconfig(&options)
-                .await
-                .context("reading the kubeconfig")?;
-            let default_namespace = config.default_namespace.clone();
-            let client = kube::Client::try_from(config).context("building the client")?;
+            let (client, default_namespace) = client_for(context).await?;
             let scope = if all_namespaces {
                 visible::Scope::AllNamespaces
             } else {
@@ -183,5 +239,5 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         }
     }
-    Ok(())
+    Ok(0)
 }
