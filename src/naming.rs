@@ -65,6 +65,17 @@ pub fn failure_event_name(object: &str, uid: &str) -> String {
     fit(&format!("{object}.reconcile-failed-{suffix}"), MAX_NAME)
 }
 
+/// Name of the Event that reports one kind of change (`reason`) on an object seen at
+/// `resource_version`: a sync that runs again on the same (not yet updated) view
+/// computes the same name, so the change is reported once.
+pub fn change_event_name(object: &str, reason: &str, resource_version: &str) -> String {
+    let suffix = short_hash(resource_version);
+    fit(
+        &format!("{object}.{}-{suffix}", reason.to_lowercase()),
+        MAX_NAME,
+    )
+}
+
 /// A label value for an object name: the name itself when valid, else a hash.
 pub fn label_value(name: &str) -> String {
     let valid = name.len() <= MAX_LABEL_VALUE

@@ -360,3 +360,66 @@ async fn named_people_read_the_workflow_while_it_is_shared() {
             .all(|p| p.state == GrantState::Suspended && p.reason == "WorkflowArchived")
     );
 }
+
+#[tokio::test]
+async fn the_share_itself_reports_what_was_granted_revoked_and_rejected() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let (sales, support, finance) = ("ev-sales", "ev-support", "ev-finance");
+    let mut yaml = organization_yaml("ev-org", &[sales, support, finance]);
+    yaml += &organization_yaml("ev-other", &["ev-elsewhere"]);
+    yaml += &manifest("Workflow", sales, "digest", "", "  displayName: digest");
+    let share = |workspaces: &str| {
+        manifest(
+            "WorkflowShare",
+            sales,
+            "digest",
+            "",
+            &format!("  workflowRef: {{name: digest}}\n  workspaces: [{workspaces}]"),
+        )
+    };
+    yaml += &share("ev-support, ev-finance, ev-elsewhere");
+    apply_yaml(&admin, &yaml).await.expect("share");
+    let notes = |reason: &'static str| {
+        let admin = admin.clone();
+        async move {
+            events_about(&admin, sales, reason, "digest")
+                .await
+                .into_iter()
+                .filter(|e| {
+                    e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some("WorkflowShare")
+                })
+                .filter_map(|e| e.note)
+                .collect::<Vec<_>>()
+        }
+    };
+    let granted = eventually("granted and rejected reported", WAIT, || async {
+        let granted = notes("Granted").await;
+        (granted.len() == 1 && notes("Rejected").await.len() == 1).then_some(granted)
+    })
+    .await;
+    assert_eq!(
+        granted[0],
+        "Workflow digest granted to 2 workspace(s): ev-finance, ev-support"
+    );
+    assert!(notes("Rejected").await[0].contains("ev-elsewhere (OtherOrganization)"));
+
+    apply_yaml(&admin, &share("ev-finance"))
+        .await
+        .expect("revoke two");
+    let revoked = eventually("revocation reported", WAIT, || async {
+        let revoked = notes("Revoked").await;
+        (revoked.len() == 1).then_some(revoked)
+    })
+    .await;
+    assert_eq!(
+        revoked[0],
+        "Workflow digest revoked from 1 workspace(s): ev-support"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        notes("Granted").await.len(),
+        1,
+        "one Event per change, not per sync"
+    );
+}

@@ -102,3 +102,97 @@ pub async fn record_repeating(ctx: &Context, event: &Event, count: u32) -> Resul
     .await
     .map(|_| ())
 }
+
+/// What changed for the recipients of one share in one sync.
+fn share_changes(
+    before: Option<&crate::resources::WorkflowShareStatus>,
+    after: &crate::resources::WorkflowShareStatus,
+) -> [(&'static str, &'static str, Vec<String>); 3] {
+    use crate::resources::GrantState;
+    let state_before = |ws: &str| {
+        before.and_then(|b| b.grants.iter().find(|g| g.workspace == ws).map(|g| g.state))
+    };
+    let granted = after
+        .grants
+        .iter()
+        .filter(|g| {
+            g.state == GrantState::Active && state_before(&g.workspace) != Some(GrantState::Active)
+        })
+        .map(|g| g.workspace.clone())
+        .collect();
+    let rejected = after
+        .grants
+        .iter()
+        .filter(|g| {
+            g.state == GrantState::Rejected
+                && state_before(&g.workspace) != Some(GrantState::Rejected)
+        })
+        .map(|g| format!("{} ({})", g.workspace, g.reason))
+        .collect();
+    let revoked = before
+        .map(|b| {
+            b.grants
+                .iter()
+                .filter(|g| g.state == GrantState::Active)
+                .filter(|g| {
+                    !after
+                        .grants
+                        .iter()
+                        .any(|a| a.workspace == g.workspace && a.state == GrantState::Active)
+                })
+                .map(|g| g.workspace.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    [
+        ("Normal", "Granted", granted),
+        ("Normal", "Revoked", revoked),
+        ("Warning", "Rejected", rejected),
+    ]
+}
+
+/// Reports on the share itself what this sync granted, revoked and rejected: one
+/// Event per kind of change, naming the workspaces (as many as fit), never one per
+/// recipient.
+pub async fn on_share(
+    ctx: &Context,
+    share: &crate::resources::WorkflowShare,
+    after: &crate::resources::WorkflowShareStatus,
+) -> Result<(), kube::Error> {
+    use kube::{Resource, ResourceExt};
+    let Some(namespace) = share.namespace() else {
+        return Ok(());
+    };
+    for (type_, reason, workspaces) in share_changes(share.status.as_ref(), after) {
+        if workspaces.is_empty() {
+            continue;
+        }
+        let verb = match reason {
+            "Granted" => "granted to",
+            "Revoked" => "revoked from",
+            _ => "rejected for",
+        };
+        let list = text::join_within(&workspaces, NOTE_MAX_BYTES - 100);
+        let note = format!(
+            "Workflow {} {verb} {} workspace(s): {list}",
+            share.spec.workflow_ref.name,
+            workspaces.len()
+        );
+        let version = share.meta().resource_version.clone().unwrap_or_default();
+        let event = build(
+            ctx,
+            Notice {
+                name: crate::naming::change_event_name(&share.name_any(), reason, &version),
+                namespace: namespace.clone(),
+                type_,
+                action: "Share",
+                reason,
+                note,
+                regarding: share.object_ref(&()),
+                related: None,
+            },
+        );
+        create_once(ctx, &event).await?;
+    }
+    Ok(())
+}

@@ -12,7 +12,7 @@ use crate::resources::condition::ConditionType;
 use crate::resources::condition::now_rfc3339;
 use crate::resources::{Condition, Workflow, WorkflowShare, WorkflowShareStatus};
 
-use super::{Context, apply, authorize, notify, status};
+use super::{Context, apply, authorize, events, notify, status};
 
 /// Counts a sync in flight for as long as it lives, even if it unwinds.
 struct InFlight<'a>(&'a Context);
@@ -172,6 +172,10 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
             .filter(|s| s.metadata.deletion_timestamp.is_none());
         if let Some(share) = share {
             status::share(ctx, share, share_plan.status.clone(), &now).await?;
+            // After the status, so a retry does not report the same change twice.
+            if let Err(error) = events::on_share(ctx, share, &share_plan.status).await {
+                tracing::warn!(%error, "could not record share changes as Events");
+            }
         }
     }
 
