@@ -26,6 +26,18 @@ enum Command {
         /// Listen address of /metrics, /healthz and /readyz.
         #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
         metrics_addr: std::net::SocketAddr,
+        /// Run without leader election (only ever one replica).
+        #[arg(long, env = "NO_LEADER_ELECTION")]
+        no_leader_election: bool,
+        /// Namespace of the leader Lease (the pod's namespace in a cluster).
+        #[arg(long, env = "POD_NAMESPACE", default_value = "workflow-share-system")]
+        lease_namespace: String,
+        /// Name of the leader Lease.
+        #[arg(long, env = "LEASE_NAME", default_value = "workflow-share")]
+        lease_name: String,
+        /// Seconds a leader that stops renewing keeps the Lease (the longest hand-over).
+        #[arg(long, env = "LEASE_DURATION_SECONDS", default_value_t = 15)]
+        lease_duration_seconds: u64,
     },
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
@@ -220,6 +232,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             instance,
             log_json,
             metrics_addr,
+            no_leader_election,
+            lease_namespace,
+            lease_name,
+            lease_duration_seconds,
         } => {
             init_tracing(log_json);
             let instance = instance
@@ -232,6 +248,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             controller::run(
                 client,
                 controller::Options {
+                    // The pod name is unique per replica; outside a cluster two
+                    // controllers may share a host name, so the process id is added.
+                    lease: (!no_leader_election).then(|| controller::leader::LeaseOptions {
+                        namespace: lease_namespace,
+                        name: lease_name,
+                        identity: format!("{instance}_{}", std::process::id()),
+                        duration_seconds: lease_duration_seconds,
+                    }),
                     instance,
                     metrics_addr,
                 },

@@ -78,6 +78,8 @@ pub struct PanicLabel {
 pub enum Health {
     /// Filling the caches: alive, not ready.
     Starting = 0,
+    /// Caches filled, another replica leads: alive and ready, reconciling nothing.
+    Standby = 4,
     /// Every reconcile loop and watch is running: alive and ready.
     Running = 1,
     /// Stopping on a signal: alive, not ready.
@@ -100,6 +102,8 @@ pub struct Metrics {
     pub in_flight: Gauge,
     /// Reconciles that panicked, by kind; each was contained and retried.
     pub panics: Family<PanicLabel, Counter>,
+    /// 1 while this replica leads (reconciles), 0 otherwise.
+    pub leader: Gauge,
     health: AtomicU8,
 }
 
@@ -112,6 +116,7 @@ impl Default for Metrics {
         let notifications = Counter::default();
         let in_flight = Gauge::default();
         let panics = Family::<PanicLabel, Counter>::default();
+        let leader = Gauge::default();
         registry.register("syncs", "Workflow syncs run", syncs.clone());
         registry.register(
             "sync_errors",
@@ -138,6 +143,11 @@ impl Default for Metrics {
             "Reconciles that panicked (contained to their object and retried) by kind",
             panics.clone(),
         );
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader Lease and reconciles",
+            leader.clone(),
+        );
         Self {
             registry,
             syncs,
@@ -146,6 +156,7 @@ impl Default for Metrics {
             notifications,
             in_flight,
             panics,
+            leader,
             health: AtomicU8::new(Health::Starting as u8),
         }
     }
@@ -186,6 +197,7 @@ impl Metrics {
             0 => Health::Starting,
             1 => Health::Running,
             2 => Health::Stopping,
+            4 => Health::Standby,
             _ => Health::Failed,
         }
     }
@@ -226,7 +238,7 @@ async fn healthz(State(m): State<Arc<Metrics>>) -> StatusCode {
 /// Ready while every reconcile loop runs on filled caches.
 async fn readyz(State(m): State<Arc<Metrics>>) -> StatusCode {
     match m.health() {
-        Health::Running => StatusCode::OK,
+        Health::Running | Health::Standby => StatusCode::OK,
         _ => StatusCode::SERVICE_UNAVAILABLE,
     }
 }

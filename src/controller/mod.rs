@@ -13,6 +13,7 @@ mod clone;
 mod context;
 mod events;
 mod fault;
+pub mod leader;
 mod notify;
 mod objects;
 mod organization;
@@ -286,6 +287,8 @@ pub struct Options {
     pub instance: String,
     /// Address of /metrics, /healthz and /readyz.
     pub metrics_addr: std::net::SocketAddr,
+    /// Leader election; None runs without it (a single replica).
+    pub lease: Option<leader::LeaseOptions>,
 }
 
 /// Runs the controllers until SIGTERM or Ctrl-C. Returns an error (the process
@@ -490,6 +493,30 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         _ = supervise::shutdown_signal() => return Ok(()),
     }
 
+    // With the caches filled, wait to lead: a standby replica is ready (it could take
+    // over at once) but reconciles nothing.
+    let mut election = match &options.lease {
+        Some(lease) => Some(leader::Election::start(client.clone(), lease).await?),
+        None => None,
+    };
+    if let Some(candidate) = election.as_mut() {
+        ctx.metrics.set_health(Health::Standby);
+        info!("caches filled; waiting for the leader Lease");
+        let stop = tokio::select! {
+            leading = candidate.until_leading() => { leading?; false }
+            Some(ended) = background.join_next() => return Err(failed(&ctx, ended)),
+            _ = supervise::shutdown_signal() => true,
+        };
+        if stop {
+            if let Some(candidate) = election {
+                candidate.release().await;
+            }
+            return Ok(());
+        }
+        info!("leading: starting the controllers");
+    }
+    ctx.metrics.leader.set(1);
+
     // Every controller stops at the same signal, after finishing the reconciles it runs.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopping = move || {
@@ -653,15 +680,36 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
 
     ctx.metrics.set_health(Health::Running);
     info!("caches filled; controller started");
+    let lost = async {
+        match election.as_mut() {
+            Some(e) => e.lost().await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         Some(ended) = loops.join_next() => return Err(failed(&ctx, ended)),
         Some(ended) = background.join_next() => return Err(failed(&ctx, ended)),
+        _ = lost => {
+            // Another replica may be reconciling already: stop at once, mid-reconcile
+            // if need be (every write is idempotent), and exit so that this replica
+            // restarts as a candidate.
+            loops.abort_all();
+            ctx.metrics.leader.set(0);
+            ctx.metrics.set_health(Health::Failed);
+            error!("lost the leader Lease; stopped reconciling, exiting");
+            return Err(anyhow::anyhow!("lost the leader Lease"));
+        }
         _ = supervise::shutdown_signal() => {}
     }
     ctx.metrics.set_health(Health::Stopping);
     info!("stopping: finishing the reconciles in progress");
     let _ = stop_tx.send(true);
     while loops.join_next().await.is_some() {}
+    if let Some(election) = election {
+        election.release().await;
+        info!("released the leader Lease");
+    }
+    ctx.metrics.leader.set(0);
     background.abort_all();
     info!(writes = ctx.metrics.total_writes(), "controller stopped");
     Ok(())

@@ -76,10 +76,29 @@ pub fn control_plane_with_env(env: &[(&str, &str)]) -> &'static ControlPlane {
 }
 
 impl ControlPlane {
-    /// Starts the controller binary as its ServiceAccount; waits until its caches are filled.
+    /// Starts the controller binary as its ServiceAccount; waits until its caches are
+    /// filled and it leads (holds the leader Lease).
     pub fn start_controller(&self) {
+        self.start_controller_standby();
+        let start = std::time::Instant::now();
+        while !self.leads() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "controller did not lead in 30s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the controller without waiting for it to lead (another replica may).
+    pub fn start_controller_standby(&self) {
         let child = self.spawn_controller("controller", self.metrics_port, &[]);
         *self.controller.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
+    }
+
+    /// Whether the harness's controller holds the leader Lease.
+    pub fn leads(&self) -> bool {
+        leads(self.metrics_port)
     }
 
     /// Starts one more controller process (its own log `<name>.log`, its own metrics
@@ -102,6 +121,8 @@ impl ControlPlane {
             .arg(format!("127.0.0.1:{metrics_port}"))
             .env("KUBECONFIG", self.dir.join("controller.kubeconfig"))
             .env("RUST_LOG", "info,workflow_share=debug")
+            // A crashed leader's Lease expires in 4 s, so restarts in tests are quick.
+            .env("LEASE_DURATION_SECONDS", "4")
             .envs(self.controller_env.iter().map(|(k, v)| (k, v)))
             .envs(env.iter().copied())
             .stdout(log.try_clone().expect("log"))
@@ -181,6 +202,11 @@ impl ControlPlane {
         config.auth_info.impersonate_groups = Some(groups.iter().map(|g| g.to_string()).collect());
         Client::try_from(config).expect("client")
     }
+}
+
+/// Whether the controller serving metrics on `port` holds the leader Lease.
+pub fn leads(port: u16) -> bool {
+    http_get(port, "/metrics").is_some_and(|m| m.lines().any(|l| l == "workflow_share_leader 1"))
 }
 
 /// A plain HTTP/1.1 GET on loopback, for the controller's own endpoints.
