@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::Context as _;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
 use kube::api::{Api, ListParams};
@@ -136,41 +135,40 @@ pub fn compare(
     lines
 }
 
+/// Lists one kind as the caller, with errors that say what to do.
+async fn listing<K>(api: Api<K>, params: &ListParams) -> anyhow::Result<Vec<K>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.list(params).await {
+        Ok(list) => Ok(list.items),
+        Err(kube::Error::Api(s)) if s.code == 404 => anyhow::bail!(
+            "{} are not served by this cluster: install the workflow-share CRDs first (kubectl apply --server-side -f crds/)",
+            K::plural(&())
+        ),
+        Err(kube::Error::Api(s)) if s.code == 403 => anyhow::bail!(
+            "forbidden to list {} ({}): diff reads organizations, namespaces, workspace roles and bindings, workflows and shares cluster-wide; run it with a context that may read them (a cluster administrator or a CI identity)",
+            K::plural(&()),
+            s.message
+        ),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("listing {}", K::plural(&())))),
+    }
+}
+
 /// Reads what the planner needs from the live cluster, as the caller.
 pub async fn live_snapshot(client: &Client) -> anyhow::Result<Snapshot> {
-    let lp = ListParams::default();
-    let hint = "diff reads organizations, namespaces, workspace roles and bindings, workflows and shares cluster-wide: run it with a context that may read them (a cluster administrator or a CI identity)";
+    let all = ListParams::default();
     Ok(Snapshot {
-        organizations: Api::<Organization>::all(client.clone())
-            .list(&lp)
-            .await
-            .context(hint)?
-            .items,
-        namespaces: Api::<Namespace>::all(client.clone())
-            .list(&lp)
-            .await
-            .context(hint)?
-            .items,
-        cluster_roles: Api::<ClusterRole>::all(client.clone())
-            .list(&ListParams::default().labels(labels::WORKSPACE_ROLE))
-            .await
-            .context(hint)?
-            .items,
-        role_bindings: Api::<RoleBinding>::all(client.clone())
-            .list(&lp)
-            .await
-            .context(hint)?
-            .items,
-        workflows: Api::<Workflow>::all(client.clone())
-            .list(&lp)
-            .await
-            .context(hint)?
-            .items,
-        shares: Api::<WorkflowShare>::all(client.clone())
-            .list(&lp)
-            .await
-            .context(hint)?
-            .items,
+        organizations: listing(Api::<Organization>::all(client.clone()), &all).await?,
+        namespaces: listing(Api::<Namespace>::all(client.clone()), &all).await?,
+        cluster_roles: listing(
+            Api::<ClusterRole>::all(client.clone()),
+            &ListParams::default().labels(labels::WORKSPACE_ROLE),
+        )
+        .await?,
+        role_bindings: listing(Api::<RoleBinding>::all(client.clone()), &all).await?,
+        workflows: listing(Api::<Workflow>::all(client.clone()), &all).await?,
+        shares: listing(Api::<WorkflowShare>::all(client.clone()), &all).await?,
     })
 }
 

@@ -7,7 +7,11 @@ use workflow_share::{controller, diff, manifests, resources, visible};
 
 /// Declarative sharing of workflows across the workspaces of an organization.
 #[derive(Parser)]
-#[command(name = "workflow-share", version)]
+#[command(
+    name = "workflow-share",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("WORKFLOW_SHARE_COMMIT"), ")"),
+    after_help = "Exit status: 0 success; 1 failure (diff: 1 means there are changes, 2 failure).\n\nExamples:\n  workflow-share controller\n  workflow-share get workflows -n sales --context dave\n  workflow-share plan -f examples/\n  workflow-share diff -f shares/ -o json\n  workflow-share crd | kubectl apply --server-side -f -"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,8 +45,12 @@ enum Command {
     },
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
-    /// List the workflows you may see (Kubernetes cannot filter `kubectl get` by
-    /// object): a kubectl-style table with their tier. Uses your kubeconfig only.
+    /// List the workflows, projects or triggers you may see (Kubernetes cannot filter
+    /// `kubectl get` by object): a kubectl-style table with their tier. Uses your
+    /// kubeconfig only.
+    #[command(
+        after_help = "Examples:\n  workflow-share get workflows -n sales\n  workflow-share get triggers -A -o wide\n  workflow-share get projects -n sales --context dave -o yaml"
+    )]
     Get {
         /// What to list.
         #[arg(value_parser = ["workflows", "workflow", "wf", "projects", "project", "pj", "triggers", "trigger", "trg"])]

@@ -24,6 +24,10 @@ use crate::resources::{GROUP, Project, Trigger, Workflow};
 pub enum GetError {
     #[error("you may not list namespaces, so -A cannot find them: name one with -n NAMESPACE")]
     CannotListNamespaces,
+    #[error(
+        "{0} are not served by this cluster: install the workflow-share CRDs first (kubectl apply --server-side -f crds/)"
+    )]
+    NotInstalled(&'static str),
     #[error("{action}: {source}")]
     Kube {
         action: &'static str,
@@ -191,11 +195,11 @@ async fn gettable_names(
 async fn visible_in<K: Listed>(client: &Client, namespace: &str) -> Result<Vec<K>, GetError> {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     if may_list(client, K::RESOURCE, namespace).await? {
-        return api
-            .list(&ListParams::default())
-            .await
-            .map(|l| l.items)
-            .map_err(kube_error("listing"));
+        return match api.list(&ListParams::default()).await {
+            Ok(list) => Ok(list.items),
+            Err(kube::Error::Api(s)) if s.code == 404 => Err(GetError::NotInstalled(K::RESOURCE)),
+            Err(e) => Err(kube_error("listing")(e)),
+        };
     }
     let mut out = Vec::new();
     for name in gettable_names(client, K::RESOURCE, namespace).await? {
