@@ -6,5 +6,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 hack/controlplane/build.sh >/dev/null
+hack/helm/build.sh >/dev/null
 # fault-injection compiles in the test-only panics the resilience tests trigger.
 cargo test --all-targets --features fault-injection "$@"
