@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs workflow-share's cluster pieces into a control plane started by
 # hack/controlplane/up.sh DIR, from the Helm chart: CRDs, workspace roles, admission
-# policies and the controller's ServiceAccount with its least-privilege RBAC. Writes
+# policies and the controller's ServiceAccount with its least-privilege RBAC (a real
+# `helm install`). Writes
 # DIR/controller.kubeconfig, which authenticates as that ServiceAccount, so the
 # controller runs locally with exactly the permissions the chart gives it.
 set -euo pipefail
@@ -10,14 +11,12 @@ dir=${1:?usage: install-local.sh DIR}
 export KUBECONFIG="$dir/kubeconfig"
 kubectl="$dir/kubectl"
 
-"$kubectl" apply --server-side -f "$root/crds/" >/dev/null
-"$kubectl" wait --for=condition=Established crd --all --timeout=60s >/dev/null
-"$kubectl" create namespace workflow-share-system --dry-run=client -o yaml | "$kubectl" apply --server-side -f - >/dev/null
-# The chart is the one source of truth: render it (without the Deployment, since the
-# controller runs locally with the chart ServiceAccount's token) and apply it.
+# The chart is the one source of truth: install it with helm (CRDs included), without
+# the Deployment, since the controller runs locally with the chart ServiceAccount's token.
 helm=$("$root/hack/helm/build.sh")
-"$helm" template workflow-share "$root/charts/workflow-share" --namespace workflow-share-system \
-  --set deploy=false | "$kubectl" apply --server-side -f - >/dev/null
+"$helm" upgrade --install workflow-share "$root/charts/workflow-share" \
+  --namespace workflow-share-system --create-namespace --set deploy=false >/dev/null
+"$kubectl" wait --for=condition=Established crd --all --timeout=60s >/dev/null
 
 token=$("$kubectl" create token workflow-share -n workflow-share-system --duration=48h)
 server=$("$kubectl" config view --minify -o jsonpath='{.clusters[0].cluster.server}')

@@ -2,7 +2,7 @@
 //! it lints strictly, every rendered object is accepted by the real API server
 //! (server-side dry run), its values schema refuses unknown and mistyped values, and
 //! the Deployment runs restricted. The controller in every other test runs with the
-//! RBAC this chart installs (hack/install-local.sh renders it).
+//! RBAC this chart installs (hack/install-local.sh installs it with helm).
 
 mod support;
 
@@ -113,7 +113,14 @@ async fn every_rendered_object_is_accepted_by_the_api_server() {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut apply = Command::new(cp.dir.join("kubectl"))
-        .args(["apply", "--server-side", "--dry-run=server", "-f", "-"])
+        .args([
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--dry-run=server",
+            "-f",
+            "-",
+        ])
         .env("KUBECONFIG", cp.dir.join("kubeconfig"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
