@@ -90,7 +90,7 @@ enum Command {
         #[arg(short = 'f', long = "filename", required = true)]
         paths: Vec<PathBuf>,
         /// Output format.
-        #[arg(short = 'o', long, default_value = "table", value_parser = ["table", "yaml"])]
+        #[arg(short = 'o', long, default_value = "table", value_parser = ["table", "yaml", "json"])]
         output: String,
     },
 }
@@ -119,6 +119,28 @@ fn install_panic_logger() {
         let message = controller::panic_message(info.payload());
         tracing::error!(%location, %message, "panic");
     }));
+}
+
+/// Writes to stdout; a closed pipe (`workflow-share get … | head`) ends the program
+/// quietly instead of panicking, as other command-line tools do.
+fn emit_str(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("Error: writing the output: {e}");
+        std::process::exit(1);
+    }
+}
+
+macro_rules! emit {
+    ($($arg:tt)*) => { emit_str(&format!($($arg)*)) };
+}
+
+macro_rules! emitln {
+    ($($arg:tt)*) => { emit_str(&format!("{}\n", format!($($arg)*))) };
 }
 
 /// A client for the caller's kubeconfig (an explicit context, or the current one).
@@ -168,14 +190,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let (desired, shares) = diff::overlay(&live, &files);
             let lines = diff::compare(&live, &desired, &shares);
             if output == "json" {
-                println!("{}", serde_json::to_string_pretty(&lines)?);
+                emitln!("{}", serde_json::to_string_pretty(&lines)?);
             } else {
-                print!("{}", diff::render(&lines));
+                emit!("{}", diff::render(&lines));
             }
             return Ok(u8::from(diff::changes(&lines)));
         }
         Command::Crd => {
-            print!("{}", resources::crds_yaml().context("rendering CRDs")?);
+            emit!("{}", resources::crds_yaml().context("rendering CRDs")?);
         }
         Command::Get {
             kind,
@@ -219,12 +241,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             if structured {
                 let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
                 if output == "json" {
-                    println!("{}", serde_json::to_string_pretty(&list)?);
+                    emitln!("{}", serde_json::to_string_pretty(&list)?);
                 } else {
-                    print!("{}", serde_yaml::to_string(&list)?);
+                    emit!("{}", serde_yaml::to_string(&list)?);
                 }
             } else {
-                print!("{table}");
+                emit!("{table}");
             }
         }
         Command::Plan { paths, output } => {
@@ -232,8 +254,15 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let now = resources::condition::now_rfc3339();
             let plans = snapshot.plan_all(&now);
             match output.as_str() {
-                "yaml" => print!("{}", manifests::plans_yaml(&plans)?),
-                _ => print!("{}", manifests::plans_table(&plans)),
+                "yaml" => emit!(
+                    "{}",
+                    serde_yaml::to_string(&manifests::plans_value(&plans))?
+                ),
+                "json" => emitln!(
+                    "{}",
+                    serde_json::to_string_pretty(&manifests::plans_value(&plans))?
+                ),
+                _ => emit!("{}", manifests::plans_table(&plans)),
             }
         }
         Command::Controller {

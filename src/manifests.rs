@@ -126,8 +126,8 @@ pub fn plans_table(plans: &[WorkflowPlan]) -> String {
     out
 }
 
-/// The plans as YAML (grants per share and generated objects).
-pub fn plans_yaml(plans: &[WorkflowPlan]) -> anyhow::Result<String> {
+/// The plans as data: grants per share and generated objects (printed as YAML or JSON).
+pub fn plans_value(plans: &[WorkflowPlan]) -> serde_json::Value {
     let value: Vec<serde_json::Value> = plans
         .iter()
         .map(|p| {
@@ -141,5 +141,5 @@ pub fn plans_yaml(plans: &[WorkflowPlan]) -> anyhow::Result<String> {
             })
         })
         .collect();
-    Ok(serde_yaml::to_string(&value)?)
+    serde_json::Value::Array(value)
 }
