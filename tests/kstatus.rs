@@ -1,48 +1,62 @@
 //! kstatus — how Flux, `kubectl wait` and cli-utils judge a custom resource — on
-//! objects the controller really wrote. The rules, in kstatus's documented order:
-//! being deleted → Terminating; status.observedGeneration behind metadata.generation
-//! → InProgress; Reconciling=True → InProgress; Stalled=True → Failed; Ready=True →
-//! Current; otherwise InProgress.
+//! objects the controller really wrote, computed by the kstatus library itself
+//! (sigs.k8s.io/cli-utils, built from its Go module by hack/kstatus/build.sh).
 
 mod support;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 use support::*;
 
-fn kstatus(obj: &Value) -> &'static str {
-    if !obj["metadata"]["deletionTimestamp"].is_null() {
-        return "Terminating";
-    }
-    let generation = obj["metadata"]["generation"].as_i64();
-    let observed = obj["status"]["observedGeneration"].as_i64();
-    if generation.is_some() && observed != generation {
-        return "InProgress";
-    }
-    let condition = |t: &str| {
-        obj["status"]["conditions"]
-            .as_array()
-            .and_then(|cs| cs.iter().find(|c| c["type"] == t))
-            .and_then(|c| c["status"].as_str())
-            .unwrap_or("")
-            .to_string()
-    };
-    if condition("Reconciling") == "True" {
-        "InProgress"
-    } else if condition("Stalled") == "True" {
-        "Failed"
-    } else if condition("Ready") == "True" {
-        "Current"
-    } else {
-        "InProgress"
-    }
+fn checker() -> PathBuf {
+    let out = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/hack/kstatus/build.sh"
+    ))
+    .output()
+    .expect("hack/kstatus/build.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// kstatus's verdict on one object: Current, InProgress, Failed, Terminating, ...
+fn kstatus(obj: &Value) -> String {
+    let mut child = Command::new(checker())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kstatus checker");
+    let input = serde_json::to_vec(&json!([obj])).expect("json");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&input)
+        .expect("write");
+    let out = child.wait_with_output().expect("kstatus checker");
+    assert!(
+        out.status.success(),
+        "kstatus: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdict: Value = serde_json::from_slice(&out.stdout).expect("kstatus output");
+    verdict["status"].as_str().unwrap_or_default().to_string()
 }
 
 async fn status_of<K: kube::Resource<DynamicType = ()>>(
     client: &kube::Client,
     ns: &str,
     name: &str,
-) -> Option<&'static str> {
+) -> Option<String> {
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &api_resource::<K>());
     let obj = serde_json::to_value(api.get(name).await.ok()?).ok()?;
     Some(kstatus(&obj))

@@ -53,6 +53,27 @@ async fn one_replica_leads_the_other_takes_over_when_it_dies_or_steps_down() {
     })
     .await;
 
+    eventually("the grant is notified", WAIT, || async {
+        let n = events_about(&admin, "le-support", "WorkflowShared", "le-sales.plan").await;
+        (!n.is_empty()).then_some(())
+    })
+    .await;
+    // Converged: the leader has stopped writing.
+    let mut writes = cp.controller_writes();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = cp.controller_writes();
+        if now == writes {
+            break;
+        }
+        writes = now;
+    }
+    assert_eq!(
+        writes_at(standby_port),
+        0,
+        "the standby has written nothing"
+    );
+
     // SIGKILL the leader: the standby takes over within the lease duration (4 s here).
     cp.stop_controller(true);
     let took = wait_until("the standby leads", Duration::from_secs(15), || {
@@ -61,6 +82,25 @@ async fn one_replica_leads_the_other_takes_over_when_it_dies_or_steps_down() {
     .await;
     println!("hand-over after SIGKILL: {took:?}");
     assert!(took < Duration::from_secs(10), "{took:?}");
+    // The new leader reconciles everything it finds already converged: no writes
+    // at all, so nothing is written twice across the hand-over.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let syncs = http_get(standby_port, "/metrics")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("workflow_share_syncs_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>();
+    println!(
+        "writes by the old leader: {writes}; by the new leader over that state: {} ({syncs} syncs)",
+        writes_at(standby_port)
+    );
+    assert!(syncs > 0.0, "the new leader did reconcile");
+    assert_eq!(
+        writes_at(standby_port),
+        0,
+        "the new leader rewrote converged state"
+    );
     let mut more = manifest("Workflow", "le-sales", "more", "", "  displayName: more");
     more += &manifest(
         "WorkflowShare",

@@ -149,12 +149,45 @@ async fn a_schedule_trigger_fires_as_its_creator_and_only_while_they_may_run() {
     })
     .await;
     assert_eq!(phase, RunPhase::Accepted);
-    let status = Api::<Trigger>::namespaced(admin.clone(), sales)
+    let trigger = Api::<Trigger>::namespaced(admin.clone(), sales)
         .get("every-minute")
         .await
-        .expect("trigger")
-        .status
-        .expect("status");
+        .expect("trigger");
+    // Three older runs of this trigger, as the controller would have made them: with
+    // the fire, one more than historyLimit 3, so the oldest is deleted.
+    let uid = trigger.metadata.uid.clone().expect("uid");
+    let as_controller = cp
+        .impersonating(
+            "system:serviceaccount:workflow-share-system:workflow-share",
+            &["system:serviceaccounts", "system:authenticated"],
+        )
+        .await;
+    let as_controller: Api<WorkflowRun> = Api::namespaced(as_controller, sales);
+    for day in 1..=3 {
+        let run: WorkflowRun = serde_json::from_value(json!({
+            "apiVersion": "sharing.workflows.dev/v1alpha1",
+            "kind": "WorkflowRun",
+            "metadata": {
+                "name": format!("restored-{day}"),
+                "ownerReferences": [{
+                    "apiVersion": "sharing.workflows.dev/v1alpha1",
+                    "kind": "Trigger",
+                    "name": "every-minute",
+                    "uid": uid,
+                }],
+            },
+            "spec": {
+                "workflowRef": {"kind": "Workflow", "name": "nightly"},
+                "scheduledTime": format!("2020-01-0{day}T00:00:00Z"),
+            },
+        }))
+        .expect("run");
+        as_controller
+            .create(&Default::default(), &run)
+            .await
+            .expect("restored run");
+    }
+    let status = trigger.status.expect("status");
     assert_eq!(status.creator.as_deref(), Some("bob"));
     assert_eq!(status.recent_fires[0].run, run_name);
     assert!(status.next_fire_time.is_some());
@@ -192,6 +225,20 @@ async fn a_schedule_trigger_fires_as_its_creator_and_only_while_they_may_run() {
         .filter(|r| r.spec.trigger_ref.is_some())
         .count();
     assert_eq!(by_trigger, 1, "no run was made for the refused fire");
+    let kept: Vec<String> = runs
+        .list(&Default::default())
+        .await
+        .expect("runs")
+        .items
+        .into_iter()
+        .filter(|r| r.metadata.owner_references.is_some())
+        .filter_map(|r| r.metadata.name)
+        .collect();
+    assert_eq!(kept.len(), 3, "historyLimit 3 keeps three runs: {kept:?}");
+    assert!(
+        !kept.iter().any(|n| n == "restored-1"),
+        "the oldest run was deleted: {kept:?}"
+    );
 }
 
 #[tokio::test]

@@ -51,27 +51,53 @@ for _ in 1 2 3 4 5 6 7; do yamada_name+=" 山田太郎 Zoë Ångström 𝓐𝓵�
 } >"$pki/tokens.csv"
 
 # --- etcd --------------------------------------------------------------------
-"$bin/etcd" --name default --data-dir "$dir/etcd" \
-  --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
-  --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
-  --initial-cluster "default=http://127.0.0.1:$peer_port" --unsafe-no-fsync=true \
-  --quota-backend-bytes=8589934592 --log-level=warn >"$dir/etcd.log" 2>&1 &
+etcd_cmd=("$bin/etcd" --name default --data-dir "$dir/etcd"
+  --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port"
+  --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port"
+  --initial-cluster "default=http://127.0.0.1:$peer_port" --unsafe-no-fsync=true
+  --quota-backend-bytes=8589934592 --log-level=warn)
+# Saved so restart.sh can start a component again exactly as it was.
+printf '%q ' "${etcd_cmd[@]}" >"$dir/etcd.cmd"
+"${etcd_cmd[@]}" >"$dir/etcd.log" 2>&1 &
 echo $! >"$dir/etcd.pid"
 
+# --- audit (optional) -----------------------------------------------------------
+# With WORKFLOW_SHARE_AUDIT_DIR set, the API server records every request of the
+# controller's ServiceAccount there (metadata only). The full test run uses it to
+# prove the chart grants the controller exactly what it uses.
+audit_flags=()
+if [ -n "${WORKFLOW_SHARE_AUDIT_DIR:-}" ]; then
+  mkdir -p "$WORKFLOW_SHARE_AUDIT_DIR"
+  cat >"$dir/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    users: ["system:serviceaccount:workflow-share-system:workflow-share"]
+  - level: None
+POLICY
+  audit_flags=(--audit-policy-file "$dir/audit-policy.yaml"
+    --audit-log-path "$WORKFLOW_SHARE_AUDIT_DIR/$(basename "$dir").log" --audit-log-format json)
+fi
+
 # --- kube-apiserver ------------------------------------------------------------
-"$bin/kube-apiserver" \
-  --etcd-servers "http://127.0.0.1:$etcd_port" \
-  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
-  --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
-  --client-ca-file "$pki/ca.crt" \
-  --token-auth-file "$pki/tokens.csv" \
-  --authorization-mode RBAC \
-  --service-cluster-ip-range 10.0.0.0/24 \
-  --service-account-issuer https://kubernetes.default.svc \
-  --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-  --disable-admission-plugins ServiceAccount \
-  --max-requests-inflight 2000 --max-mutating-requests-inflight 1000 \
-  --event-ttl 1h --v 0 >"$dir/apiserver.log" 2>&1 &
+apiserver_cmd=("$bin/kube-apiserver"
+  --etcd-servers "http://127.0.0.1:$etcd_port"
+  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port"
+  --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key"
+  --client-ca-file "$pki/ca.crt"
+  --token-auth-file "$pki/tokens.csv"
+  --authorization-mode RBAC
+  --service-cluster-ip-range 10.0.0.0/24
+  --service-account-issuer https://kubernetes.default.svc
+  --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key"
+  --disable-admission-plugins ServiceAccount
+  --max-requests-inflight 2000 --max-mutating-requests-inflight 1000
+  --event-ttl 1h --v 0 ${audit_flags[@]+"${audit_flags[@]}"})
+printf '%q ' "${apiserver_cmd[@]}" >"$dir/apiserver.cmd"
+echo "https://127.0.0.1:$api_port" >"$dir/server"
+"${apiserver_cmd[@]}" >"$dir/apiserver.log" 2>&1 &
 echo $! >"$dir/apiserver.pid"
 
 if [ -n "$watch_pid" ]; then

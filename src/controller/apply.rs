@@ -34,6 +34,17 @@ pub fn source_labels(key: &WorkflowKey) -> BTreeMap<String, String> {
     ])
 }
 
+/// An owner reference that has the garbage collector delete our object with `owner`
+/// without blocking the owner's deletion. Without blockOwnerDeletion the controller
+/// needs no `update` on the owner's finalizers subresource (clusters that enable
+/// the OwnerReferencesPermissionEnforcement admission plugin would ask for it).
+pub fn deleted_with<K: Resource<DynamicType = ()>>(owner: &K) -> Option<OwnerReference> {
+    owner.controller_owner_ref(&()).map(|mut o| {
+        o.block_owner_deletion = None;
+        o
+    })
+}
+
 /// Whether `meta` carries all of `wanted` labels (the object is ours, for this source).
 fn has_labels<R: Resource>(obj: &R, wanted: &BTreeMap<String, String>) -> bool {
     let have = obj.meta().labels.as_ref();

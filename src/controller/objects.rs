@@ -131,7 +131,7 @@ pub async fn converge<K: Shareable>(ctx: &Context, obj: &K) -> Result<Visibility
             namespace: &namespace,
             name: rbac_name,
             labels: labels.clone(),
-            owner: obj.controller_owner_ref(&()),
+            owner: super::apply::deleted_with(obj),
         };
         // A foreign object of the generated name is left alone (reported by the caller).
         rbac_for(ctx, &target, desired.as_ref()).await?;

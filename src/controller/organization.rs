@@ -74,10 +74,8 @@ async fn converge_role_bindings(
             .as_ref()
             .is_some_and(|l| ours.iter().all(|(k, v)| l.get(k) == Some(v)))
     };
-    let owner = org.controller_owner_ref(&()).map(|mut o| {
-        // Deleted with the Organization, without blocking its deletion.
+    let owner = super::apply::deleted_with(org).map(|mut o| {
         o.controller = Some(false);
-        o.block_owner_deletion = None;
         o
     });
     let mut conflicts = Vec::new();

@@ -93,7 +93,7 @@ async fn fire(
                 ]
                 .into(),
             ),
-            owner_references: trigger.controller_owner_ref(&()).map(|o| vec![o]),
+            owner_references: super::apply::deleted_with(trigger).map(|o| vec![o]),
             ..Default::default()
         },
         spec: WorkflowRunSpec {

@@ -168,11 +168,7 @@ impl ControlPlane {
 
     /// Writes the running controller has sent since it started (its metric).
     pub fn controller_writes(&self) -> u64 {
-        let body = http_get(self.metrics_port, "/metrics").expect("metrics");
-        body.lines()
-            .filter(|l| l.starts_with("workflow_share_writes_total"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
+        writes_at(self.metrics_port)
     }
 
     async fn config(&self, context: &str) -> Config {
@@ -202,6 +198,15 @@ impl ControlPlane {
         config.auth_info.impersonate_groups = Some(groups.iter().map(|g| g.to_string()).collect());
         Client::try_from(config).expect("client")
     }
+}
+
+/// Writes the controller serving metrics on `port` has sent since it started.
+pub fn writes_at(port: u16) -> u64 {
+    let body = http_get(port, "/metrics").expect("metrics");
+    body.lines()
+        .filter(|l| l.starts_with("workflow_share_writes_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Whether the controller serving metrics on `port` holds the leader Lease.

@@ -1,0 +1,964 @@
+//! Organization-scale benchmark: the controller (release build) against the raw
+//! write bound of the same local kube-apiserver + etcd, measured in the same run.
+//! See bench/README.md; run with `cargo bench --bench org-scale`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt, stream};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, ListParams, PartialObjectMeta, Patch, PatchParams, PostParams,
+};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::watcher;
+use kube::{Client, Config, Resource};
+use serde_json::{Value, json};
+use workflow_share::resources::{SharedWorkflow, Workflow, WorkflowShare};
+
+/// Requests the bulk client keeps in flight.
+const CONCURRENCY: usize = 64;
+const GROUP: &str = "sharing.workflows.dev/v1alpha1";
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(cmd: &mut Command) -> Res<()> {
+    let status = cmd.status()?;
+    if !status.success() {
+        return Err(format!("{cmd:?}: {status}").into());
+    }
+    Ok(())
+}
+
+// --- the local control plane ----------------------------------------------------
+
+struct Cluster {
+    dir: PathBuf,
+    admin: Client,
+}
+
+impl Cluster {
+    async fn up(name: &str) -> Res<Cluster> {
+        let dir = std::env::temp_dir().join(format!(
+            "workflow-share-bench-{}-{name}",
+            std::process::id()
+        ));
+        let audit = dir.with_extension("audit");
+        let _ = std::fs::remove_dir_all(&audit);
+        run(Command::new(repo().join("hack/controlplane/up.sh"))
+            .arg(&dir)
+            .arg("--watch-pid")
+            .arg(std::process::id().to_string())
+            .env("WORKFLOW_SHARE_AUDIT_DIR", &audit))?;
+        run(Command::new(repo().join("hack/install-local.sh")).arg(&dir))?;
+        let kubeconfig = Kubeconfig::read_from(dir.join("kubeconfig"))?;
+        let mut config = Config::from_custom_kubeconfig(
+            kubeconfig,
+            &KubeConfigOptions {
+                context: Some("admin".into()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        // The bulk client must not be throttled by its own connection handling.
+        config.read_timeout = Some(Duration::from_secs(120));
+        let admin = Client::try_from(config)?;
+        Ok(Cluster { dir, admin })
+    }
+
+    fn audit_log(&self) -> PathBuf {
+        self.dir.with_extension("audit").join(format!(
+            "{}.log",
+            self.dir.file_name().and_then(|n| n.to_str()).unwrap_or("")
+        ))
+    }
+
+    fn down(&self) {
+        let _ = Command::new(repo().join("hack/controlplane/down.sh"))
+            .arg(&self.dir)
+            .status();
+        let _ = std::fs::remove_dir_all(self.dir.with_extension("audit"));
+    }
+}
+
+/// The controller's requests, from the API server's audit log (one JSON line each).
+#[derive(Default, Clone, Debug)]
+struct Requests {
+    by_verb: BTreeMap<String, u64>,
+    event_creates: u64,
+    event_conflicts: u64,
+    lines: usize,
+}
+
+fn requests_since(log: &Path, from_line: usize) -> Requests {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut out = Requests::default();
+    for (i, line) in text.lines().enumerate() {
+        out.lines = i + 1;
+        if i < from_line {
+            continue;
+        }
+        let Ok(e) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        // Watches log twice (started, complete); count each request once.
+        if e["stage"] != "ResponseComplete" || e["objectRef"].is_null() {
+            continue;
+        }
+        let verb = e["verb"].as_str().unwrap_or("?").to_string();
+        let resource = e["objectRef"]["resource"].as_str().unwrap_or("");
+        if verb == "create" && resource == "events" {
+            out.event_creates += 1;
+            if e["responseStatus"]["code"] == 409 {
+                out.event_conflicts += 1;
+            }
+        }
+        *out.by_verb.entry(verb).or_default() += 1;
+    }
+    out
+}
+
+// --- the controller process -------------------------------------------------------
+
+struct Controller {
+    child: Child,
+    port: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(18080)
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    stream.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+impl Controller {
+    fn start(cluster: &Cluster) -> Res<Controller> {
+        let port = free_port();
+        let log = std::fs::File::create(cluster.dir.join("controller.log"))?;
+        let child = Command::new(env!("CARGO_BIN_EXE_workflow-share"))
+            .arg("controller")
+            .arg("--metrics-addr")
+            .arg(format!("127.0.0.1:{port}"))
+            .env("KUBECONFIG", cluster.dir.join("controller.kubeconfig"))
+            .env("RUST_LOG", "warn")
+            .env("LEASE_DURATION_SECONDS", "4")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        std::fs::write(cluster.dir.join("controller.pid"), child.id().to_string())?;
+        let c = Controller { child, port };
+        let start = Instant::now();
+        while !c.metrics().lines().any(|l| l == "workflow_share_leader 1") {
+            if start.elapsed() > Duration::from_secs(120) {
+                return Err("the controller did not lead within 120 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(c)
+    }
+
+    fn metrics(&self) -> String {
+        http_get(self.port, "/metrics").unwrap_or_default()
+    }
+
+    fn counter(&self, prefix: &str) -> f64 {
+        self.metrics()
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    fn writes(&self) -> f64 {
+        self.counter("workflow_share_writes_total")
+    }
+
+    /// (resident now, peak resident) in MB, from /proc.
+    fn rss_mb(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1024.0
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// Waits until the controller has written nothing for `quiet`.
+    async fn settle(&self, quiet: Duration) {
+        let mut last = self.writes();
+        let mut since = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let now = self.writes();
+            if now != last {
+                last = now;
+                since = Instant::now();
+            } else if since.elapsed() >= quiet {
+                return;
+            }
+        }
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+// --- bulk writes ----------------------------------------------------------------
+
+async fn create_all<K>(client: &Client, objects: Vec<Value>) -> Res<Duration>
+where
+    K: Resource<DynamicType = ()>,
+{
+    let resource = kube::api::ApiResource::erase::<K>(&());
+    let start = Instant::now();
+    stream::iter(objects)
+        .map(|obj| {
+            let client = client.clone();
+            let resource = resource.clone();
+            async move {
+                let api: Api<DynamicObject> = match obj["metadata"]["namespace"].as_str() {
+                    Some(ns) => Api::namespaced_with(client, ns, &resource),
+                    None => Api::all_with(client, &resource),
+                };
+                let object: DynamicObject = serde_json::from_value(obj)?;
+                api.create(&PostParams::default(), &object).await?;
+                Res::Ok(())
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(start.elapsed())
+}
+
+fn namespace(name: &str, org: Option<&str>) -> Value {
+    let mut ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    if let Some(org) = org {
+        ns["metadata"]["labels"] = json!({"sharing.workflows.dev/organization": org});
+    }
+    ns
+}
+
+fn manager(ns: &str, user: &str) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": format!("manager-{user}"), "namespace": ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "workflow-share-manager"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    })
+}
+
+fn workspace(prefix: &str, i: usize) -> String {
+    format!("{prefix}-{i:03}")
+}
+
+fn workflow_name(i: usize) -> String {
+    format!("wf-{i:05}")
+}
+
+// --- the scenario -----------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug)]
+struct Scenario {
+    /// Recipient workspaces (the owner workspace is one more).
+    workspaces: usize,
+    /// Workflows in the owner workspace, each shared with the entire organization.
+    workflows: usize,
+}
+
+impl Scenario {
+    fn grants(&self) -> usize {
+        self.workspaces * self.workflows
+    }
+}
+
+#[derive(Default, Debug, Clone)]
+struct Raw {
+    shared_workflows: Duration,
+    all: Duration,
+    writes: usize,
+    join: Duration,
+}
+
+/// The raw write bound: a bulk client creating what the controller creates for the
+/// scenario (library entries, the reader Role and RoleBinding per workflow, one
+/// notification Event per grant) as fast as the API server takes them.
+async fn raw_bound(cluster: &Cluster, sc: Scenario) -> Res<Raw> {
+    let c = &cluster.admin;
+    let src = "raw-src";
+    let mut namespaces = vec![namespace(src, None), namespace("raw-join", None)];
+    namespaces.extend((0..sc.workspaces).map(|i| namespace(&workspace("raw", i), None)));
+    create_all::<Namespace>(c, namespaces).await?;
+
+    let entry = |ws: &str, wf: usize| {
+        json!({
+            "apiVersion": GROUP, "kind": "SharedWorkflow",
+            "metadata": {"name": format!("{src}.{}", workflow_name(wf)), "namespace": ws,
+                "labels": {"app.kubernetes.io/managed-by": "workflow-share-raw",
+                    "sharing.workflows.dev/source-namespace": src,
+                    "sharing.workflows.dev/source-workflow": workflow_name(wf)}},
+            "spec": {"source": {"namespace": src, "name": workflow_name(wf)},
+                "displayName": workflow_name(wf), "type": "Agent", "sharedBy": "admin", "access": "View"},
+        })
+    };
+    let entries: Vec<Value> = (0..sc.workflows)
+        .flat_map(|wf| (0..sc.workspaces).map(move |ws| (ws, wf)))
+        .map(|(ws, wf)| entry(&workspace("raw", ws), wf))
+        .collect();
+    let mut raw = Raw {
+        writes: entries.len(),
+        ..Raw::default()
+    };
+    let start = Instant::now();
+    raw.shared_workflows = create_all::<SharedWorkflow>(c, entries).await?;
+
+    let mut rbac_roles = Vec::new();
+    let mut rbac_bindings = Vec::new();
+    for wf in 0..sc.workflows {
+        let name = format!("workflow-share.{}", workflow_name(wf));
+        rbac_roles.push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": name, "namespace": src},
+            "rules": [{"apiGroups": ["sharing.workflows.dev"], "resources": ["workflows"],
+                "resourceNames": [workflow_name(wf)], "verbs": ["get", "watch"]}],
+        }));
+        let subjects: Vec<Value> = (0..sc.workspaces)
+            .map(|ws| json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": format!("manager-{ws}")}))
+            .collect();
+        rbac_bindings.push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": src},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": subjects,
+        }));
+    }
+    raw.writes += rbac_roles.len() + rbac_bindings.len();
+    create_all::<Role>(c, rbac_roles).await?;
+    create_all::<RoleBinding>(c, rbac_bindings).await?;
+
+    let now = jiff::Timestamp::now().to_string();
+    let events: Vec<Value> = (0..sc.workflows)
+        .flat_map(|wf| (0..sc.workspaces).map(move |ws| (ws, wf)))
+        .map(|(ws, wf)| {
+            let ns = workspace("raw", ws);
+            json!({
+                "apiVersion": "events.k8s.io/v1", "kind": "Event",
+                "metadata": {"name": format!("{src}.{}.shared", workflow_name(wf)), "namespace": ns},
+                "eventTime": now, "reportingController": "sharing.workflows.dev/workflow-share",
+                "reportingInstance": "bench", "action": "Share", "reason": "WorkflowShared", "type": "Normal",
+                "regarding": {"apiVersion": GROUP, "kind": "SharedWorkflow", "namespace": ns,
+                    "name": format!("{src}.{}", workflow_name(wf))},
+                "note": format!("admin shared {} with this workspace (View).", workflow_name(wf)),
+            })
+        })
+        .collect();
+    raw.writes += events.len();
+    create_all::<Event>(c, events).await?;
+    raw.all = start.elapsed();
+
+    let join: Vec<Value> = (0..sc.workflows).map(|wf| entry("raw-join", wf)).collect();
+    raw.join = create_all::<SharedWorkflow>(c, join).await?;
+
+    // Leave etcd as the controller will find it, minus these objects.
+    let mut all_ns: Vec<String> = (0..sc.workspaces).map(|i| workspace("raw", i)).collect();
+    all_ns.push("raw-join".into());
+    all_ns.push(src.into());
+    for ns in &all_ns {
+        let dp = DeleteParams::default();
+        let lp = ListParams::default();
+        let _ = Api::<SharedWorkflow>::namespaced(c.clone(), ns)
+            .delete_collection(&dp, &lp)
+            .await?;
+        let _ = Api::<Event>::namespaced(c.clone(), ns)
+            .delete_collection(&dp, &lp)
+            .await?;
+        let _ = Api::<Role>::namespaced(c.clone(), ns)
+            .delete_collection(&dp, &lp)
+            .await?;
+        let _ = Api::<RoleBinding>::namespaced(c.clone(), ns)
+            .delete_collection(&dp, &lp)
+            .await?;
+    }
+    Ok(raw)
+}
+
+/// Counts distinct library entries per workspace as the watch delivers them, and
+/// the moment each (workspace, entry) first appeared.
+#[derive(Default)]
+struct Arrivals {
+    seen: HashSet<(String, String)>,
+    per_namespace: HashMap<String, usize>,
+    last: HashMap<(String, String), Instant>,
+}
+
+fn watch_entries(client: &Client) -> Arc<Mutex<Arrivals>> {
+    let arrivals = Arc::new(Mutex::new(Arrivals::default()));
+    let sink = arrivals.clone();
+    // Metadata only: the names are all the benchmark needs.
+    let api: Api<PartialObjectMeta<SharedWorkflow>> = Api::all(client.clone());
+    let cfg = watcher::Config::default().labels("app.kubernetes.io/managed-by=workflow-share");
+    tokio::spawn(async move {
+        let mut events = std::pin::pin!(watcher::watcher(api, cfg));
+        while let Some(event) = events.next().await {
+            let Ok(event) = event else { continue };
+            let mut a = sink.lock().unwrap_or_else(|p| p.into_inner());
+            match event {
+                watcher::Event::Apply(m) | watcher::Event::InitApply(m) => {
+                    let key = (
+                        m.metadata.namespace.clone().unwrap_or_default(),
+                        m.metadata.name.clone().unwrap_or_default(),
+                    );
+                    if a.seen.insert(key.clone()) {
+                        *a.per_namespace.entry(key.0.clone()).or_default() += 1;
+                        a.last.insert(key, Instant::now());
+                    }
+                }
+                watcher::Event::Delete(m) => {
+                    let key = (
+                        m.metadata.namespace.clone().unwrap_or_default(),
+                        m.metadata.name.clone().unwrap_or_default(),
+                    );
+                    if a.seen.remove(&key) {
+                        if let Some(n) = a.per_namespace.get_mut(&key.0) {
+                            *n -= 1;
+                        }
+                        a.last.remove(&key);
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+    arrivals
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> Res<Duration> {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > timeout {
+            return Err(format!("timed out after {timeout:?} waiting for {what}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(start.elapsed())
+}
+
+async fn ready_shares(client: &Client, ns: &str) -> Res<usize> {
+    let shares: Api<WorkflowShare> = Api::namespaced(client.clone(), ns);
+    let list = shares.list(&ListParams::default()).await?;
+    Ok(list
+        .items
+        .iter()
+        .filter(|s| {
+            s.status.as_ref().is_some_and(|st| {
+                st.observed_generation == s.metadata.generation
+                    && st
+                        .conditions
+                        .iter()
+                        .any(|c| c.type_ == "Ready" && c.status == "True")
+            })
+        })
+        .count())
+}
+
+#[derive(Default, Debug, Clone)]
+struct Measured {
+    scenario: Option<Scenario>,
+    raw: Raw,
+    shared_workflows: Duration,
+    ready: Duration,
+    requests: Requests,
+    controller_writes: f64,
+    peak_rss_mb: f64,
+    rest_rss_mb: f64,
+    join: Option<Duration>,
+    change_p50: Option<Duration>,
+    change_p99: Option<Duration>,
+    restart_writes: Option<f64>,
+    restart_ready: Option<Duration>,
+    apiserver_restart_syncs: Option<f64>,
+}
+
+async fn measure(sc: Scenario, full: bool) -> Res<Measured> {
+    let cluster = Cluster::up(&format!("{}", sc.grants())).await?;
+    let result = measure_on(&cluster, sc, full).await;
+    cluster.down();
+    result
+}
+
+async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured> {
+    let c = &cluster.admin;
+    eprintln!("bench: {} grants: raw bound", sc.grants());
+    let raw = raw_bound(cluster, sc).await?;
+
+    // The organization, one manager per workspace, the workflows; then the controller.
+    let org = "bench";
+    let src = "bench-src";
+    let orgs: Api<DynamicObject> = Api::all_with(
+        c.clone(),
+        &kube::api::ApiResource::erase::<workflow_share::resources::Organization>(&()),
+    );
+    orgs.patch(
+        org,
+        &PatchParams::apply("bench"),
+        &Patch::Apply(json!({"apiVersion": GROUP, "kind": "Organization", "metadata": {"name": org}, "spec": {}})),
+    )
+    .await?;
+    let mut namespaces = vec![namespace(src, Some(org))];
+    namespaces.extend((0..sc.workspaces).map(|i| namespace(&workspace("bench", i), Some(org))));
+    create_all::<Namespace>(c, namespaces).await?;
+    let mut managers = vec![manager(src, "owner")];
+    managers.extend(
+        (0..sc.workspaces).map(|i| manager(&workspace("bench", i), &format!("manager-{i}"))),
+    );
+    create_all::<RoleBinding>(c, managers).await?;
+    let workflows: Vec<Value> = (0..sc.workflows)
+        .map(|i| {
+            json!({"apiVersion": GROUP, "kind": "Workflow",
+                "metadata": {"name": workflow_name(i), "namespace": src},
+                "spec": {"displayName": workflow_name(i), "type": "Agent"}})
+        })
+        .collect();
+    create_all::<Workflow>(c, workflows).await?;
+
+    let controller = Controller::start(cluster)?;
+    controller.settle(Duration::from_secs(3)).await;
+    let arrivals = watch_entries(c);
+    let audit = cluster.audit_log();
+    let before = requests_since(&audit, usize::MAX).lines;
+    let writes_before = controller.writes();
+
+    eprintln!("bench: {} grants: the controller", sc.grants());
+    let shares: Vec<Value> = (0..sc.workflows)
+        .map(|i| {
+            json!({"apiVersion": GROUP, "kind": "WorkflowShare",
+                "metadata": {"name": workflow_name(i), "namespace": src},
+                "spec": {"workflowRef": {"name": workflow_name(i)}, "entireOrganization": true}})
+        })
+        .collect();
+    let start = Instant::now();
+    create_all::<WorkflowShare>(c, shares).await?;
+    let grants = sc.grants();
+    let limit = Duration::from_secs(1800);
+    wait_for("every SharedWorkflow", limit, || {
+        arrivals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .seen
+            .len()
+            >= grants
+    })
+    .await?;
+    let shared_workflows = start.elapsed();
+    loop {
+        if ready_shares(c, src).await? >= sc.workflows {
+            break;
+        }
+        if start.elapsed() > limit {
+            return Err("shares not Ready in time".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ready = start.elapsed();
+    controller.settle(Duration::from_secs(3)).await;
+    let requests = requests_since(&audit, before);
+    let (rest, _) = controller.rss_mb();
+    let mut m = Measured {
+        scenario: Some(sc),
+        raw,
+        shared_workflows,
+        ready,
+        requests,
+        controller_writes: controller.writes() - writes_before,
+        rest_rss_mb: rest,
+        ..Measured::default()
+    };
+
+    if full {
+        // A workspace joins: its manager, then the label.
+        eprintln!("bench: a workspace joins");
+        let joining = "bench-join";
+        create_all::<Namespace>(c, vec![namespace(joining, None)]).await?;
+        create_all::<RoleBinding>(c, vec![manager(joining, "manager-join")]).await?;
+        controller.settle(Duration::from_secs(2)).await;
+        let start = Instant::now();
+        Api::<Namespace>::all(c.clone())
+            .patch(
+                joining,
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"metadata": {"labels": {"sharing.workflows.dev/organization": org}}}),
+                ),
+            )
+            .await?;
+        let want = sc.workflows;
+        wait_for("the joining workspace's library", limit, || {
+            arrivals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .per_namespace
+                .get(joining)
+                .copied()
+                .unwrap_or(0)
+                >= want
+        })
+        .await?;
+        m.join = Some(start.elapsed());
+        controller.settle(Duration::from_secs(2)).await;
+
+        // One share change under the converged organization, 100 times.
+        eprintln!("bench: single share changes");
+        let probe = "probe";
+        create_all::<Workflow>(
+            c,
+            vec![json!({"apiVersion": GROUP, "kind": "Workflow",
+                "metadata": {"name": probe, "namespace": src},
+                "spec": {"displayName": probe, "type": "Agent"}})],
+        )
+        .await?;
+        controller.settle(Duration::from_secs(2)).await;
+        let shares: Api<WorkflowShare> = Api::namespaced(c.clone(), src);
+        let mut latencies = Vec::new();
+        for i in 0..100 {
+            let target = workspace("bench", i % sc.workspaces.max(1));
+            let key = (target.clone(), format!("{src}.{probe}"));
+            let body = json!({"apiVersion": GROUP, "kind": "WorkflowShare",
+                "metadata": {"name": probe, "namespace": src},
+                "spec": {"workflowRef": {"name": probe}, "workspaces": [target]}});
+            let sent = Instant::now();
+            shares
+                .patch(probe, &PatchParams::apply("bench"), &Patch::Apply(&body))
+                .await?;
+            wait_for("the changed grant", Duration::from_secs(60), || {
+                arrivals
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .last
+                    .get(&key)
+                    .is_some_and(|t| *t >= sent)
+            })
+            .await?;
+            let at = arrivals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .last
+                .get(&key)
+                .copied()
+                .unwrap_or(sent);
+            latencies.push(at.duration_since(sent));
+        }
+        latencies.sort();
+        m.change_p50 = latencies.get(latencies.len() / 2).copied();
+        m.change_p99 = latencies.get(latencies.len() * 99 / 100).copied();
+        controller.settle(Duration::from_secs(2)).await;
+
+        // The API server restarts under a converged controller: watches relist.
+        eprintln!("bench: API server restart");
+        let syncs = controller.counter("workflow_share_syncs_total");
+        run(Command::new(repo().join("hack/controlplane/restart.sh"))
+            .arg(&cluster.dir)
+            .arg("apiserver"))?;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        controller.settle(Duration::from_secs(3)).await;
+        m.apiserver_restart_syncs = Some(controller.counter("workflow_share_syncs_total") - syncs);
+    }
+    m.peak_rss_mb = controller.rss_mb().1;
+    controller.stop();
+
+    if full {
+        // A restart over the converged state: caches refill, nothing is written.
+        eprintln!("bench: controller restart");
+        let start = Instant::now();
+        let again = Controller::start(cluster)?;
+        m.restart_ready = Some(start.elapsed());
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        again.settle(Duration::from_secs(2)).await;
+        m.restart_writes = Some(again.writes());
+        again.stop();
+    }
+    Ok(m)
+}
+
+// --- report -----------------------------------------------------------------------
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn ratio(a: Duration, b: Duration) -> String {
+    format!("{:.2}×", a.as_secs_f64() / b.as_secs_f64().max(1e-9))
+}
+
+fn report(curve: &[Measured]) -> String {
+    let mut out = String::new();
+    let Some(big) = curve.last() else {
+        return out;
+    };
+    let sc = big.scenario.unwrap_or(Scenario {
+        workspaces: 0,
+        workflows: 0,
+    });
+    let _ = writeln!(
+        out,
+        "### {} workflows shared with the entire organization of {} workspaces ({} grants)\n",
+        sc.workflows,
+        sc.workspaces,
+        sc.grants()
+    );
+    let _ = writeln!(out, "| measure | raw bound | workflow-share | ratio |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| every SharedWorkflow exists | {} | {} | {} |",
+        secs(big.raw.shared_workflows),
+        secs(big.shared_workflows),
+        ratio(big.shared_workflows, big.raw.shared_workflows)
+    );
+    let _ = writeln!(
+        out,
+        "| every share Ready | {} | {} | {} |",
+        secs(big.raw.all),
+        secs(big.ready),
+        ratio(big.ready, big.raw.all)
+    );
+    if let Some(join) = big.join {
+        let _ = writeln!(
+            out,
+            "| a workspace joins ({} grants) | {} | {} | {} |",
+            sc.workflows,
+            secs(big.raw.join),
+            secs(join),
+            ratio(join, big.raw.join)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| writes | {} | {} | |",
+        big.raw.writes, big.controller_writes
+    );
+    let _ = writeln!(
+        out,
+        "| notification Event create requests | {} | {} ({} conflicts) | |",
+        sc.grants(),
+        big.requests.event_creates,
+        big.requests.event_conflicts
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "| measure | workflow-share |");
+    let _ = writeln!(out, "|---|---|");
+    if let (Some(p50), Some(p99)) = (big.change_p50, big.change_p99) {
+        let _ = writeln!(
+            out,
+            "| one share change to the grant visible (100 samples) | p50 {:.0} ms, p99 {:.0} ms |",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
+    let verbs: Vec<String> = big
+        .requests
+        .by_verb
+        .iter()
+        .map(|(v, n)| format!("{v} {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "| API requests while sharing, by verb | {} |",
+        verbs.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "| controller memory | peak {:.0} MB, {:.0} MB at rest |",
+        big.peak_rss_mb, big.rest_rss_mb
+    );
+    if let Some(s) = big.apiserver_restart_syncs {
+        let _ = writeln!(
+            out,
+            "| syncs after an API server restart (nothing changed) | {s:.0} |"
+        );
+    }
+    if let (Some(w), Some(r)) = (big.restart_writes, big.restart_ready) {
+        let _ = writeln!(
+            out,
+            "| controller restart over converged state | {w:.0} writes, leading with full caches after {} |",
+            secs(r)
+        );
+    }
+    let _ = writeln!(out, "\n### Scaling\n");
+    let _ = writeln!(
+        out,
+        "| grants | raw bound (all writes) | every share Ready | ratio | per 1,000 grants | peak memory |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for m in curve {
+        let g = m.scenario.map(|s| s.grants()).unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "| {g} | {} | {} | {} | {:.2} s | {:.0} MB |",
+            secs(m.raw.all),
+            secs(m.ready),
+            ratio(m.ready, m.raw.all),
+            m.ready.as_secs_f64() * 1000.0 / g.max(1) as f64,
+            m.peak_rss_mb
+        );
+    }
+    out
+}
+
+fn plot(curve: &[Measured], path: &Path) -> Res<()> {
+    use plotters::prelude::*;
+    plotters::style::register_font(
+        "sans-serif",
+        FontStyle::Normal,
+        epaint_default_fonts::UBUNTU_LIGHT,
+    )
+    .map_err(|_| "font")?;
+    let points: Vec<(f64, f64, f64, f64)> = curve
+        .iter()
+        .map(|m| {
+            (
+                m.scenario.map(|s| s.grants()).unwrap_or(0) as f64,
+                m.raw.all.as_secs_f64(),
+                m.ready.as_secs_f64(),
+                m.peak_rss_mb,
+            )
+        })
+        .collect();
+    let max_x = points.iter().map(|p| p.0).fold(1.0, f64::max);
+    let max_t = points.iter().map(|p| p.1.max(p.2)).fold(1.0, f64::max);
+    let max_m = points.iter().map(|p| p.3).fold(1.0, f64::max);
+    let root = BitMapBackend::new(path, (1000, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (left, right) = root.split_horizontally(500);
+    let mut time = ChartBuilder::on(&left)
+        .caption("time until every share is Ready", ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..max_x * 1.05, 0.0..max_t * 1.1)?;
+    time.configure_mesh()
+        .x_desc("grants")
+        .y_desc("seconds")
+        .draw()?;
+    time.draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), &BLUE))?
+        .label("raw write bound")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+    time.draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.2)), &RED))?
+        .label("workflow-share")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+    time.draw_series(
+        points
+            .iter()
+            .map(|p| Circle::new((p.0, p.2), 3, RED.filled())),
+    )?;
+    time.configure_series_labels()
+        .background_style(WHITE)
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()?;
+    let mut mem = ChartBuilder::on(&right)
+        .caption("controller peak memory", ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..max_x * 1.05, 0.0..max_m.max(150.0) * 1.1)?;
+    mem.configure_mesh().x_desc("grants").y_desc("MB").draw()?;
+    mem.draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.3)), &RED))?;
+    mem.draw_series(
+        points
+            .iter()
+            .map(|p| Circle::new((p.0, p.3), 3, RED.filled())),
+    )?;
+    mem.draw_series(LineSeries::new(
+        [(0.0, 150.0), (max_x * 1.05, 150.0)],
+        BLACK.mix(0.4),
+    ))?;
+    root.present()?;
+    Ok(())
+}
+
+fn scenarios() -> Vec<Scenario> {
+    // BENCH_MAX_GRANTS caps the curve for a quick run (default: the full 25,000).
+    let max: usize = std::env::var("BENCH_MAX_GRANTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(25_000);
+    [(5, 10), (10, 50), (25, 200), (50, 500)]
+        .into_iter()
+        .map(|(workspaces, workflows)| Scenario {
+            workspaces,
+            workflows,
+        })
+        .filter(|s| s.grants() <= max)
+        .collect()
+}
+
+#[tokio::main]
+async fn main() -> Res<()> {
+    // `cargo bench` passes --bench; nothing else is taken.
+    let list = scenarios();
+    let mut curve = Vec::new();
+    for (i, sc) in list.iter().enumerate() {
+        let full = i + 1 == list.len();
+        curve.push(measure(*sc, full).await?);
+        eprintln!("bench: {:?}", curve.last());
+    }
+    let text = report(&curve);
+    println!("{text}");
+    let out = repo().join("bench/results");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("latest.md"), &text)?;
+    let mut csv = String::from(
+        "grants,raw_all_s,ready_s,raw_shared_workflows_s,shared_workflows_s,peak_rss_mb\n",
+    );
+    for m in &curve {
+        let _ = writeln!(
+            csv,
+            "{},{:.3},{:.3},{:.3},{:.3},{:.1}",
+            m.scenario.map(|s| s.grants()).unwrap_or(0),
+            m.raw.all.as_secs_f64(),
+            m.ready.as_secs_f64(),
+            m.raw.shared_workflows.as_secs_f64(),
+            m.shared_workflows.as_secs_f64(),
+            m.peak_rss_mb
+        );
+    }
+    std::fs::write(out.join("curve.csv"), csv)?;
+    plot(&curve, &out.join("curve.png"))?;
+    eprintln!("bench: wrote bench/results/latest.md, curve.csv, curve.png");
+    Ok(())
+}
