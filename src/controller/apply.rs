@@ -118,8 +118,16 @@ pub async fn shared_workflows(
         }
     }
 
-    // Remove what this workflow no longer grants (label-scoped, so never someone else's).
-    for actual in ctx.stores.shared_workflows.state() {
+    // Remove what this workflow no longer grants (label-scoped, so never someone
+    // else's). Its entries all carry one generated name, so look that name up in each
+    // namespace rather than scanning every entry of every workflow.
+    let entry_name = naming::shared_workflow_name(&key.namespace, &key.name);
+    let candidates = ctx.stores.namespaces.state().into_iter().filter_map(|ns| {
+        ctx.stores
+            .shared_workflows
+            .get(&ObjectRef::new(&entry_name).within(&ns.name_any()))
+    });
+    for actual in candidates {
         let (Some(ns), name) = (actual.namespace(), actual.name_any()) else {
             continue;
         };

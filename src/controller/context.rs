@@ -55,8 +55,41 @@ impl Stores {
     }
 }
 
+/// Names of the Events this process has created (or found existing), so that a
+/// notification is attempted once, not once per sync that raced its status write.
+#[derive(Default)]
+pub struct CreatedEvents(std::sync::Mutex<std::collections::HashSet<(String, String)>>);
+
+impl CreatedEvents {
+    /// Bounded: past this many names it starts over (a repeat is then one 409, harmless).
+    const LIMIT: usize = 500_000;
+
+    pub fn contains(&self, namespace: &str, name: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&(namespace.to_string(), name.to_string()))
+    }
+
+    pub fn insert(&self, namespace: &str, name: String) {
+        let mut names = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if names.len() >= Self::LIMIT {
+            names.clear();
+        }
+        names.insert((namespace.to_string(), name));
+    }
+
+    pub fn forget(&self, namespace: &str, name: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(namespace.to_string(), name.to_string()));
+    }
+}
+
 pub struct Context {
     pub client: Client,
+    pub created_events: CreatedEvents,
     pub stores: Stores,
     pub metrics: Arc<Metrics>,
     /// Name reported on Events (pod name in a cluster).
@@ -73,6 +106,7 @@ impl Context {
             stores,
             metrics,
             instance,
+            created_events: Default::default(),
             locks: Default::default(),
             failures: Default::default(),
         }

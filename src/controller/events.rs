@@ -65,13 +65,21 @@ pub fn build(ctx: &Context, notice: Notice) -> Event {
 /// Creates the Event once. Returns false when it already existed (a retry).
 pub async fn create_once(ctx: &Context, event: &Event) -> Result<bool, kube::Error> {
     let ns = event.metadata.namespace.as_deref().unwrap_or("default");
+    let name = event.metadata.name.clone().unwrap_or_default();
+    // A sync that runs again before the store shows the status recording this Event
+    // would try it again: remember what this process already created.
+    if ctx.created_events.contains(ns, &name) {
+        return Ok(false);
+    }
     let api: Api<Event> = Api::namespaced(ctx.client.clone(), ns);
     ctx.metrics.write(WriteKind::Event);
-    match api.create(&PostParams::default(), event).await {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
-        Err(e) => Err(e),
-    }
+    let created = match api.create(&PostParams::default(), event).await {
+        Ok(_) => true,
+        Err(kube::Error::Api(s)) if s.code == 409 => false,
+        Err(e) => return Err(e),
+    };
+    ctx.created_events.insert(ns, name);
+    Ok(created)
 }
 
 /// Creates the Event, or counts one more occurrence on the one of the same name
@@ -93,14 +101,23 @@ pub async fn record_repeating(ctx: &Context, event: &Event, count: u32) -> Resul
     };
     let api: Api<Event> = Api::namespaced(ctx.client.clone(), ns);
     ctx.metrics.write(WriteKind::Event);
-    api.patch(
-        name,
-        &PatchParams::default(),
-        // The note of an Event is immutable: only the series moves.
-        &Patch::Merge(json!({ "series": series })),
-    )
-    .await
-    .map(|_| ())
+    match api
+        .patch(
+            name,
+            &PatchParams::default(),
+            // The note of an Event is immutable: only the series moves.
+            &Patch::Merge(json!({ "series": series })),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Expired since (Events live an hour): create it again next time.
+        Err(kube::Error::Api(s)) if s.code == 404 => {
+            ctx.created_events.forget(ns, name);
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// What changed for the recipients of one share in one sync.

@@ -23,6 +23,7 @@ mod supervise;
 mod sync;
 mod triggers;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -129,12 +130,49 @@ fn spawn_reflector<K, F>(
     watches
         .ready
         .push(Box::pin(async move { reader.wait_until_ready().await }));
-    let stream = reflector::reflector(writer, watcher(api, config))
-        .default_backoff()
-        .touched_objects();
+    let known = writer.as_reader();
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, config)
+            .default_backoff()
+            // Nothing reads managedFields, and they are a large part of every object.
+            .modify(|obj| obj.managed_fields_mut().clear()),
+    );
+    // A relist (after a watch expired or the API server restarted) delivers every
+    // object again; only those that changed meanwhile wake anything.
+    let mut relisting: Option<HashMap<ObjectRef<K>, Arc<K>>> = None;
     let watch = stream.for_each(move |res| {
         match res {
-            Ok(obj) => triggers.fire(affected(&obj)),
+            Ok(watcher::Event::Apply(obj) | watcher::Event::Delete(obj)) => {
+                triggers.fire(affected(&obj))
+            }
+            Ok(watcher::Event::Init) => {
+                // The store still holds what the previous watch saw.
+                relisting = Some(
+                    known
+                        .state()
+                        .into_iter()
+                        .map(|o| (ObjectRef::from_obj(o.as_ref()), o))
+                        .collect(),
+                );
+            }
+            Ok(watcher::Event::InitApply(obj)) => {
+                let before = relisting
+                    .as_mut()
+                    .and_then(|seen| seen.remove(&ObjectRef::from_obj(&obj)));
+                let unchanged = before.is_some_and(|b| {
+                    b.resource_version().is_some() && b.resource_version() == obj.resource_version()
+                });
+                if !unchanged {
+                    triggers.fire(affected(&obj));
+                }
+            }
+            Ok(watcher::Event::InitDone) => {
+                // Deleted while the watch was down: the last known object says whom it affected.
+                for gone in relisting.take().unwrap_or_default().into_values() {
+                    triggers.fire(affected(&gone));
+                }
+            }
             Err(error) => warn!(%error, "watch failed; retrying with backoff"),
         }
         async {}
@@ -320,6 +358,7 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         share_store.clone(),
         share_store.clone(),
     );
+    let (clone_tx, clone_rx) = mpsc::unbounded_channel::<(String, String)>();
     let (project_tx, project_rx) = mpsc::unbounded_channel::<ObjectRef<Project>>();
     let (trigger_tx, trigger_rx) = mpsc::unbounded_channel::<ObjectRef<Trigger>>();
     // Membership, namespaces and organizations decide who sees projects and triggers.
@@ -397,7 +436,11 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
             Api::all(client.clone()),
             all(),
             triggers.clone(),
-            |sw: &SharedWorkflow| {
+            move |sw: &SharedWorkflow| {
+                // A clone waiting for this entry proceeds as soon as it appears.
+                if let Some(ns) = sw.namespace() {
+                    let _ = clone_tx.send((ns, sw.name_any()));
+                }
                 let declared = WorkflowKey {
                     namespace: sw.spec.source.namespace.clone(),
                     name: sw.spec.source.name.clone(),
@@ -527,70 +570,78 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
     };
     let mut loops = Tasks::new();
 
-    let workflow_ctl = Controller::new(Api::<Workflow>::all(client.clone()), all())
-        .reconcile_on(UnboundedReceiverStream::new(wf_rx).map(workflow_ref))
-        .graceful_shutdown_on(stopping())
-        .run(
-            |wf, ctx| supervise::guarded(wf, ctx, reconcile_workflow),
-            supervise::error_policy,
-            ctx.clone(),
-        )
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "workflow controller event");
-            }
-        });
+    // The workflow and share controllers read the stores above and are woken only
+    // through them (their own changes included), so neither watches anything twice
+    // and a relist wakes only what changed.
+    let workflow_ctl = Controller::for_stream(
+        futures::stream::pending::<Result<Workflow, watcher::Error>>(),
+        wf_store.clone(),
+    )
+    .reconcile_on(UnboundedReceiverStream::new(wf_rx).map(workflow_ref))
+    .graceful_shutdown_on(stopping())
+    .run(
+        |wf, ctx| supervise::guarded(wf, ctx, reconcile_workflow),
+        supervise::error_policy,
+        ctx.clone(),
+    )
+    .for_each(|res| async move {
+        if let Err(e) = res {
+            tracing::debug!(error = %e, "workflow controller event");
+        }
+    });
     loops.spawn(workflow_ctl.map(|_| "workflow controller".to_string()));
 
     // Shares are queued for keys whose workflow is missing; the others are the workflow controller's.
     let shares_for_missing = share_store.clone();
     let workflows_known = wf_store.clone();
-    let share_ctl = Controller::new(Api::<WorkflowShare>::all(client.clone()), all())
-        .reconcile_on(UnboundedReceiverStream::new(share_rx).flat_map(move |key| {
-            let refs: Vec<ObjectRef<WorkflowShare>> =
-                if workflows_known.get(&workflow_ref(key.clone())).is_some() {
-                    Vec::new()
-                } else {
-                    shares_for_missing
-                        .state()
-                        .iter()
-                        .filter(|s| WorkflowKey::of_share(s).as_ref() == Some(&key))
-                        .map(|s| ObjectRef::from_obj(s.as_ref()))
-                        .collect()
-                };
-            futures::stream::iter(refs)
-        }))
-        .graceful_shutdown_on(stopping())
-        .run(
-            |share, ctx| supervise::guarded(share, ctx, reconcile_share),
-            supervise::error_policy,
-            ctx.clone(),
-        )
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "share controller event");
-            }
-        });
+    let share_ctl = Controller::for_stream(
+        futures::stream::pending::<Result<WorkflowShare, watcher::Error>>(),
+        share_store.clone(),
+    )
+    .reconcile_on(UnboundedReceiverStream::new(share_rx).flat_map(move |key| {
+        let refs: Vec<ObjectRef<WorkflowShare>> =
+            if workflows_known.get(&workflow_ref(key.clone())).is_some() {
+                Vec::new()
+            } else {
+                shares_for_missing
+                    .state()
+                    .iter()
+                    .filter(|s| WorkflowKey::of_share(s).as_ref() == Some(&key))
+                    .map(|s| ObjectRef::from_obj(s.as_ref()))
+                    .collect()
+            };
+        futures::stream::iter(refs)
+    }))
+    .graceful_shutdown_on(stopping())
+    .run(
+        |share, ctx| supervise::guarded(share, ctx, reconcile_share),
+        supervise::error_policy,
+        ctx.clone(),
+    )
+    .for_each(|res| async move {
+        if let Err(e) = res {
+            tracing::debug!(error = %e, "share controller event");
+        }
+    });
     loops.spawn(share_ctl.map(|_| "share controller".to_string()));
 
     // A clone waiting for its SharedWorkflow proceeds as soon as the entry appears.
     let clone_ctl = Controller::new(Api::<WorkflowClone>::all(client.clone()), all());
     let clones = clone_ctl.store();
     let clone_ctl = clone_ctl
-        .watches(
-            Api::<SharedWorkflow>::all(client.clone()),
-            all(),
-            move |sw| {
-                let ns = sw.namespace();
-                clones
+        .reconcile_on(
+            UnboundedReceiverStream::new(clone_rx).flat_map(move |(ns, entry)| {
+                let waiting: Vec<ObjectRef<WorkflowClone>> = clones
                     .state()
                     .iter()
                     .filter(|c| {
-                        c.namespace() == ns && c.spec.shared_workflow_ref.name == sw.name_any()
+                        c.namespace().as_deref() == Some(ns.as_str())
+                            && c.spec.shared_workflow_ref.name == entry
                     })
                     .map(|c| ObjectRef::from_obj(c.as_ref()))
-                    .collect::<Vec<_>>()
-            },
+                    .collect();
+                futures::stream::iter(waiting)
+            }),
         )
         .graceful_shutdown_on(stopping())
         .run(
