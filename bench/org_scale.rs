@@ -26,6 +26,11 @@ use workflow_share::resources::{SharedWorkflow, Workflow, WorkflowShare};
 const CONCURRENCY: usize = 64;
 const GROUP: &str = "sharing.workflows.dev/v1alpha1";
 
+// The integration tests' harness: metrics, health and free ports of a controller.
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::{free_port, leads, metric_at};
+
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 fn repo() -> &'static Path {
@@ -135,27 +140,6 @@ struct Controller {
     port: u16,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(18080)
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    stream.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
 impl Controller {
     fn start(cluster: &Cluster) -> Res<Controller> {
         let port = free_port();
@@ -177,7 +161,7 @@ impl Controller {
         std::fs::write(cluster.dir.join("controller.pid"), child.id().to_string())?;
         let c = Controller { child, port };
         let start = Instant::now();
-        while !c.metrics().lines().any(|l| l == "workflow_share_leader 1") {
+        while !leads(c.port) {
             if start.elapsed() > Duration::from_secs(120) {
                 return Err("the controller did not lead within 120 s".into());
             }
@@ -186,16 +170,8 @@ impl Controller {
         Ok(c)
     }
 
-    fn metrics(&self) -> String {
-        http_get(self.port, "/metrics").unwrap_or_default()
-    }
-
-    fn counter(&self, prefix: &str) -> f64 {
-        self.metrics()
-            .lines()
-            .filter(|l| l.starts_with(prefix))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+    fn counter(&self, series: &str) -> f64 {
+        metric_at(self.port, series)
     }
 
     fn writes(&self) -> f64 {

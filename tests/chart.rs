@@ -17,15 +17,7 @@ fn repo() -> &'static Path {
 }
 
 fn helm() -> PathBuf {
-    let out = Command::new(repo().join("hack/helm/build.sh"))
-        .output()
-        .expect("hack/helm/build.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    built_tool("helm")
 }
 
 fn render(args: &[&str]) -> Output {

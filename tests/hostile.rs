@@ -148,20 +148,8 @@ async fn exists(client: &kube::Client, yaml: &str) -> bool {
     let Ok(obj) = serde_yaml::from_str::<DynamicObject>(yaml.trim_start_matches("\n---\n")) else {
         return false;
     };
-    let Some(types) = obj.types.clone() else {
+    let Ok(api) = object_api(client, &obj).await else {
         return false;
-    };
-    let Ok(gvk) = kube::api::GroupVersionKind::try_from(&types) else {
-        return false;
-    };
-    let Ok((ar, caps)) = kube::discovery::pinned_kind(client, &gvk).await else {
-        return false;
-    };
-    let api: Api<DynamicObject> = match (caps.scope, obj.metadata.namespace.as_deref()) {
-        (kube::discovery::Scope::Namespaced, Some(ns)) => {
-            Api::namespaced_with(client.clone(), ns, &ar)
-        }
-        _ => Api::all_with(client.clone(), &ar),
     };
     api.get_opt(obj.metadata.name.as_deref().unwrap_or(""))
         .await

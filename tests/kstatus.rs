@@ -5,31 +5,15 @@
 mod support;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 use support::*;
 
-fn checker() -> PathBuf {
-    let out = Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/hack/kstatus/build.sh"
-    ))
-    .output()
-    .expect("hack/kstatus/build.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
 /// kstatus's verdict on one object: Current, InProgress, Failed, Terminating, ...
 fn kstatus(obj: &Value) -> String {
-    let mut child = Command::new(checker())
+    let mut child = Command::new(built_tool("kstatus"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

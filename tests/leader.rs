@@ -85,12 +85,7 @@ async fn one_replica_leads_the_other_takes_over_when_it_dies_or_steps_down() {
     // The new leader reconciles everything it finds already converged: no writes
     // at all, so nothing is written twice across the hand-over.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let syncs = http_get(standby_port, "/metrics")
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.starts_with("workflow_share_syncs_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>();
+    let syncs = metric_at(standby_port, "workflow_share_syncs_total");
     println!(
         "writes by the old leader: {writes}; by the new leader over that state: {} ({syncs} syncs)",
         writes_at(standby_port)

@@ -9,12 +9,15 @@
 //!
 //! It is ignored in a plain `cargo test`: alone it would see no requests.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use k8s_openapi::api::rbac::v1::PolicyRule;
 use serde::Deserialize;
+use support::built_tool;
 
 const CONTROLLER: &str = "system:serviceaccount:workflow-share-system:workflow-share";
 
@@ -153,11 +156,7 @@ fn repo() -> &'static Path {
 
 /// The rules the chart binds to the controller's ServiceAccount.
 fn chart_rules() -> Vec<PolicyRule> {
-    let helm = Command::new(repo().join("hack/helm/build.sh"))
-        .output()
-        .expect("hack/helm/build.sh");
-    let helm = PathBuf::from(String::from_utf8_lossy(&helm.stdout).trim());
-    let out = Command::new(helm)
+    let out = Command::new(built_tool("helm"))
         .args(["template", "workflow-share"])
         .arg(repo().join("charts/workflow-share"))
         .args(["--namespace", "workflow-share-system"])

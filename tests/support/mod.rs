@@ -13,7 +13,7 @@ use k8s_openapi::api::authorization::v1::{
 };
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::discovery::{ApiResource, Discovery, Scope};
+use kube::discovery::{ApiResource, Scope};
 use kube::{Client, Config, ResourceExt};
 
 pub struct ControlPlane {
@@ -145,11 +145,7 @@ impl ControlPlane {
     /// The value of one counter or gauge series of the running controller, by its
     /// exposition prefix (name and labels), e.g. `workflow_share_syncs_total`.
     pub fn metric(&self, series: &str) -> f64 {
-        let body = http_get(self.metrics_port, "/metrics").expect("metrics");
-        body.lines()
-            .filter(|l| l.starts_with(series))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+        metric_at(self.metrics_port, series)
     }
 
     /// Stops the controller: gracefully (SIGTERM) or as a crash (SIGKILL).
@@ -200,13 +196,19 @@ impl ControlPlane {
     }
 }
 
-/// Writes the controller serving metrics on `port` has sent since it started.
-pub fn writes_at(port: u16) -> u64 {
+/// The value of one series (summed over its labels) of the controller serving
+/// metrics on `port`.
+pub fn metric_at(port: u16, series: &str) -> f64 {
     let body = http_get(port, "/metrics").expect("metrics");
     body.lines()
-        .filter(|l| l.starts_with("workflow_share_writes_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .filter(|l| l.starts_with(series))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// Writes the controller serving metrics on `port` has sent since it started.
+pub fn writes_at(port: u16) -> u64 {
+    metric_at(port, "workflow_share_writes_total") as u64
 }
 
 /// Whether the controller serving metrics on `port` holds the leader Lease.
@@ -229,30 +231,52 @@ pub fn http_get(port: u16, path: &str) -> Option<String> {
     Some(out)
 }
 
+/// The API of the kind of `obj` (a parsed manifest), in its namespace if it has one.
+pub async fn object_api(
+    client: &Client,
+    obj: &DynamicObject,
+) -> Result<Api<DynamicObject>, kube::Error> {
+    let gvk = obj
+        .types
+        .as_ref()
+        .map(kube::api::GroupVersionKind::try_from)
+        .expect("typed")
+        .expect("gvk");
+    let (ar, caps) = kube::discovery::pinned_kind(client, &gvk).await?;
+    Ok(match (caps.scope, obj.namespace()) {
+        (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), &ns, &ar),
+        _ => Api::all_with(client.clone(), &ar),
+    })
+}
+
 /// Applies multi-document YAML with server-side apply as `client`.
 pub async fn apply_yaml(client: &Client, yaml: &str) -> Result<(), kube::Error> {
-    let discovery = Discovery::new(client.clone()).run().await?;
     for doc in yaml.split("\n---\n").filter(|d| !d.trim().is_empty()) {
         let obj: DynamicObject = serde_yaml::from_str(doc).expect("valid test YAML");
-        let gvk = obj
-            .types
-            .as_ref()
-            .map(kube::api::GroupVersionKind::try_from)
-            .expect("typed")
-            .expect("gvk");
-        let (ar, caps) = discovery.resolve_gvk(&gvk).expect("known kind");
-        let api: Api<DynamicObject> = match (caps.scope, obj.namespace()) {
-            (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), &ns, &ar),
-            _ => Api::all_with(client.clone(), &ar),
-        };
-        api.patch(
-            &obj.name_any(),
-            &PatchParams::apply("workflow-share-tests").force(),
-            &Patch::Apply(&obj),
-        )
-        .await?;
+        object_api(client, &obj)
+            .await?
+            .patch(
+                &obj.name_any(),
+                &PatchParams::apply("workflow-share-tests").force(),
+                &Patch::Apply(&obj),
+            )
+            .await?;
     }
     Ok(())
+}
+
+/// Builds (once, cached outside the clone) a test tool from its Go module with
+/// `hack/<tool>/build.sh` and returns the binary's path.
+pub fn built_tool(tool: &str) -> PathBuf {
+    let out = Command::new(repo().join("hack").join(tool).join("build.sh"))
+        .output()
+        .unwrap_or_else(|e| panic!("hack/{tool}/build.sh: {e}"));
+    assert!(
+        out.status.success(),
+        "hack/{tool}/build.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 pub fn api_resource<K: kube::Resource<DynamicType = ()>>() -> ApiResource {
