@@ -19,6 +19,9 @@ pub enum Error {
     StoresClosed,
     #[error("object has no {0}")]
     MissingField(&'static str),
+    /// The API server has an object the watch has not delivered yet; retried.
+    #[error("{0}")]
+    NotYetVisible(&'static str),
     /// A reconcile panicked (a bug); contained to the object it was reconciling.
     #[error("reconcile panicked: {0}")]
     Panicked(String),
@@ -45,6 +48,7 @@ impl Error {
             },
             Error::Serialize { .. } => "Serialize",
             Error::MissingField(_) => "MissingField",
+            Error::NotYetVisible(_) => "CacheBehind",
             Error::StoresClosed => "Shutdown",
             Error::Panicked(_) => "Panic",
         }

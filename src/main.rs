@@ -42,6 +42,12 @@ enum Command {
         /// Seconds a leader that stops renewing keeps the Lease (the longest hand-over).
         #[arg(long, env = "LEASE_DURATION_SECONDS", default_value_t = 15)]
         lease_duration_seconds: u64,
+        /// Most API requests the reconcilers have in flight at once (watches not
+        /// counted). More does not write faster once the API server is busy; it only
+        /// costs connections and memory on both sides.
+        #[arg(long, env = "MAX_REQUESTS_IN_FLIGHT", default_value_t = 64,
+              value_parser = clap::value_parser!(u16).range(1..))]
+        max_requests_in_flight: u16,
     },
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
@@ -273,17 +279,20 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             lease_namespace,
             lease_name,
             lease_duration_seconds,
+            max_requests_in_flight,
         } => {
             init_tracing(log_json);
             let instance = instance
                 .or_else(|| std::env::var("HOSTNAME").ok())
                 .unwrap_or_else(|| "workflow-share".to_string());
-            let client = kube::Client::try_default()
+            let config = kube::Config::infer()
                 .await
                 .context("connecting to the cluster (kubeconfig or in-cluster service account)")?;
+            let clients = controller::Clients::new(config, max_requests_in_flight.into())
+                .context("building the clients")?;
             install_panic_logger();
             controller::run(
-                client,
+                clients,
                 controller::Options {
                     // The pod name is unique per replica; outside a cluster two
                     // controllers may share a host name, so the process id is added.

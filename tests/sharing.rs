@@ -346,19 +346,18 @@ async fn named_people_read_the_workflow_while_it_is_shared() {
         (!can_i(&frank, "get", G, "workflows", sales, wf).await).then_some(())
     })
     .await;
+    // Access goes first; the share's status follows it.
     let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
-    let status = shares
-        .get("forecast")
-        .await
-        .expect("share")
-        .status
-        .expect("status");
-    assert!(
-        status
-            .people
-            .iter()
-            .all(|p| p.state == GrantState::Suspended && p.reason == "WorkflowArchived")
-    );
+    eventually("the share reports its people suspended", WAIT, || async {
+        let status = shares.get("forecast").await.ok()?.status?;
+        (!status.people.is_empty()
+            && status
+                .people
+                .iter()
+                .all(|p| p.state == GrantState::Suspended && p.reason == "WorkflowArchived"))
+        .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]

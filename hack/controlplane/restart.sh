@@ -16,8 +16,10 @@ kill "$pid" 2>/dev/null || true
 for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -9 "$pid" 2>/dev/null || true
 sleep "$downtime"
-# The saved command line is printf %q output: eval rebuilds the same words.
-eval "$(cat "$dir/$component.cmd")" >>"$dir/$component.log" 2>&1 &
+# The saved command line is printf %q output: eval rebuilds the same words. exec, so
+# that the recorded pid is the component's own and down.sh stops it (not a subshell
+# that would leave the component running, orphaned).
+eval "exec $(cat "$dir/$component.cmd")" >>"$dir/$component.log" 2>&1 &
 echo $! >"$dir/$component.pid"
 for _ in $(seq 1 600); do
   if curl -fsS --cacert "$dir/pki/ca.crt" -H "Authorization: Bearer admin-token" "$(cat "$dir/server")/readyz" >/dev/null 2>&1; then

@@ -1,11 +1,20 @@
-//! Converges generated objects (SharedWorkflows, Role, RoleBinding) to a plan with
-//! server-side apply, writing only what differs from the reflector stores.
+//! Converges generated objects (SharedWorkflows, Role, RoleBinding) to a plan,
+//! writing only what differs from the reflector stores.
+//!
+//! Roles and RoleBindings are written with server-side apply. Library entries are
+//! the bulk of all writes (one per grant), and the API server spends about a third
+//! more on an apply that creates than on a create (it parses the apply body as YAML
+//! and builds the object through the field manager), so a new entry is created and a
+//! changed one is patched, with the fields we no longer set removed explicitly. The
+//! entries are ours but for `spec.enabled`, which neither write touches.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::{StreamExt, TryStreamExt, stream};
+
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -15,7 +24,7 @@ use crate::labels;
 use crate::metrics::WriteKind;
 use crate::naming;
 use crate::planner::{DesiredRbac, DesiredSharedWorkflow, WorkflowKey};
-use crate::resources::{GROUP, SharedWorkflow, SharedWorkflowSpec, VERSION};
+use crate::resources::{GROUP, SharedWorkflow, SharedWorkflowSpec};
 
 use super::Context;
 
@@ -84,37 +93,46 @@ pub async fn shared_workflows(
         .map(|d| (d.workspace.as_str(), d.name.as_str()))
         .collect();
 
+    let mut writes = Vec::new();
     for d in desired {
-        let api: Api<SharedWorkflow> = Api::namespaced(ctx.client.clone(), &d.workspace);
         let existing = ctx
             .stores
             .shared_workflows
             .get(&ObjectRef::new(&d.name).within(&d.workspace));
-        if let Some(actual) = &existing {
-            if !has_labels(actual.as_ref(), &ours) {
+        match entry_state(existing.as_deref(), &ours, &d.spec) {
+            EntryState::Foreign => {
                 outcome.conflicts.insert(d.workspace.clone());
-                continue;
             }
-            if spec_matches(&actual.spec, &d.spec) {
-                if let Some(uid) = actual.uid() {
+            EntryState::Current(uid) => {
+                if let Some(uid) = uid {
                     outcome.uids.insert(d.workspace.clone(), uid);
                 }
-                continue;
             }
+            EntryState::Missing | EntryState::Differs => writes.push((d, existing)),
         }
-        let body = json!({
-            "apiVersion": format!("{GROUP}/{VERSION}"),
-            "kind": "SharedWorkflow",
-            "metadata": { "name": d.name, "namespace": d.workspace, "labels": ours },
-            "spec": d.spec,
-        });
-        ctx.metrics.write(WriteKind::SharedWorkflow);
-        let applied = api
-            .patch(&d.name, &params(), &Patch::Apply(&body))
-            .await
-            .map_err(Error::kube("apply SharedWorkflow"))?;
-        if let Some(uid) = applied.uid() {
-            outcome.uids.insert(d.workspace.clone(), uid);
+    }
+    // A workflow shared with many workspaces writes its entries side by side; the
+    // client bounds what is in flight overall.
+    let writes: Vec<_> = writes
+        .into_iter()
+        .map(|(d, existing)| async {
+            let _counted = ctx.grant_writes.start();
+            write_entry(ctx, &ours, d, existing).await
+        })
+        .collect();
+    let written: Vec<(String, EntryState)> = stream::iter(writes)
+        .buffer_unordered(ENTRY_WRITES_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    for (workspace, state) in written {
+        match state {
+            EntryState::Foreign => {
+                outcome.conflicts.insert(workspace);
+            }
+            EntryState::Current(Some(uid)) => {
+                outcome.uids.insert(workspace, uid);
+            }
+            _ => {}
         }
     }
 
@@ -146,6 +164,156 @@ pub async fn shared_workflows(
         }
     }
     Ok(outcome)
+}
+
+/// Entries of one workflow written at the same time.
+const ENTRY_WRITES_IN_FLIGHT: usize = 16;
+
+/// Where one library entry stands against the plan.
+#[derive(Debug, PartialEq)]
+enum EntryState {
+    /// Not there (as far as the store knows).
+    Missing,
+    /// An object we do not own holds the name.
+    Foreign,
+    /// Ours, with another spec.
+    Differs,
+    /// Ours and as planned (its UID).
+    Current(Option<String>),
+}
+
+fn entry_state(
+    actual: Option<&SharedWorkflow>,
+    ours: &BTreeMap<String, String>,
+    desired: &SharedWorkflowSpec,
+) -> EntryState {
+    match actual {
+        None => EntryState::Missing,
+        Some(a) if !has_labels(a, ours) => EntryState::Foreign,
+        Some(a) if spec_matches(&a.spec, desired) => EntryState::Current(a.uid()),
+        Some(_) => EntryState::Differs,
+    }
+}
+
+/// How long a create refused because the name is taken waits for the store to show
+/// the object (our own entry from a sync whose watch event is still on its way,
+/// usually): then it is judged like any other.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Creates or patches one entry; returns its workspace and what it is now.
+async fn write_entry(
+    ctx: &Context,
+    ours: &BTreeMap<String, String>,
+    d: &DesiredSharedWorkflow,
+    existing: Option<std::sync::Arc<SharedWorkflow>>,
+) -> Result<(String, EntryState)> {
+    let api: Api<SharedWorkflow> = Api::namespaced(ctx.client.clone(), &d.workspace);
+    let params = PostParams {
+        field_manager: Some(labels::FIELD_MANAGER.to_string()),
+        ..Default::default()
+    };
+    let current = match existing {
+        Some(current) => current,
+        None => {
+            let entry = SharedWorkflow {
+                metadata: kube::api::ObjectMeta {
+                    name: Some(d.name.clone()),
+                    namespace: Some(d.workspace.clone()),
+                    labels: Some(ours.clone()),
+                    ..Default::default()
+                },
+                spec: d.spec.clone(),
+            };
+            ctx.metrics.write(WriteKind::SharedWorkflow);
+            match api.create(&params, &entry).await {
+                Ok(created) => {
+                    return Ok((d.workspace.clone(), EntryState::Current(created.uid())));
+                }
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    let seen = wait_for_entry(ctx, &d.workspace, &d.name).await.ok_or(
+                        Error::NotYetVisible("SharedWorkflow exists but is not in the cache yet"),
+                    )?;
+                    match entry_state(Some(&seen), ours, &d.spec) {
+                        EntryState::Differs => seen,
+                        state => return Ok((d.workspace.clone(), state)),
+                    }
+                }
+                Err(e) => return Err(Error::kube("create SharedWorkflow")(e)),
+            }
+        }
+    };
+    let patch = json!({
+        "metadata": { "labels": ours },
+        "spec": spec_patch(&current.spec, &d.spec)?,
+    });
+    ctx.metrics.write(WriteKind::SharedWorkflow);
+    let patched = api
+        .patch(
+            &d.name,
+            &PatchParams {
+                field_manager: params.field_manager,
+                ..Default::default()
+            },
+            &Patch::Merge(&patch),
+        )
+        .await
+        .map_err(Error::kube("patch SharedWorkflow"))?;
+    Ok((d.workspace.clone(), EntryState::Current(patched.uid())))
+}
+
+async fn wait_for_entry(
+    ctx: &Context,
+    workspace: &str,
+    name: &str,
+) -> Option<std::sync::Arc<SharedWorkflow>> {
+    let key = ObjectRef::new(name).within(workspace);
+    let deadline = tokio::time::Instant::now() + CATCH_UP;
+    loop {
+        if let Some(seen) = ctx.stores.shared_workflows.get(&key) {
+            return Some(seen);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A JSON merge patch from `actual` to `desired`: changed fields set, fields that
+/// `desired` leaves out removed. `enabled` is the recipient's and is left alone.
+fn spec_patch(
+    actual: &SharedWorkflowSpec,
+    desired: &SharedWorkflowSpec,
+) -> Result<serde_json::Value> {
+    let mut actual = actual.clone();
+    actual.enabled = None;
+    let encode = |spec: &SharedWorkflowSpec| {
+        serde_json::to_value(spec).map_err(|source| Error::Serialize {
+            action: "encode SharedWorkflow spec",
+            source,
+        })
+    };
+    Ok(merge_patch(&encode(&actual)?, &encode(desired)?))
+}
+
+fn merge_patch(actual: &serde_json::Value, desired: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match (actual, desired) {
+        (Value::Object(a), Value::Object(d)) => {
+            let mut out = serde_json::Map::new();
+            for (k, dv) in d {
+                let av = a.get(k).unwrap_or(&Value::Null);
+                if av != dv {
+                    out.insert(k.clone(), merge_patch(av, dv));
+                }
+            }
+            for k in a.keys().filter(|k| !d.contains_key(*k)) {
+                out.insert(k.clone(), Value::Null);
+            }
+            Value::Object(out)
+        }
+        _ => desired.clone(),
+    }
 }
 
 /// Sets `enabled: true` on a re-created entry as an Update (not part of our applied
@@ -282,8 +450,8 @@ pub async fn rbac_for(
             rules: Some(rules),
         };
         ctx.metrics.write(WriteKind::Role);
-        roles
-            .patch(&name, &params(), &Patch::Apply(&body))
+        let _counted = ctx.grant_writes.start();
+        create_or_apply(&roles, &name, &body, role.is_none())
             .await
             .map_err(Error::kube("apply Role"))?;
     }
@@ -309,12 +477,40 @@ pub async fn rbac_for(
             subjects: Some(subjects),
         };
         ctx.metrics.write(WriteKind::RoleBinding);
-        bindings
-            .patch(&name, &params(), &Patch::Apply(&body))
+        let _counted = ctx.grant_writes.start();
+        create_or_apply(&bindings, &name, &body, binding.is_none())
             .await
             .map_err(Error::kube("apply RoleBinding"))?;
     }
     Ok(true)
+}
+
+/// Writes `body` as `name`: created when the store does not have it (a create costs
+/// the API server less than an apply that creates), applied otherwise or when the
+/// create finds the name taken. Our later applies own every field we set: the
+/// fields are the same each time, so none is ever left behind by the create's
+/// field manager.
+async fn create_or_apply<K>(
+    api: &Api<K>,
+    name: &str,
+    body: &K,
+    absent: bool,
+) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    if absent {
+        let params = PostParams {
+            field_manager: Some(labels::FIELD_MANAGER.to_string()),
+            ..Default::default()
+        };
+        match api.create(&params, body).await {
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            other => return other.map(|_| ()),
+        }
+    }
+    api.patch(name, &params(), &Patch::Apply(body)).await?;
+    Ok(())
 }
 
 fn ignore_not_found<T>(res: Result<T, kube::Error>, action: &'static str) -> Result<()> {
@@ -322,5 +518,90 @@ fn ignore_not_found<T>(res: Result<T, kube::Error>, action: &'static str) -> Res
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(Error::kube(action)(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{Access, SharedWorkflowSource};
+    use serde_json::json;
+
+    fn spec(description: &str, enabled: Option<bool>) -> SharedWorkflowSpec {
+        SharedWorkflowSpec {
+            source: SharedWorkflowSource {
+                namespace: "ventes-été".into(),
+                name: "qualification-des-leads".into(),
+                uid: "u1".into(),
+                generation: 3,
+            },
+            display_name: "Qualification des leads ✓".into(),
+            type_: "Agent".into(),
+            description: description.into(),
+            shared_by: "zoë".into(),
+            access: Access::default(),
+            enabled,
+        }
+    }
+
+    #[test]
+    fn a_changed_entry_is_patched_field_by_field_and_dropped_fields_are_removed() {
+        let actual = spec("ancien texte", Some(false));
+        let mut desired = spec("", None);
+        desired.source.generation = 4;
+        let patch = spec_patch(&actual, &desired).expect("encodes");
+        assert_eq!(
+            patch,
+            json!({"source": {"generation": 4}, "description": null}),
+            "only what changed; the recipient's enabled is not touched"
+        );
+    }
+
+    #[test]
+    fn an_unchanged_entry_needs_no_fields() {
+        let patch = spec_patch(&spec("même", Some(true)), &spec("même", None)).expect("encodes");
+        assert_eq!(patch, json!({}));
+    }
+
+    #[test]
+    fn entries_are_judged_by_owner_labels_then_spec() {
+        let key = WorkflowKey {
+            namespace: "ventes-été".into(),
+            name: "qualification-des-leads".into(),
+        };
+        let ours = source_labels(&key);
+        let entry = |labels: BTreeMap<String, String>, spec: SharedWorkflowSpec| {
+            let mut sw = SharedWorkflow::new("ventes-été.qualification-des-leads", spec);
+            sw.metadata.labels = Some(labels);
+            sw.metadata.uid = Some("uid-1".into());
+            sw
+        };
+        let desired = spec("d", None);
+        assert_eq!(entry_state(None, &ours, &desired), EntryState::Missing);
+        assert_eq!(
+            entry_state(
+                Some(&entry(BTreeMap::new(), desired.clone())),
+                &ours,
+                &desired
+            ),
+            EntryState::Foreign
+        );
+        assert_eq!(
+            entry_state(
+                Some(&entry(ours.clone(), spec("d", Some(false)))),
+                &ours,
+                &desired
+            ),
+            EntryState::Current(Some("uid-1".into())),
+            "the recipient's enabled is not a difference"
+        );
+        assert_eq!(
+            entry_state(
+                Some(&entry(ours.clone(), spec("autre", None))),
+                &ours,
+                &desired
+            ),
+            EntryState::Differs
+        );
     }
 }

@@ -15,6 +15,27 @@ use crate::resources::{
     Organization, ProjectShare, SharedWorkflow, TriggerShare, Workflow, WorkflowRun, WorkflowShare,
 };
 
+/// The controller's two clients. Watches and the leader Lease use their own
+/// connections; everything the reconcilers send shares a bounded number of requests
+/// in flight, so a burst (a workspace joining a large organization, a relist) queues
+/// in the controller instead of opening hundreds of connections to the API server,
+/// and requests are sent in the order they were asked for.
+#[derive(Clone)]
+pub struct Clients {
+    pub watches: Client,
+    pub requests: Client,
+}
+
+impl Clients {
+    pub fn new(config: kube::Config, max_in_flight: usize) -> Result<Self, kube::Error> {
+        let watches = Client::try_from(config.clone())?;
+        let requests = kube::client::ClientBuilder::try_from(config)?
+            .with_layer(&tower::limit::ConcurrencyLimitLayer::new(max_in_flight))
+            .build();
+        Ok(Self { watches, requests })
+    }
+}
+
 /// Read-only caches of everything the planner looks at.
 #[derive(Clone)]
 pub struct Stores {
@@ -29,20 +50,59 @@ pub struct Stores {
     pub project_shares: Store<ProjectShare>,
     pub trigger_shares: Store<TriggerShare>,
     pub workflow_runs: Store<WorkflowRun>,
+    /// The directory built from the stores above, until one of them changes.
+    pub directory: Arc<DirectoryCache>,
+}
+
+/// The last directory built, kept until organizations, namespaces, workspace roles
+/// or membership change: every sync plans with it, and building it reads every
+/// RoleBinding of the cluster.
+#[derive(Default)]
+pub struct DirectoryCache {
+    generation: std::sync::atomic::AtomicU64,
+    built: std::sync::Mutex<Option<(u64, Arc<Directory>)>>,
+}
+
+impl DirectoryCache {
+    /// Called after a store it is built from has changed.
+    pub fn invalidate(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        *self.built.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    fn get_or_build(&self, build: impl FnOnce() -> Directory) -> Arc<Directory> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        if let Some((g, built)) = &*self.built.lock().unwrap_or_else(|p| p.into_inner())
+            && *g == generation
+        {
+            return built.clone();
+        }
+        let built = Arc::new(build());
+        // Kept only if nothing changed while it was built: it may have read a store
+        // before the change.
+        let mut slot = self.built.lock().unwrap_or_else(|p| p.into_inner());
+        if self.generation.load(std::sync::atomic::Ordering::SeqCst) == generation {
+            *slot = Some((generation, built.clone()));
+        }
+        built
+    }
 }
 
 impl Stores {
-    pub fn directory(&self) -> Directory {
-        let orgs = self.organizations.state();
-        let namespaces = self.namespaces.state();
-        let cluster_roles = self.cluster_roles.state();
-        let role_bindings = self.role_bindings.state();
-        Directory::build(
-            orgs.iter().map(|o| o.as_ref()),
-            namespaces.iter().map(|n| n.as_ref()),
-            cluster_roles.iter().map(|c| c.as_ref()),
-            role_bindings.iter().map(|r| r.as_ref()),
-        )
+    pub fn directory(&self) -> Arc<Directory> {
+        self.directory.get_or_build(|| {
+            let orgs = self.organizations.state();
+            let namespaces = self.namespaces.state();
+            let cluster_roles = self.cluster_roles.state();
+            let role_bindings = self.role_bindings.state();
+            Directory::build(
+                orgs.iter().map(|o| o.as_ref()),
+                namespaces.iter().map(|n| n.as_ref()),
+                cluster_roles.iter().map(|c| c.as_ref()),
+                role_bindings.iter().map(|r| r.as_ref()),
+            )
+        })
     }
 
     /// Every share in the store that references `key`'s workflow.
@@ -87,8 +147,65 @@ impl CreatedEvents {
     }
 }
 
+/// See `Context::bookkeeping`.
+const BOOKKEEPING_IN_FLIGHT: usize = 16;
+
+/// Grant writes (library entries, reader and creator RBAC) in flight. Notifications
+/// and status writes wait until there are none: under a burst the API server's
+/// capacity goes to access first, and the bookkeeping follows.
+#[derive(Default)]
+pub struct GrantWrites {
+    in_flight: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// One grant write, counted until dropped.
+pub struct GrantWrite<'a>(&'a GrantWrites);
+
+impl Drop for GrantWrite<'_> {
+    fn drop(&mut self) {
+        if self
+            .0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl GrantWrites {
+    pub fn start(&self) -> GrantWrite<'_> {
+        self.in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        GrantWrite(self)
+    }
+
+    /// Returns once no grant write is in flight.
+    pub async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.in_flight.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 pub struct Context {
     pub client: Client,
+    /// Notifications and status writes in flight at most: under load, grants (library
+    /// entries and RBAC) get the larger part of the requests in flight, so access
+    /// arrives first and the bookkeeping follows.
+    pub bookkeeping: tokio::sync::Semaphore,
+    /// Grant writes in flight, which the bookkeeping waits for.
+    pub grant_writes: GrantWrites,
+    /// Our last status write per object (see `status::WrittenStatuses`).
+    pub written_statuses: super::status::WrittenStatuses,
+    /// The API server's recent "allowed" answers (see `authorize::Decisions`).
+    pub decisions: Arc<super::authorize::Decisions>,
     pub created_events: CreatedEvents,
     pub stores: Stores,
     pub metrics: Arc<Metrics>,
@@ -100,9 +217,19 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: Client, stores: Stores, instance: String, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        client: Client,
+        stores: Stores,
+        decisions: Arc<super::authorize::Decisions>,
+        instance: String,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             client,
+            decisions,
+            bookkeeping: tokio::sync::Semaphore::new(BOOKKEEPING_IN_FLIGHT),
+            grant_writes: Default::default(),
+            written_statuses: Default::default(),
             stores,
             metrics,
             instance,

@@ -73,7 +73,11 @@ pub async fn create_once(ctx: &Context, event: &Event) -> Result<bool, kube::Err
     }
     let api: Api<Event> = Api::namespaced(ctx.client.clone(), ns);
     ctx.metrics.write(WriteKind::Event);
-    let created = match api.create(&PostParams::default(), event).await {
+    ctx.grant_writes.idle().await;
+    let permit = ctx.bookkeeping.acquire().await.ok();
+    let sent = api.create(&PostParams::default(), event).await;
+    drop(permit);
+    let created = match sent {
         Ok(_) => true,
         Err(kube::Error::Api(s)) if s.code == 409 => false,
         Err(e) => return Err(e),

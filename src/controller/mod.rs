@@ -34,13 +34,13 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::store::WriterDropped;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tracing::{error, info, warn};
 
-pub use context::{Context, Stores};
+pub use context::{Clients, Context, Stores};
 pub use supervise::panic_message;
 pub use sync::sync_workflow;
 
@@ -216,13 +216,48 @@ fn keys_touching_namespace(
     workflows: &Store<Workflow>,
     namespace: &str,
 ) -> Vec<WorkflowKey> {
+    keys_touching(shares, workflows, namespace, |_| true)
+}
+
+/// Like `keys_touching_namespace`, for a membership change in `namespace`: org-wide
+/// shares reach its members only if it belongs to the share's organization, so a
+/// workspace preparing to join (its managers bound first) wakes nobody else.
+fn keys_touching_members(
+    shares: &Store<WorkflowShare>,
+    workflows: &Store<Workflow>,
+    namespaces: &Store<Namespace>,
+    namespace: &str,
+) -> Vec<WorkflowKey> {
+    let organization_of = |ns: &str| {
+        namespaces
+            .get(&ObjectRef::new(ns))
+            .and_then(|n| n.labels().get(labels::ORGANIZATION).cloned())
+    };
+    let Some(organization) = organization_of(namespace) else {
+        return keys_touching(shares, workflows, namespace, |_| false);
+    };
+    keys_touching(shares, workflows, namespace, |share_ns| {
+        organization_of(share_ns).as_ref() == Some(&organization)
+    })
+}
+
+/// Shares naming `namespace`, shares owned in it, org-wide shares whose namespace
+/// passes `org_wide_reaches`, and the workflows owned in it.
+fn keys_touching(
+    shares: &Store<WorkflowShare>,
+    workflows: &Store<Workflow>,
+    namespace: &str,
+    org_wide_reaches: impl Fn(&str) -> bool,
+) -> Vec<WorkflowKey> {
     let mut keys: Vec<WorkflowKey> = shares
         .state()
         .iter()
         .filter(|s| {
-            s.spec.entire_organization
+            let share_ns = s.namespace();
+            share_ns.as_deref() == Some(namespace)
                 || s.spec.workspaces.iter().any(|w| w == namespace)
-                || s.namespace().as_deref() == Some(namespace)
+                || (s.spec.entire_organization
+                    && share_ns.as_deref().is_some_and(&org_wide_reaches))
         })
         .filter_map(|s| WorkflowKey::of_share(s))
         .collect();
@@ -331,7 +366,8 @@ pub struct Options {
 
 /// Runs the controllers until SIGTERM or Ctrl-C. Returns an error (the process
 /// exits non-zero) as soon as any controller loop or watch stops on its own.
-pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
+pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
+    let client = clients.watches.clone();
     let mut watches = Watches::default();
     let all = watcher::Config::default;
     let managed = || {
@@ -352,6 +388,7 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
     // The planner reads these caches; every change in them triggers the workflows it affects.
     let (share_store, share_writer) = reflector::store::<WorkflowShare>();
     let (wf_store, wf_writer) = reflector::store::<Workflow>();
+    let (ns_store, ns_writer) = reflector::store::<Namespace>();
     let (s1, s2, s3, s4) = (
         share_store.clone(),
         share_store.clone(),
@@ -369,6 +406,18 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         audience.clone(),
         audience.clone(),
     );
+    // RBAC changes seen here make the API server's kept answers be asked again.
+    let decisions = Arc::new(authorize::Decisions::default());
+    let (d1, d2, d3) = (decisions.clone(), decisions.clone(), decisions.clone());
+    let n1 = ns_store.clone();
+    // Those same changes make the directory be built again.
+    let directory = Arc::new(context::DirectoryCache::default());
+    let (c1, c2, c3, c4) = (
+        directory.clone(),
+        directory.clone(),
+        directory.clone(),
+        directory.clone(),
+    );
     let (w1, w2, w3, w4, w5) = (
         wf_store.clone(),
         wf_store.clone(),
@@ -383,26 +432,21 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
             all(),
             triggers.clone(),
             move |_: &Organization| {
+                c1.invalidate();
+                d1.all_changed();
                 let _ = a1.send(());
                 all_keys(&s1, &w3)
             },
         ),
-        namespaces: reflect(
-            &mut watches,
-            Api::all(client.clone()),
-            all(),
-            triggers.clone(),
-            move |ns: &Namespace| {
-                let _ = a2.send(());
-                keys_touching_namespace(&s2, &w4, &ns.name_any())
-            },
-        ),
+        namespaces: ns_store.clone(),
         cluster_roles: reflect(
             &mut watches,
             Api::all(client.clone()),
             workspace_roles(),
             triggers.clone(),
             move |_: &ClusterRole| {
+                c2.invalidate();
+                d2.all_changed();
                 let _ = a3.send(());
                 all_shared_keys(&s3)
             },
@@ -418,9 +462,13 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
                     return source_of_rbac(rb, &w1).into_iter().collect();
                 }
                 // Membership changed: who sees what may have changed.
+                c3.invalidate();
+                if let Some(ns) = rb.namespace() {
+                    d3.namespace_changed(&ns);
+                }
                 let _ = a4.send(());
                 rb.namespace()
-                    .map(|ns| keys_touching_namespace(&s4, &w5, &ns))
+                    .map(|ns| keys_touching_members(&s4, &w5, &n1, &ns))
                     .unwrap_or_default()
             },
         ),
@@ -484,6 +532,7 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
                 Vec::new()
             },
         ),
+        directory,
         workflow_runs: reflect(
             &mut watches,
             Api::all(client.clone()),
@@ -492,6 +541,18 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
             |_: &WorkflowRun| Vec::new(),
         ),
     };
+    spawn_reflector(
+        &mut watches,
+        Api::all(client.clone()),
+        all(),
+        ns_writer,
+        triggers.clone(),
+        move |ns: &Namespace| {
+            c4.invalidate();
+            let _ = a2.send(());
+            keys_touching_namespace(&s2, &w4, &ns.name_any())
+        },
+    );
     spawn_reflector(
         &mut watches,
         Api::<Workflow>::all(client.clone()),
@@ -525,8 +586,9 @@ pub async fn run(client: Client, options: Options) -> anyhow::Result<()> {
         "metrics and health server".to_string()
     });
     let ctx = Arc::new(Context::new(
-        client.clone(),
+        clients.requests.clone(),
         stores,
+        decisions,
         options.instance,
         metrics,
     ));

@@ -53,7 +53,8 @@ pub fn note(directory: &Directory, grant: &Grant<'_>) -> String {
 }
 
 /// Sends the notification for one new grant. Already sent (same name) counts as sent.
-pub async fn new_grant(ctx: &Context, directory: &Directory, grant: &Grant<'_>) -> Result<()> {
+pub async fn new_grant(ctx: &Context, directory: &Directory, grant: Grant<'_>) -> Result<()> {
+    let grant = &grant;
     let event = events::build(
         ctx,
         Notice {

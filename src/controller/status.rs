@@ -17,6 +17,53 @@ use crate::resources::{
 
 use super::Context;
 
+/// A status as wanted, before transition times are merged in.
+fn fingerprint<S: serde::Serialize>(status: &S) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(status)
+        .unwrap_or_default()
+        .hash(&mut h);
+    h.finish()
+}
+
+/// One status write of this process: what was wanted, and the object's
+/// resourceVersion just before and just after it.
+pub struct WrittenStatus {
+    wanted: u64,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+/// The last status this process wrote per object (by UID), so that a sync running
+/// before the store shows that write does not write the same status again.
+#[derive(Default)]
+pub struct WrittenStatuses(std::sync::Mutex<std::collections::HashMap<String, WrittenStatus>>);
+
+impl WrittenStatuses {
+    /// Bounded: past this many objects it starts over (a repeat is one more write).
+    const LIMIT: usize = 100_000;
+
+    /// Whether the status `wanted` was written by us over the object as the store
+    /// shows it (`seen`), or is what the store shows now.
+    fn covers(&self, uid: &str, wanted: u64, seen: Option<&str>) -> bool {
+        let memo = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        memo.get(uid).is_some_and(|w| {
+            w.wanted == wanted
+                && seen.is_some()
+                && (w.before.as_deref() == seen || w.after.as_deref() == seen)
+        })
+    }
+
+    fn remember(&self, uid: String, written: WrittenStatus) {
+        let mut memo = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if memo.len() >= Self::LIMIT {
+            memo.clear();
+        }
+        memo.insert(uid, written);
+    }
+}
+
 fn params() -> PatchParams {
     PatchParams::apply(labels::FIELD_MANAGER).force()
 }
@@ -34,6 +81,17 @@ where
     K: Resource<DynamicType = ()> + HasStatus + Clone + DeserializeOwned + std::fmt::Debug,
     K::Status: Conditioned,
 {
+    // The store may not show our last write yet (the watch is a moment behind):
+    // what was wanted then is what is wanted now, so there is nothing to write.
+    let memo_key = obj.uid().map(|uid| (uid, fingerprint(&next)));
+    let seen_version = obj.resource_version();
+    if let Some((uid, wanted)) = &memo_key
+        && ctx
+            .written_statuses
+            .covers(uid, *wanted, seen_version.as_deref())
+    {
+        return Ok(());
+    }
     let previous = obj.status().cloned().unwrap_or_default();
     let wanted = std::mem::take(next.conditions_mut());
     *next.conditions_mut() =
@@ -44,9 +102,22 @@ where
     let body =
         json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": K::kind(&()), "status": next });
     ctx.metrics.write(WriteKind::Status);
-    api.patch_status(&obj.name_any(), &params(), &Patch::Apply(&body))
+    ctx.grant_writes.idle().await;
+    let _permit = ctx.bookkeeping.acquire().await.ok();
+    let written = api
+        .patch_status(&obj.name_any(), &params(), &Patch::Apply(&body))
         .await
         .map_err(Error::kube("update status"))?;
+    if let Some((uid, wanted)) = memo_key {
+        ctx.written_statuses.remember(
+            uid,
+            WrittenStatus {
+                wanted,
+                before: seen_version,
+                after: written.resource_version(),
+            },
+        );
+    }
     Ok(())
 }
 
@@ -132,5 +203,38 @@ pub async fn share_finalizer(ctx: &Context, share: &WorkflowShare, present: bool
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 && !present => Ok(()),
         Err(e) => Err(Error::kube("update WorkflowShare finalizers")(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_just_written_is_not_written_again_from_a_store_that_lags() {
+        let memo = WrittenStatuses::default();
+        memo.remember(
+            "uid-1".into(),
+            WrittenStatus {
+                wanted: 7,
+                before: Some("41".into()),
+                after: Some("42".into()),
+            },
+        );
+        assert!(
+            memo.covers("uid-1", 7, Some("41")),
+            "store still before our write"
+        );
+        assert!(memo.covers("uid-1", 7, Some("42")), "store shows our write");
+        assert!(
+            !memo.covers("uid-1", 7, Some("43")),
+            "changed since (by someone else): compare afresh"
+        );
+        assert!(
+            !memo.covers("uid-1", 8, Some("41")),
+            "another status is wanted"
+        );
+        assert!(!memo.covers("uid-2", 7, Some("41")), "another object");
+        assert!(!memo.covers("uid-1", 7, None));
     }
 }

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use futures::{StreamExt, TryStreamExt, stream};
+
 use kube::runtime::reflector::ObjectRef;
 
 use crate::error::Result;
@@ -13,6 +15,9 @@ use crate::resources::condition::now_rfc3339;
 use crate::resources::{Condition, Workflow, WorkflowShare, WorkflowShareStatus};
 
 use super::{Context, apply, authorize, events, notify, status};
+
+/// Notifications of one workflow sent at the same time (the client bounds the total).
+const NOTIFICATIONS_IN_FLIGHT: usize = 16;
 
 /// Counts a sync in flight for as long as it lives, even if it unwinds.
 struct InFlight<'a>(&'a Context);
@@ -151,20 +156,27 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
     };
 
     // Notifications first: the statuses written below record them as sent.
-    for notification in settle(&mut plan, &applied, &now) {
-        notify::new_grant(
-            ctx,
-            &directory,
-            &notify::Grant {
-                key,
-                workspace: &notification.workspace,
-                shared_workflow: &sw_name,
-                shared_workflow_uid: &notification.shared_workflow_uid,
-                shared_by: notification.shared_by.as_deref(),
-            },
-        )
+    let notifications = settle(&mut plan, &applied, &now);
+    let sends: Vec<_> = notifications
+        .iter()
+        .map(|notification| {
+            notify::new_grant(
+                ctx,
+                &directory,
+                notify::Grant {
+                    key,
+                    workspace: &notification.workspace,
+                    shared_workflow: &sw_name,
+                    shared_workflow_uid: &notification.shared_workflow_uid,
+                    shared_by: notification.shared_by.as_deref(),
+                },
+            )
+        })
+        .collect();
+    stream::iter(sends)
+        .buffer_unordered(NOTIFICATIONS_IN_FLIGHT)
+        .try_collect::<()>()
         .await?;
-    }
     for share_plan in &plan.shares {
         let share = shares
             .iter()
@@ -191,6 +203,6 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         status::share_finalizer(ctx, share, false).await?;
     }
     Ok(Outcome {
-        recheck_soon: !unauthorized.is_empty(),
+        recheck_soon: !unauthorized.is_empty() || ctx.decisions.unsettled(&key.namespace),
     })
 }
