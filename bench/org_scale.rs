@@ -611,6 +611,7 @@ struct Measured {
     change_p99: Option<Duration>,
     restart_writes: Option<f64>,
     restart_ready: Option<Duration>,
+    restart_rss_mb: Option<f64>,
     apiserver_restart_syncs: Option<f64>,
 }
 
@@ -826,6 +827,9 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
         tokio::time::sleep(Duration::from_secs(5)).await;
         again.settle(Duration::from_secs(2)).await;
         m.restart_writes = Some(again.writes());
+        // The same state held by a process that never went through the burst: how
+        // much of the memory at rest is the caches themselves.
+        m.restart_rss_mb = Some(again.rss_mb().0);
         again.stop();
     }
     Ok(m)
@@ -929,9 +933,13 @@ fn report(curve: &[Measured]) -> String {
         "| controller CPU while sharing | {:.1} s |",
         big.cpu_seconds
     );
+    let after_restart = big
+        .restart_rss_mb
+        .map(|mb| format!("; {mb:.0} MB after a restart over the same state"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "| controller memory | peak {:.0} MB, {:.0} MB at rest |",
+        "| controller memory | peak {:.0} MB, {:.0} MB at rest{after_restart} |",
         big.peak_rss_mb, big.rest_rss_mb
     );
     if let Some(s) = big.apiserver_restart_syncs {
