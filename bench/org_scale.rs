@@ -464,20 +464,20 @@ struct Arrivals {
     last: HashMap<(String, String), Instant>,
 }
 
-/// The watch task behind `Arrivals`; stopped when dropped, so that a torn-down
-/// control plane does not leave a watcher retrying in the background.
-struct Watching {
-    arrivals: Arc<Mutex<Arrivals>>,
+/// What a watch task has seen so far; the task stops when this is dropped, so that a
+/// torn-down control plane does not leave a watcher retrying in the background.
+struct Watching<T> {
+    seen: Arc<Mutex<T>>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for Watching {
+impl<T> Drop for Watching<T> {
     fn drop(&mut self) {
         self.task.abort();
     }
 }
 
-fn watch_entries(client: &Client) -> Watching {
+fn watch_entries(client: &Client) -> Watching<Arrivals> {
     let arrivals = Arc::new(Mutex::new(Arrivals::default()));
     let sink = arrivals.clone();
     // Metadata only: the names are all the benchmark needs.
@@ -517,7 +517,10 @@ fn watch_entries(client: &Client) -> Watching {
             }
         }
     });
-    Watching { arrivals, task }
+    Watching {
+        seen: arrivals,
+        task,
+    }
 }
 
 async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> Res<Duration> {
@@ -539,20 +542,9 @@ struct ShareStates {
     stalled: Option<String>,
 }
 
-struct WatchingShares {
-    states: Arc<Mutex<ShareStates>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for WatchingShares {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl WatchingShares {
+impl Watching<ShareStates> {
     fn ready(&self) -> Res<usize> {
-        let s = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        let s = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         match &s.stalled {
             Some(why) => Err(why.clone().into()),
             None => Ok(s.ready.len()),
@@ -560,7 +552,7 @@ impl WatchingShares {
     }
 }
 
-fn watch_shares(client: &Client, ns: &str) -> WatchingShares {
+fn watch_shares(client: &Client, ns: &str) -> Watching<ShareStates> {
     let states = Arc::new(Mutex::new(ShareStates::default()));
     let sink = states.clone();
     let api: Api<WorkflowShare> = Api::namespaced(client.clone(), ns);
@@ -592,7 +584,7 @@ fn watch_shares(client: &Client, ns: &str) -> WatchingShares {
             }
         }
     });
-    WatchingShares { states, task }
+    Watching { seen: states, task }
 }
 
 #[derive(Default, Debug, Clone)]
@@ -627,7 +619,7 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
     // The entry watch is an instrument: it runs through both phases so that both
     // pay for it alike.
     let watching = watch_entries(c);
-    let arrivals = watching.arrivals.clone();
+    let arrivals = watching.seen.clone();
     eprintln!("bench: {} grants: raw bound", sc.grants());
     let raw = raw_bound(cluster, sc).await?;
     *arrivals.lock().unwrap_or_else(|p| p.into_inner()) = Arrivals::default();

@@ -346,7 +346,7 @@ async fn named_people_read_the_workflow_while_it_is_shared() {
         (!can_i(&frank, "get", G, "workflows", sales, wf).await).then_some(())
     })
     .await;
-    // Access goes first; the share's status follows it.
+    // Access is withdrawn first; the share's status is written after it.
     let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
     eventually("the share reports its people suspended", WAIT, || async {
         let status = shares.get("forecast").await.ok()?.status?;

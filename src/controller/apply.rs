@@ -66,6 +66,14 @@ fn params() -> PatchParams {
     PatchParams::apply(labels::FIELD_MANAGER).force()
 }
 
+/// Creates carry the same field manager as our applies.
+fn create_params() -> PostParams {
+    PostParams {
+        field_manager: Some(labels::FIELD_MANAGER.to_string()),
+        ..Default::default()
+    }
+}
+
 /// Outcome of converging the SharedWorkflows of one workflow.
 #[derive(Default, Debug)]
 pub struct SharedWorkflowOutcome {
@@ -115,10 +123,7 @@ pub async fn shared_workflows(
     // client bounds what is in flight overall.
     let writes: Vec<_> = writes
         .into_iter()
-        .map(|(d, existing)| async {
-            let _counted = ctx.grant_writes.start();
-            write_entry(ctx, &ours, d, existing).await
-        })
+        .map(|(d, existing)| write_entry(ctx, &ours, d, existing))
         .collect();
     let written: Vec<(String, EntryState)> = stream::iter(writes)
         .buffer_unordered(ENTRY_WRITES_IN_FLIGHT)
@@ -208,10 +213,6 @@ async fn write_entry(
     existing: Option<std::sync::Arc<SharedWorkflow>>,
 ) -> Result<(String, EntryState)> {
     let api: Api<SharedWorkflow> = Api::namespaced(ctx.client.clone(), &d.workspace);
-    let params = PostParams {
-        field_manager: Some(labels::FIELD_MANAGER.to_string()),
-        ..Default::default()
-    };
     let current = match existing {
         Some(current) => current,
         None => {
@@ -225,7 +226,7 @@ async fn write_entry(
                 spec: d.spec.clone(),
             };
             ctx.metrics.write(WriteKind::SharedWorkflow);
-            match api.create(&params, &entry).await {
+            match api.create(&create_params(), &entry).await {
                 Ok(created) => {
                     return Ok((d.workspace.clone(), EntryState::Current(created.uid())));
                 }
@@ -251,7 +252,7 @@ async fn write_entry(
         .patch(
             &d.name,
             &PatchParams {
-                field_manager: params.field_manager,
+                field_manager: Some(labels::FIELD_MANAGER.to_string()),
                 ..Default::default()
             },
             &Patch::Merge(&patch),
@@ -450,7 +451,6 @@ pub async fn rbac_for(
             rules: Some(rules),
         };
         ctx.metrics.write(WriteKind::Role);
-        let _counted = ctx.grant_writes.start();
         create_or_apply(&roles, &name, &body, role.is_none())
             .await
             .map_err(Error::kube("apply Role"))?;
@@ -477,7 +477,6 @@ pub async fn rbac_for(
             subjects: Some(subjects),
         };
         ctx.metrics.write(WriteKind::RoleBinding);
-        let _counted = ctx.grant_writes.start();
         create_or_apply(&bindings, &name, &body, binding.is_none())
             .await
             .map_err(Error::kube("apply RoleBinding"))?;
@@ -500,11 +499,7 @@ where
     K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     if absent {
-        let params = PostParams {
-            field_manager: Some(labels::FIELD_MANAGER.to_string()),
-            ..Default::default()
-        };
-        match api.create(&params, body).await {
+        match api.create(&create_params(), body).await {
             Err(kube::Error::Api(s)) if s.code == 409 => {}
             other => return other.map(|_| ()),
         }

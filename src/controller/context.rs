@@ -150,58 +150,11 @@ impl CreatedEvents {
 /// See `Context::bookkeeping`.
 const BOOKKEEPING_IN_FLIGHT: usize = 16;
 
-/// Grant writes (library entries, reader and creator RBAC) in flight. Notifications
-/// and status writes wait until there are none: under a burst the API server's
-/// capacity goes to access first, and the bookkeeping follows.
-#[derive(Default)]
-pub struct GrantWrites {
-    in_flight: std::sync::atomic::AtomicUsize,
-    idle: tokio::sync::Notify,
-}
-
-/// One grant write, counted until dropped.
-pub struct GrantWrite<'a>(&'a GrantWrites);
-
-impl Drop for GrantWrite<'_> {
-    fn drop(&mut self) {
-        if self
-            .0
-            .in_flight
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
-            == 1
-        {
-            self.0.idle.notify_waiters();
-        }
-    }
-}
-
-impl GrantWrites {
-    pub fn start(&self) -> GrantWrite<'_> {
-        self.in_flight
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        GrantWrite(self)
-    }
-
-    /// Returns once no grant write is in flight.
-    pub async fn idle(&self) {
-        loop {
-            let notified = self.idle.notified();
-            if self.in_flight.load(std::sync::atomic::Ordering::SeqCst) == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
 pub struct Context {
     pub client: Client,
     /// Notifications and status writes in flight at most: under load, grants (library
-    /// entries and RBAC) get the larger part of the requests in flight, so access
-    /// arrives first and the bookkeeping follows.
+    /// entries and RBAC) keep the larger part of the requests in flight.
     pub bookkeeping: tokio::sync::Semaphore,
-    /// Grant writes in flight, which the bookkeeping waits for.
-    pub grant_writes: GrantWrites,
     /// Our last status write per object (see `status::WrittenStatuses`).
     pub written_statuses: super::status::WrittenStatuses,
     /// The API server's recent "allowed" answers (see `authorize::Decisions`).
@@ -228,7 +181,6 @@ impl Context {
             client,
             decisions,
             bookkeeping: tokio::sync::Semaphore::new(BOOKKEEPING_IN_FLIGHT),
-            grant_writes: Default::default(),
             written_statuses: Default::default(),
             stores,
             metrics,

@@ -73,7 +73,6 @@ pub async fn create_once(ctx: &Context, event: &Event) -> Result<bool, kube::Err
     }
     let api: Api<Event> = Api::namespaced(ctx.client.clone(), ns);
     ctx.metrics.write(WriteKind::Event);
-    ctx.grant_writes.idle().await;
     let permit = ctx.bookkeeping.acquire().await.ok();
     let sent = api.create(&PostParams::default(), event).await;
     drop(permit);

@@ -102,7 +102,6 @@ where
     let body =
         json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": K::kind(&()), "status": next });
     ctx.metrics.write(WriteKind::Status);
-    ctx.grant_writes.idle().await;
     let _permit = ctx.bookkeeping.acquire().await.ok();
     let written = api
         .patch_status(&obj.name_any(), &params(), &Patch::Apply(&body))
