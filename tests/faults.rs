@@ -140,8 +140,34 @@ async fn assert_notified_once(admin: &kube::Client, org: &Org) {
             let n = events_about(admin, ws, "WorkflowShared", &entry)
                 .await
                 .len();
+            if n != 1 {
+                explain_notifications(admin, org, ws, wf).await;
+            }
             assert_eq!(n, 1, "{ws}/{entry}: {n} notifications");
         }
+    }
+}
+
+/// What a failed notification count needs to be understood: the grant as its
+/// share reports it, the entry's UID, and every Event in the recipient workspace.
+async fn explain_notifications(admin: &kube::Client, org: &Org, ws: &str, wf: &str) {
+    let share = Api::<WorkflowShare>::namespaced(admin.clone(), &org.src)
+        .get(wf)
+        .await;
+    println!("share {}/{wf}: {:?}", org.src, share.map(|s| s.status));
+    let entry = format!("{}.{wf}", org.src);
+    let sw = Api::<SharedWorkflow>::namespaced(admin.clone(), ws)
+        .get(&entry)
+        .await;
+    println!("entry {ws}/{entry}: {:?}", sw.map(|s| s.metadata.uid));
+    let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(admin.clone(), ws)
+        .list(&Default::default())
+        .await;
+    for event in events.map(|l| l.items).unwrap_or_default() {
+        println!(
+            "event {:?} {:?} about {:?}",
+            event.metadata.name, event.reason, event.regarding
+        );
     }
 }
 

@@ -445,10 +445,23 @@ pub async fn events_about(
     regarding: &str,
 ) -> Vec<k8s_openapi::api::events::v1::Event> {
     let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(admin.clone(), ns);
-    api.list(&Default::default())
-        .await
-        .map(|l| l.items)
-        .unwrap_or_default()
+    // A failed list is not "no Events": right after an API server or etcd restart a
+    // list can fail for a moment, so ask again rather than count nothing.
+    let items = eventually(
+        &format!("Events in {ns} listed"),
+        Duration::from_secs(30),
+        || async {
+            match api.list(&Default::default()).await {
+                Ok(list) => Some(list.items),
+                Err(error) => {
+                    println!("listing Events in {ns}: {error}");
+                    None
+                }
+            }
+        },
+    )
+    .await;
+    items
         .into_iter()
         .filter(|e| e.reason.as_deref() == Some(reason))
         .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(regarding))
