@@ -120,12 +120,11 @@ pub async fn shared_workflows(
         }
     }
     // A workflow shared with many workspaces writes its entries side by side; the
-    // client bounds what is in flight overall.
-    let writes: Vec<_> = writes
-        .into_iter()
-        .map(|(d, existing)| write_entry(ctx, &ours, d, existing))
-        .collect();
-    let written: Vec<(String, EntryState)> = stream::iter(writes)
+    // client bounds what is in flight overall. The futures are built as they are
+    // polled: all at once, a large organization's burst held thousands of them.
+    // (Indices as items, as with notifications: see `sync`.)
+    let written: Vec<(String, EntryState)> = stream::iter(0..writes.len())
+        .map(|i| write_entry(ctx, &ours, writes[i].0, writes[i].1.clone()))
         .buffer_unordered(ENTRY_WRITES_IN_FLIGHT)
         .try_collect()
         .await?;

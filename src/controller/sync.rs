@@ -157,9 +157,12 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
 
     // Notifications first: the statuses written below record them as sent.
     let notifications = settle(&mut plan, &applied, &now);
-    let sends: Vec<_> = notifications
-        .iter()
-        .map(|notification| {
+    // Each send is a large future: build them as they are polled, not all at once.
+    // (Indices, not references, as items: a future borrowing the item would make
+    // the stream's closure higher-ranked, which the controller's Send bound refuses.)
+    stream::iter(0..notifications.len())
+        .map(|i| {
+            let notification = &notifications[i];
             notify::new_grant(
                 ctx,
                 &directory,
@@ -172,8 +175,6 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
                 },
             )
         })
-        .collect();
-    stream::iter(sends)
         .buffer_unordered(NOTIFICATIONS_IN_FLIGHT)
         .try_collect::<()>()
         .await?;
