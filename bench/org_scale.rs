@@ -210,20 +210,8 @@ impl Controller {
         self.counter("workflow_share_writes_total")
     }
 
-    /// CPU time used so far (user + system), from /proc (clock ticks of 10 ms).
     fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the command name, which is in parentheses.
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        (ticks(11) + ticks(12)) / 100.0
+        cpu_seconds(self.child.id())
     }
 
     /// (resident now, peak resident) in MB, from /proc.
@@ -263,6 +251,34 @@ impl Controller {
             .arg(self.child.id().to_string())
             .status();
         let _ = self.child.wait();
+    }
+}
+
+/// CPU time a process has used so far (user + system), from /proc (ticks of 10 ms).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+impl Cluster {
+    /// CPU seconds used so far by the API server and etcd together: the side both
+    /// the raw bound and the controller load.
+    fn server_cpu_seconds(&self) -> f64 {
+        ["apiserver", "etcd"]
+            .iter()
+            .filter_map(|c| std::fs::read_to_string(self.dir.join(format!("{c}.pid"))).ok())
+            .filter_map(|pid| pid.trim().parse::<u32>().ok())
+            .map(cpu_seconds)
+            .sum()
     }
 }
 
@@ -339,6 +355,8 @@ impl Scenario {
 struct Raw {
     shared_workflows: Duration,
     all: Duration,
+    /// API server and etcd CPU seconds for `all`.
+    server_cpu: f64,
     writes: usize,
     join: Duration,
 }
@@ -373,6 +391,7 @@ async fn raw_bound(cluster: &Cluster, sc: Scenario) -> Res<Raw> {
         ..Raw::default()
     };
     let start = Instant::now();
+    let server_cpu = cluster.server_cpu_seconds();
     raw.shared_workflows = create_all::<SharedWorkflow>(c, entries).await?;
 
     let mut rbac_roles = Vec::new();
@@ -421,6 +440,7 @@ async fn raw_bound(cluster: &Cluster, sc: Scenario) -> Res<Raw> {
     raw.writes += events.len();
     create_all::<Event>(c, events).await?;
     raw.all = start.elapsed();
+    raw.server_cpu = cluster.server_cpu_seconds() - server_cpu;
 
     let mut joins = Vec::new();
     for j in 0..5 {
@@ -596,6 +616,8 @@ struct Measured {
     requests: Requests,
     controller_writes: f64,
     cpu_seconds: f64,
+    /// API server and etcd CPU seconds until every share is Ready.
+    server_cpu: f64,
     peak_rss_mb: f64,
     rest_rss_mb: f64,
     join: Option<Duration>,
@@ -660,6 +682,7 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
     let before = Requests::now(c).await?;
     let writes_before = controller.writes();
     let cpu_before = controller.cpu_seconds();
+    let server_cpu_before = cluster.server_cpu_seconds();
 
     eprintln!("bench: {} grants: the controller", sc.grants());
     let shares: Vec<Value> = (0..sc.workflows)
@@ -695,6 +718,7 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let ready = start.elapsed();
+    let server_cpu = cluster.server_cpu_seconds() - server_cpu_before;
     controller.settle(Duration::from_secs(3)).await;
     // Less the benchmark's own: the share creates.
     let own = [("POST", "workflowshares", sc.workflows as u64)];
@@ -708,6 +732,7 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
         requests,
         controller_writes: controller.writes() - writes_before,
         cpu_seconds: controller.cpu_seconds() - cpu_before,
+        server_cpu,
         rest_rss_mb: rest,
         ..Measured::default()
     };
@@ -924,6 +949,13 @@ fn report(curve: &[Measured]) -> String {
         out,
         "| controller CPU while sharing | {:.1} s |",
         big.cpu_seconds
+    );
+    let _ = writeln!(
+        out,
+        "| API server and etcd CPU until Ready | {:.1} s (raw bound {:.1} s, {:.2}×) |",
+        big.server_cpu,
+        big.raw.server_cpu,
+        big.server_cpu / big.raw.server_cpu.max(0.01)
     );
     let after_restart = big
         .restart_rss_mb

@@ -27,6 +27,7 @@ use crate::planner::{DesiredRbac, DesiredSharedWorkflow, WorkflowKey};
 use crate::resources::{GROUP, SharedWorkflow, SharedWorkflowSpec};
 
 use super::Context;
+use super::entries::Entry;
 
 /// Labels on every object generated for one source workflow.
 pub fn source_labels(key: &WorkflowKey) -> BTreeMap<String, String> {
@@ -83,12 +84,6 @@ pub struct SharedWorkflowOutcome {
     pub conflicts: BTreeSet<String>,
 }
 
-fn spec_matches(actual: &SharedWorkflowSpec, desired: &SharedWorkflowSpec) -> bool {
-    let mut actual = actual.clone();
-    actual.enabled = None; // the recipient's field, never ours
-    &actual == desired
-}
-
 pub async fn shared_workflows(
     ctx: &Context,
     key: &WorkflowKey,
@@ -107,7 +102,7 @@ pub async fn shared_workflows(
             .stores
             .shared_workflows
             .get(&ObjectRef::new(&d.name).within(&d.workspace));
-        match entry_state(existing.as_deref(), &ours, &d.spec) {
+        match entry_state(existing.as_deref(), key, &d.spec) {
             EntryState::Foreign => {
                 outcome.conflicts.insert(d.workspace.clone());
             }
@@ -116,7 +111,8 @@ pub async fn shared_workflows(
                     outcome.uids.insert(d.workspace.clone(), uid);
                 }
             }
-            EntryState::Missing | EntryState::Differs => writes.push((d, existing)),
+            EntryState::Missing => writes.push((d, false)),
+            EntryState::Differs => writes.push((d, true)),
         }
     }
     // A workflow shared with many workspaces writes its entries side by side; the
@@ -124,7 +120,7 @@ pub async fn shared_workflows(
     // polled: all at once, a large organization's burst held thousands of them.
     // (Indices as items, as with notifications: see `sync`.)
     let written: Vec<(String, EntryState)> = stream::iter(0..writes.len())
-        .map(|i| write_entry(ctx, &ours, writes[i].0, writes[i].1.clone()))
+        .map(|i| write_entry(ctx, key, &ours, writes[i].0, writes[i].1))
         .buffer_unordered(ENTRY_WRITES_IN_FLIGHT)
         .try_collect()
         .await?;
@@ -153,9 +149,9 @@ pub async fn shared_workflows(
         let (Some(ns), name) = (actual.namespace(), actual.name_any()) else {
             continue;
         };
-        if has_labels(actual.as_ref(), &ours)
-            && actual.spec.source.namespace == key.namespace
-            && actual.spec.source.name == key.name
+        if actual.labelled_for(key)
+            && actual.source.namespace == key.namespace
+            && actual.source.name == key.name
             && !wanted.contains(&(ns.as_str(), name.as_str()))
             && actual.metadata.deletion_timestamp.is_none()
         {
@@ -187,14 +183,14 @@ enum EntryState {
 }
 
 fn entry_state(
-    actual: Option<&SharedWorkflow>,
-    ours: &BTreeMap<String, String>,
+    actual: Option<&Entry>,
+    key: &WorkflowKey,
     desired: &SharedWorkflowSpec,
 ) -> EntryState {
     match actual {
         None => EntryState::Missing,
-        Some(a) if !has_labels(a, ours) => EntryState::Foreign,
-        Some(a) if spec_matches(&a.spec, desired) => EntryState::Current(a.uid()),
+        Some(a) if !a.labelled_for(key) => EntryState::Foreign,
+        Some(a) if a.spec_is(desired) => EntryState::Current(a.uid()),
         Some(_) => EntryState::Differs,
     }
 }
@@ -204,17 +200,18 @@ fn entry_state(
 /// usually): then it is judged like any other.
 const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Creates or patches one entry; returns its workspace and what it is now.
+/// Creates (unless it `exists`) or patches one entry; returns its workspace and
+/// what it is now.
 async fn write_entry(
     ctx: &Context,
+    key: &WorkflowKey,
     ours: &BTreeMap<String, String>,
     d: &DesiredSharedWorkflow,
-    existing: Option<std::sync::Arc<SharedWorkflow>>,
+    exists: bool,
 ) -> Result<(String, EntryState)> {
     let api: Api<SharedWorkflow> = Api::namespaced(ctx.client.clone(), &d.workspace);
-    let current = match existing {
-        Some(current) => current,
-        None => {
+    if !exists {
+        {
             let entry = SharedWorkflow {
                 metadata: kube::api::ObjectMeta {
                     name: Some(d.name.clone()),
@@ -233,18 +230,18 @@ async fn write_entry(
                     let seen = wait_for_entry(ctx, &d.workspace, &d.name).await.ok_or(
                         Error::NotYetVisible("SharedWorkflow exists but is not in the cache yet"),
                     )?;
-                    match entry_state(Some(&seen), ours, &d.spec) {
-                        EntryState::Differs => seen,
+                    match entry_state(Some(&seen), key, &d.spec) {
+                        EntryState::Differs => {}
                         state => return Ok((d.workspace.clone(), state)),
                     }
                 }
                 Err(e) => return Err(Error::kube("create SharedWorkflow")(e)),
             }
         }
-    };
+    }
     let patch = json!({
         "metadata": { "labels": ours },
-        "spec": spec_patch(&current.spec, &d.spec)?,
+        "spec": spec_patch(&d.spec)?,
     });
     ctx.metrics.write(WriteKind::SharedWorkflow);
     let patched = api
@@ -265,7 +262,7 @@ async fn wait_for_entry(
     ctx: &Context,
     workspace: &str,
     name: &str,
-) -> Option<std::sync::Arc<SharedWorkflow>> {
+) -> Option<std::sync::Arc<Entry>> {
     let key = ObjectRef::new(name).within(workspace);
     let deadline = tokio::time::Instant::now() + CATCH_UP;
     loop {
@@ -279,41 +276,36 @@ async fn wait_for_entry(
     }
 }
 
-/// A JSON merge patch from `actual` to `desired`: changed fields set, fields that
-/// `desired` leaves out removed. `enabled` is the recipient's and is left alone.
-fn spec_patch(
-    actual: &SharedWorkflowSpec,
-    desired: &SharedWorkflowSpec,
-) -> Result<serde_json::Value> {
-    let mut actual = actual.clone();
-    actual.enabled = None;
-    let encode = |spec: &SharedWorkflowSpec| {
-        serde_json::to_value(spec).map_err(|source| Error::Serialize {
-            action: "encode SharedWorkflow spec",
-            source,
-        })
-    };
-    Ok(merge_patch(&encode(&actual)?, &encode(desired)?))
-}
-
-fn merge_patch(actual: &serde_json::Value, desired: &serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match (actual, desired) {
-        (Value::Object(a), Value::Object(d)) => {
-            let mut out = serde_json::Map::new();
-            for (k, dv) in d {
-                let av = a.get(k).unwrap_or(&Value::Null);
-                if av != dv {
-                    out.insert(k.clone(), merge_patch(av, dv));
-                }
-            }
-            for k in a.keys().filter(|k| !d.contains_key(*k)) {
-                out.insert(k.clone(), Value::Null);
-            }
-            Value::Object(out)
+/// The JSON merge patch that makes an entry's spec `desired` whatever it was (the
+/// cache keeps only a fingerprint of it): every field set, and the optional ones
+/// `desired` leaves out set to null, which removes them. `enabled` is the
+/// recipient's and is left alone.
+fn spec_patch(desired: &SharedWorkflowSpec) -> Result<serde_json::Value> {
+    /// Fields serialized only when not empty: (parent object, field).
+    const OPTIONAL: [(Option<&str>, &str); 4] = [
+        (None, "type"),
+        (None, "description"),
+        (None, "sharedBy"),
+        (Some("source"), "uid"),
+    ];
+    let mut patch = serde_json::to_value(SharedWorkflowSpec {
+        enabled: None,
+        ..desired.clone()
+    })
+    .map_err(|source| Error::Serialize {
+        action: "encode SharedWorkflow spec",
+        source,
+    })?;
+    for (parent, field) in OPTIONAL {
+        let object = match parent {
+            None => patch.as_object_mut(),
+            Some(p) => patch.get_mut(p).and_then(|v| v.as_object_mut()),
+        };
+        if let Some(object) = object {
+            object.entry(field).or_insert(serde_json::Value::Null);
         }
-        _ => desired.clone(),
     }
+    Ok(patch)
 }
 
 /// Sets `enabled: true` on a re-created entry as an Update (not part of our applied
@@ -538,23 +530,43 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_changed_entry_is_patched_field_by_field_and_dropped_fields_are_removed() {
-        let actual = spec("ancien texte", Some(false));
-        let mut desired = spec("", None);
-        desired.source.generation = 4;
-        let patch = spec_patch(&actual, &desired).expect("encodes");
-        assert_eq!(
-            patch,
-            json!({"source": {"generation": 4}, "description": null}),
-            "only what changed; the recipient's enabled is not touched"
-        );
+    /// Every field of the spec but `enabled`, as dotted paths.
+    fn fields(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
+        if let Some(object) = value.as_object() {
+            for (k, v) in object {
+                let path = format!("{prefix}{k}");
+                if v.is_object() {
+                    fields(v, &format!("{path}."), out);
+                } else {
+                    out.insert(path);
+                }
+            }
+        }
     }
 
     #[test]
-    fn an_unchanged_entry_needs_no_fields() {
-        let patch = spec_patch(&spec("même", Some(true)), &spec("même", None)).expect("encodes");
-        assert_eq!(patch, json!({}));
+    fn a_patch_sets_every_field_and_removes_the_ones_left_out() {
+        let full = serde_json::to_value(spec("texte", Some(true))).expect("encodes");
+        let mut every = BTreeSet::new();
+        fields(&full, "", &mut every);
+        every.remove("enabled");
+        let patch = spec_patch(&SharedWorkflowSpec::default()).expect("encodes");
+        let mut patched = BTreeSet::new();
+        fields(&patch, "", &mut patched);
+        assert_eq!(
+            patched, every,
+            "a field added to the spec must be patched too"
+        );
+        assert_eq!(patch["description"], json!(null));
+        assert_eq!(patch["source"]["uid"], json!(null));
+    }
+
+    #[test]
+    fn a_patch_never_touches_the_recipients_enabled() {
+        let patch = spec_patch(&spec("même", Some(true))).expect("encodes");
+        assert!(patch.get("enabled").is_none());
+        assert_eq!(patch["description"], json!("même"));
+        assert_eq!(patch["source"]["generation"], json!(3));
     }
 
     #[test]
@@ -563,19 +575,19 @@ mod tests {
             namespace: "ventes-été".into(),
             name: "qualification-des-leads".into(),
         };
-        let ours = source_labels(&key);
         let entry = |labels: BTreeMap<String, String>, spec: SharedWorkflowSpec| {
             let mut sw = SharedWorkflow::new("ventes-été.qualification-des-leads", spec);
             sw.metadata.labels = Some(labels);
             sw.metadata.uid = Some("uid-1".into());
-            sw
+            Entry::from(sw)
         };
+        let ours = source_labels(&key);
         let desired = spec("d", None);
-        assert_eq!(entry_state(None, &ours, &desired), EntryState::Missing);
+        assert_eq!(entry_state(None, &key, &desired), EntryState::Missing);
         assert_eq!(
             entry_state(
                 Some(&entry(BTreeMap::new(), desired.clone())),
-                &ours,
+                &key,
                 &desired
             ),
             EntryState::Foreign
@@ -583,18 +595,14 @@ mod tests {
         assert_eq!(
             entry_state(
                 Some(&entry(ours.clone(), spec("d", Some(false)))),
-                &ours,
+                &key,
                 &desired
             ),
             EntryState::Current(Some("uid-1".into())),
             "the recipient's enabled is not a difference"
         );
         assert_eq!(
-            entry_state(
-                Some(&entry(ours.clone(), spec("autre", None))),
-                &ours,
-                &desired
-            ),
+            entry_state(Some(&entry(ours, spec("autre", None))), &key, &desired),
             EntryState::Differs
         );
     }

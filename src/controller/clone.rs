@@ -62,26 +62,21 @@ async fn make_copy(
             format!("no SharedWorkflow {sw_name} in {ns}"),
         )));
     };
-    let managed = entry
-        .labels()
-        .get(labels::MANAGED_BY_KEY)
-        .map(String::as_str)
-        == Some(labels::MANAGED_BY_VALUE);
-    if !managed {
+    if !entry.managed {
         return Ok(Err(refuse(
             "NotShared",
             true,
             format!("{sw_name} was not shared by workflow-share"),
         )));
     }
-    if entry.spec.access == Access::Run {
+    if entry.access == Access::Run {
         return Ok(Err(refuse(
             "RunAccessOnly",
             true,
             "the workflow is shared with Run access: it can be run but not cloned".into(),
         )));
     }
-    let source = &entry.spec.source;
+    let source = &entry.source;
     let from = format!("{}/{}", source.namespace, source.name);
     let Some(original) = ctx
         .stores

@@ -12,7 +12,7 @@ use tokio::sync::Mutex;
 use crate::metrics::Metrics;
 use crate::planner::{Directory, WorkflowKey};
 use crate::resources::{
-    Organization, ProjectShare, SharedWorkflow, TriggerShare, Workflow, WorkflowRun, WorkflowShare,
+    Organization, ProjectShare, TriggerShare, Workflow, WorkflowRun, WorkflowShare,
 };
 
 /// The controller's two clients. Watches and the leader Lease use their own
@@ -46,7 +46,8 @@ pub struct Stores {
     pub roles: Store<Role>,
     pub workflows: Store<Workflow>,
     pub shares: Store<WorkflowShare>,
-    pub shared_workflows: Store<SharedWorkflow>,
+    /// Library entries, as projections (see `entries::Entry`).
+    pub shared_workflows: Store<super::entries::Entry>,
     pub project_shares: Store<ProjectShare>,
     pub trigger_shares: Store<TriggerShare>,
     pub workflow_runs: Store<WorkflowRun>,

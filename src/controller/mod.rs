@@ -11,6 +11,7 @@ mod apply;
 mod authorize;
 mod clone;
 mod context;
+mod entries;
 mod events;
 mod fault;
 pub mod leader;
@@ -27,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{ClusterRole, Role, RoleBinding};
 use kube::runtime::controller::{Action, Controller};
@@ -126,6 +127,30 @@ fn spawn_reflector<K, F>(
         + 'static,
     F: Fn(&K) -> Vec<WorkflowKey> + Send + Sync + 'static,
 {
+    spawn_projected_reflector(watches, api, config, |o| o, writer, triggers, affected);
+}
+
+/// Like `spawn_reflector`, caching `project(object)` instead of each whole object.
+fn spawn_projected_reflector<S, K, P, F>(
+    watches: &mut Watches,
+    api: Api<S>,
+    config: watcher::Config,
+    project: P,
+    writer: reflector::store::Writer<K>,
+    triggers: Triggers,
+    affected: F,
+) where
+    S: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
+    P: Fn(S) -> K + Send + Sync + 'static,
+    F: Fn(&K) -> Vec<WorkflowKey> + Send + Sync + 'static,
+{
     let reader = writer.as_reader();
     watches
         .ready
@@ -136,7 +161,8 @@ fn spawn_reflector<K, F>(
         watcher(api, config)
             .default_backoff()
             // Nothing reads managedFields, and they are a large part of every object.
-            .modify(|obj| obj.managed_fields_mut().clear()),
+            .modify(|obj| obj.managed_fields_mut().clear())
+            .map_ok(move |event| projected(event, &project)),
     );
     // A relist (after a watch expired or the API server restarted) delivers every
     // object again; only those that changed meanwhile wake anything.
@@ -182,6 +208,18 @@ fn spawn_reflector<K, F>(
         watch.await;
         format!("watch of {}", K::plural(&()))
     });
+}
+
+/// A watch event with its object replaced by `project(object)`.
+fn projected<S, K>(event: watcher::Event<S>, project: impl Fn(S) -> K) -> watcher::Event<K> {
+    use watcher::Event;
+    match event {
+        Event::Apply(o) => Event::Apply(project(o)),
+        Event::Delete(o) => Event::Delete(project(o)),
+        Event::InitApply(o) => Event::InitApply(project(o)),
+        Event::Init => Event::Init,
+        Event::InitDone => Event::InitDone,
+    }
 }
 
 /// Long-running tasks, each returning its name when it ends.
@@ -425,6 +463,38 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
         wf_store.clone(),
         wf_store.clone(),
     );
+    // Library entries, one per grant: cached as a projection (see `entries`).
+    let (entry_store, entry_writer) = reflector::store::<entries::Entry>();
+    spawn_projected_reflector(
+        &mut watches,
+        Api::<SharedWorkflow>::all(client.clone()),
+        all(),
+        entries::Entry::from,
+        entry_writer,
+        triggers.clone(),
+        move |entry: &entries::Entry| {
+            // A clone waiting for this entry proceeds as soon as it appears.
+            if let Some(ns) = entry.namespace() {
+                let _ = clone_tx.send((ns, entry.name_any()));
+            }
+            let declared = WorkflowKey {
+                namespace: entry.source.namespace.clone(),
+                name: entry.source.name.clone(),
+            };
+            // An object we do not own may hold a generated name (`<namespace>.<workflow>`):
+            // its removal must wake the workflow whose grant it blocked.
+            let by_name = entry
+                .name_any()
+                .split_once('.')
+                .map(|(ns, wf)| WorkflowKey {
+                    namespace: ns.to_string(),
+                    name: wf.to_string(),
+                });
+            let mut keys = vec![declared];
+            keys.extend(by_name.filter(|k| k != &keys[0]));
+            keys
+        },
+    );
     let stores = Stores {
         organizations: reflect(
             &mut watches,
@@ -479,31 +549,7 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
             triggers.clone(),
             move |r: &Role| source_of_rbac(r, &w2).into_iter().collect(),
         ),
-        shared_workflows: reflect(
-            &mut watches,
-            Api::all(client.clone()),
-            all(),
-            triggers.clone(),
-            move |sw: &SharedWorkflow| {
-                // A clone waiting for this entry proceeds as soon as it appears.
-                if let Some(ns) = sw.namespace() {
-                    let _ = clone_tx.send((ns, sw.name_any()));
-                }
-                let declared = WorkflowKey {
-                    namespace: sw.spec.source.namespace.clone(),
-                    name: sw.spec.source.name.clone(),
-                };
-                // An object we do not own may hold a generated name (`<namespace>.<workflow>`):
-                // its removal must wake the workflow whose grant it blocked.
-                let by_name = sw.name_any().split_once('.').map(|(ns, wf)| WorkflowKey {
-                    namespace: ns.to_string(),
-                    name: wf.to_string(),
-                });
-                let mut keys = vec![declared];
-                keys.extend(by_name.filter(|k| k != &keys[0]));
-                keys
-            },
-        ),
+        shared_workflows: entry_store,
         workflows: wf_store.clone(),
         shares: share_store.clone(),
         // Projects and triggers have controllers of their own, woken by these kinds directly.

@@ -78,7 +78,7 @@ pub async fn availability(
                     ),
                 )));
             };
-            if entry.spec.enabled != Some(true) {
+            if entry.enabled != Some(true) {
                 return Ok(Err(refuse(
                     "NotEnabled",
                     format!("SharedWorkflow {name} is not enabled in {namespace}"),

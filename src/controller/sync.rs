@@ -134,7 +134,7 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         ctx.stores
             .shared_workflows
             .get(&ObjectRef::new(&sw_name).within(ws))
-            .and_then(|sw| sw.spec.enabled)
+            .and_then(|entry| entry.enabled)
     });
 
     let entries = apply::shared_workflows(ctx, key, &plan.shared_workflows).await?;

@@ -1,0 +1,199 @@
+//! What the controller keeps of each library entry (SharedWorkflow). An
+//! organization has one entry per grant, by far the most objects the controller
+//! caches, so the cache holds a projection of each: its identity, the labels that
+//! say whose it is, where it comes from, what the recipient chose, and a
+//! fingerprint of the rest of its spec. That is a third of the whole object's
+//! memory, and every write decision needs nothing more.
+
+use std::borrow::Cow;
+use std::hash::{Hash, Hasher};
+
+use kube::Resource;
+use kube::api::ObjectMeta;
+use kube::core::NamespaceResourceScope;
+
+use crate::labels;
+use crate::naming;
+use crate::planner::WorkflowKey;
+use crate::resources::{Access, SharedWorkflow, SharedWorkflowSource, SharedWorkflowSpec};
+
+/// A library entry as the controller caches it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// Name, namespace, UID, resourceVersion and deletionTimestamp only.
+    pub metadata: ObjectMeta,
+    /// Labelled as managed by workflow-share.
+    pub managed: bool,
+    /// The source its labels name (namespace, workflow label value), if managed.
+    source_labels: Option<(String, String)>,
+    pub source: SharedWorkflowSource,
+    pub access: Access,
+    /// The recipient's choice, never ours.
+    pub enabled: Option<bool>,
+    /// Of the spec without `enabled`.
+    fingerprint: u64,
+}
+
+impl From<SharedWorkflow> for Entry {
+    fn from(sw: SharedWorkflow) -> Self {
+        let SharedWorkflow { metadata, spec } = sw;
+        let labels = metadata.labels.unwrap_or_default();
+        let managed = labels.get(labels::MANAGED_BY_KEY).map(String::as_str)
+            == Some(labels::MANAGED_BY_VALUE);
+        let source_labels = match (
+            managed,
+            labels.get(labels::SOURCE_NAMESPACE),
+            labels.get(labels::SOURCE_WORKFLOW),
+        ) {
+            (true, Some(ns), Some(wf)) => Some((ns.clone(), wf.clone())),
+            _ => None,
+        };
+        Entry {
+            metadata: ObjectMeta {
+                name: metadata.name,
+                namespace: metadata.namespace,
+                uid: metadata.uid,
+                resource_version: metadata.resource_version,
+                deletion_timestamp: metadata.deletion_timestamp,
+                ..Default::default()
+            },
+            managed,
+            source_labels,
+            fingerprint: fingerprint(&spec),
+            access: spec.access,
+            enabled: spec.enabled,
+            source: spec.source,
+        }
+    }
+}
+
+impl Entry {
+    /// Labelled as generated for `key`'s workflow.
+    pub fn labelled_for(&self, key: &WorkflowKey) -> bool {
+        self.source_labels
+            .as_ref()
+            .is_some_and(|(ns, wf)| *ns == key.namespace && *wf == naming::label_value(&key.name))
+    }
+
+    /// Whether its spec is `desired`, the recipient's `enabled` aside.
+    pub fn spec_is(&self, desired: &SharedWorkflowSpec) -> bool {
+        self.fingerprint == fingerprint(desired)
+    }
+}
+
+/// A digest of everything in the spec but `enabled`.
+fn fingerprint(spec: &SharedWorkflowSpec) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let ours = SharedWorkflowSpec {
+        enabled: None,
+        ..spec.clone()
+    };
+    // Serialization of plain strings and numbers cannot fail; an empty digest
+    // would only make the entry look changed and be written once more.
+    serde_json::to_string(&ours)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Cached and watched as SharedWorkflows are: same group, version and kind.
+impl Resource for Entry {
+    type DynamicType = ();
+    type Scope = NamespaceResourceScope;
+
+    fn kind(dt: &()) -> Cow<'_, str> {
+        SharedWorkflow::kind(dt)
+    }
+    fn group(dt: &()) -> Cow<'_, str> {
+        SharedWorkflow::group(dt)
+    }
+    fn version(dt: &()) -> Cow<'_, str> {
+        SharedWorkflow::version(dt)
+    }
+    fn plural(dt: &()) -> Cow<'_, str> {
+        SharedWorkflow::plural(dt)
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::controller::apply::source_labels;
+
+    fn spec(description: &str, enabled: Option<bool>) -> SharedWorkflowSpec {
+        SharedWorkflowSpec {
+            source: SharedWorkflowSource {
+                namespace: "ventes-été".into(),
+                name: "qualification-des-leads".into(),
+                uid: "u1".into(),
+                generation: 3,
+            },
+            display_name: "Qualification des leads ✓".into(),
+            type_: "Agent".into(),
+            description: description.into(),
+            shared_by: "zoë".into(),
+            access: Access::default(),
+            enabled,
+        }
+    }
+
+    fn key() -> WorkflowKey {
+        WorkflowKey {
+            namespace: "ventes-été".into(),
+            name: "qualification-des-leads".into(),
+        }
+    }
+
+    fn entry(labels: BTreeMap<String, String>, spec: SharedWorkflowSpec) -> Entry {
+        let mut sw = SharedWorkflow::new("ventes-été.qualification-des-leads", spec);
+        sw.metadata.labels = Some(labels);
+        sw.metadata.uid = Some("uid-1".into());
+        sw.metadata.annotations = Some([("note".into(), "x".repeat(10_000))].into());
+        Entry::from(sw)
+    }
+
+    #[test]
+    fn keeps_identity_ownership_and_the_recipients_choice() {
+        let e = entry(source_labels(&key()), spec("d", Some(true)));
+        assert_eq!(e.metadata.uid.as_deref(), Some("uid-1"));
+        assert_eq!(e.metadata.annotations, None, "annotations are not kept");
+        assert!(e.managed && e.labelled_for(&key()));
+        assert_eq!(e.enabled, Some(true));
+        assert_eq!(e.source.name, "qualification-des-leads");
+    }
+
+    #[test]
+    fn ownership_is_by_labels_for_that_very_workflow() {
+        assert!(!entry(BTreeMap::new(), spec("d", None)).labelled_for(&key()));
+        let other = WorkflowKey {
+            namespace: "ventes-été".into(),
+            name: "autre".into(),
+        };
+        assert!(!entry(source_labels(&other), spec("d", None)).labelled_for(&key()));
+        // Managed, but without the source labels: ours to clone from, not to change.
+        let managed_only = BTreeMap::from([(
+            labels::MANAGED_BY_KEY.to_string(),
+            labels::MANAGED_BY_VALUE.to_string(),
+        )]);
+        let e = entry(managed_only, spec("d", None));
+        assert!(e.managed && !e.labelled_for(&key()));
+    }
+
+    #[test]
+    fn the_spec_compares_without_the_recipients_enabled() {
+        let e = entry(source_labels(&key()), spec("même", Some(false)));
+        assert!(e.spec_is(&spec("même", None)));
+        assert!(!e.spec_is(&spec("autre", None)));
+        let mut newer = spec("même", None);
+        newer.source.generation = 4;
+        assert!(!e.spec_is(&newer));
+    }
+}
