@@ -18,8 +18,8 @@ use crate::resources::{
 /// The controller's two clients. Watches and the leader Lease use their own
 /// connections; everything the reconcilers send shares a bounded number of requests
 /// in flight, so a burst (a workspace joining a large organization, a relist) queues
-/// in the controller instead of opening hundreds of connections to the API server,
-/// and requests are sent in the order they were asked for.
+/// in the controller instead of opening hundreds of connections to the API server.
+/// Grants are sent before bookkeeping (see `lanes`).
 #[derive(Clone)]
 pub struct Clients {
     pub watches: Client,
@@ -30,7 +30,9 @@ impl Clients {
     pub fn new(config: kube::Config, max_in_flight: usize) -> Result<Self, kube::Error> {
         let watches = Client::try_from(config.clone())?;
         let requests = kube::client::ClientBuilder::try_from(config)?
-            .with_layer(&tower::limit::ConcurrencyLimitLayer::new(max_in_flight))
+            // The kube client's own stack cannot be cloned; a buffer in front of it can.
+            .with_layer(&tower::buffer::BufferLayer::new(max_in_flight))
+            .with_layer(&super::lanes::LimitLayer::new(max_in_flight))
             .build();
         Ok(Self { watches, requests })
     }
@@ -148,14 +150,8 @@ impl CreatedEvents {
     }
 }
 
-/// See `Context::bookkeeping`.
-const BOOKKEEPING_IN_FLIGHT: usize = 16;
-
 pub struct Context {
     pub client: Client,
-    /// Notifications and status writes in flight at most: under load, grants (library
-    /// entries and RBAC) keep the larger part of the requests in flight.
-    pub bookkeeping: tokio::sync::Semaphore,
     /// Our last status write per object (see `status::WrittenStatuses`).
     pub written_statuses: super::status::WrittenStatuses,
     /// The API server's recent "allowed" answers (see `authorize::Decisions`).
@@ -181,7 +177,6 @@ impl Context {
         Self {
             client,
             decisions,
-            bookkeeping: tokio::sync::Semaphore::new(BOOKKEEPING_IN_FLIGHT),
             written_statuses: Default::default(),
             stores,
             metrics,

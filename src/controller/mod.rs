@@ -14,6 +14,7 @@ mod context;
 mod entries;
 mod events;
 mod fault;
+mod lanes;
 pub mod leader;
 mod notify;
 mod objects;

@@ -55,6 +55,15 @@ impl WrittenStatuses {
         })
     }
 
+    /// Whether the store still shows the object as it was before our last status
+    /// write (its watch event is on its way).
+    pub fn store_lags(&self, uid: &str, seen: Option<&str>) -> bool {
+        let memo = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        memo.get(uid).is_some_and(|w| {
+            seen.is_some() && w.before.as_deref() == seen && w.after.as_deref() != seen
+        })
+    }
+
     fn remember(&self, uid: String, written: WrittenStatus) {
         let mut memo = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if memo.len() >= Self::LIMIT {
@@ -70,13 +79,14 @@ fn params() -> PatchParams {
 
 /// Writes `next` as the status of `obj` with server-side apply, after carrying
 /// over unchanged conditions' transition times; skipped when nothing would change.
+/// Returns the object as written, if it was.
 pub async fn apply_if_changed<K>(
     ctx: &Context,
     api: &Api<K>,
     obj: &K,
     mut next: K::Status,
     now: &str,
-) -> Result<()>
+) -> Result<Option<K>>
 where
     K: Resource<DynamicType = ()> + HasStatus + Clone + DeserializeOwned + std::fmt::Debug,
     K::Status: Conditioned,
@@ -90,23 +100,25 @@ where
             .written_statuses
             .covers(uid, *wanted, seen_version.as_deref())
     {
-        return Ok(());
+        return Ok(None);
     }
     let previous = obj.status().cloned().unwrap_or_default();
     let wanted = std::mem::take(next.conditions_mut());
     *next.conditions_mut() =
         merge_conditions(previous.conditions(), wanted, obj.meta().generation, now);
     if previous == next {
-        return Ok(());
+        return Ok(None);
     }
     let body =
         json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": K::kind(&()), "status": next });
     ctx.metrics.write(WriteKind::Status);
-    let _permit = ctx.bookkeeping.acquire().await.ok();
-    let written = api
-        .patch_status(&obj.name_any(), &params(), &Patch::Apply(&body))
-        .await
-        .map_err(Error::kube("update status"))?;
+    let written = super::lanes::bookkeeping(api.patch_status(
+        &obj.name_any(),
+        &params(),
+        &Patch::Apply(&body),
+    ))
+    .await
+    .map_err(Error::kube("update status"))?;
     if let Some((uid, wanted)) = memo_key {
         ctx.written_statuses.remember(
             uid,
@@ -117,7 +129,7 @@ where
             },
         );
     }
-    Ok(())
+    Ok(Some(written))
 }
 
 pub(super) fn namespaced_api<K>(ctx: &Context, obj: &K) -> Result<Api<K>>
@@ -135,12 +147,13 @@ pub async fn share(
     share: &WorkflowShare,
     next: WorkflowShareStatus,
     now: &str,
-) -> Result<()> {
+) -> Result<Option<WorkflowShare>> {
     apply_if_changed(ctx, &namespaced_api(ctx, share)?, share, next, now).await
 }
 
 pub async fn workflow(ctx: &Context, wf: &Workflow, next: WorkflowStatus, now: &str) -> Result<()> {
-    apply_if_changed(ctx, &namespaced_api(ctx, wf)?, wf, next, now).await
+    apply_if_changed(ctx, &namespaced_api(ctx, wf)?, wf, next, now).await?;
+    Ok(())
 }
 
 pub async fn clone(
@@ -149,16 +162,22 @@ pub async fn clone(
     next: WorkflowCloneStatus,
     now: &str,
 ) -> Result<()> {
-    apply_if_changed(ctx, &namespaced_api(ctx, clone)?, clone, next, now).await
+    apply_if_changed(ctx, &namespaced_api(ctx, clone)?, clone, next, now).await?;
+    Ok(())
 }
 
 /// Adds or removes our finalizer on a share. JSON patch with a `test` on the
 /// current list, so a concurrent change by someone else fails instead of being lost.
-pub async fn share_finalizer(ctx: &Context, share: &WorkflowShare, present: bool) -> Result<()> {
+/// Returns the share as patched, if it was.
+pub async fn share_finalizer(
+    ctx: &Context,
+    share: &WorkflowShare,
+    present: bool,
+) -> Result<Option<WorkflowShare>> {
     let current = share.finalizers().to_vec();
     let has = current.iter().any(|f| f == labels::FINALIZER);
     if has == present {
-        return Ok(());
+        return Ok(None);
     }
     let ns = share
         .namespace()
@@ -199,8 +218,8 @@ pub async fn share_finalizer(ctx: &Context, share: &WorkflowShare, present: bool
         )
         .await
     {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 && !present => Ok(()),
+        Ok(patched) => Ok(Some(patched)),
+        Err(kube::Error::Api(s)) if s.code == 404 && !present => Ok(None),
         Err(e) => Err(Error::kube("update WorkflowShare finalizers")(e)),
     }
 }
@@ -235,5 +254,12 @@ mod tests {
         );
         assert!(!memo.covers("uid-2", 7, Some("41")), "another object");
         assert!(!memo.covers("uid-1", 7, None));
+        assert!(
+            memo.store_lags("uid-1", Some("41")),
+            "store before our write"
+        );
+        assert!(!memo.store_lags("uid-1", Some("42")), "store caught up");
+        assert!(!memo.store_lags("uid-1", Some("43")), "store moved on");
+        assert!(!memo.store_lags("uid-2", Some("41")), "never written");
     }
 }

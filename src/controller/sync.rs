@@ -2,6 +2,7 @@
 //! objects, notify new grants, then record status. Both controllers end here.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt, stream};
 
@@ -54,31 +55,57 @@ pub async fn sync_workflow(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> 
     result
 }
 
+/// Longest wait for the stores to show the statuses the previous sync wrote.
+const OWN_WRITES_WAIT: Duration = Duration::from_secs(2);
+
+/// Waits (briefly) until the stores show the statuses our previous sync of `key`
+/// wrote. A sync woken by that sync's own writes would otherwise plan from the
+/// statuses before them, and record its grants' notifications again with new times.
+async fn own_status_writes_seen(ctx: &Context, key: &WorkflowKey) {
+    let lagging = || {
+        ctx.stores.shares_of(key).iter().any(|s| {
+            s.metadata.uid.as_deref().is_some_and(|uid| {
+                ctx.written_statuses
+                    .store_lags(uid, s.metadata.resource_version.as_deref())
+            })
+        })
+    };
+    let start = tokio::time::Instant::now();
+    while lagging() && start.elapsed() < OWN_WRITES_WAIT {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
     let lock = ctx.lock_for(key);
     let _guard = lock.lock().await;
     super::fault::in_sync(key);
+    own_status_writes_seen(ctx, key).await;
 
     let now = now_rfc3339();
     let workflow: Option<Arc<Workflow>> = ctx
         .stores
         .workflows
         .get(&ObjectRef::new(&key.name).within(&key.namespace));
-    let shares = ctx.stores.shares_of(key);
+    let mut shares = ctx.stores.shares_of(key);
     let directory = ctx.stores.directory();
 
     // Grants exist only while a share holds our finalizer, so none can outlive it.
+    // The status written below is then written over the share as patched, which is
+    // what the next sync waits to see in the store (see `own_status_writes_seen`).
     for share in shares
-        .iter()
+        .iter_mut()
         .filter(|s| s.metadata.deletion_timestamp.is_none())
     {
-        status::share_finalizer(ctx, share, true).await?;
+        if let Some(patched) = status::share_finalizer(ctx, share, true).await? {
+            *share = Arc::new(patched);
+        }
     }
 
     // kstatus: a changed spec first shows Reconciling with the new generation, so
     // `kubectl wait --for=condition=Ready` cannot pass on the previous answer.
     for share in shares
-        .iter()
+        .iter_mut()
         .filter(|s| s.metadata.deletion_timestamp.is_none())
     {
         let Some(previous) = share.status.clone() else {
@@ -105,7 +132,9 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
             ],
             ..previous
         };
-        status::share(ctx, share, progressing, &now).await?;
+        if let Some(written) = status::share(ctx, share, progressing, &now).await? {
+            *share = Arc::new(written);
+        }
     }
 
     let share_refs: Vec<&WorkflowShare> = shares.iter().map(|s| s.as_ref()).collect();
