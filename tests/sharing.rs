@@ -422,3 +422,92 @@ async fn the_share_itself_reports_what_was_granted_revoked_and_rejected() {
         "one Event per change, not per sync"
     );
 }
+
+/// Many shares at once, as a GitOps sync applies them: each share reports its grants
+/// once and each grant is notified once, however many syncs the burst queues.
+#[tokio::test]
+async fn a_burst_of_shares_reports_and_notifies_each_grant_once() {
+    const WORKFLOWS: usize = 60;
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let owner = "burst-owner";
+    let recipients: Vec<String> = (0..10).map(|i| format!("burst-{i}")).collect();
+    let mut workspaces = vec![owner];
+    workspaces.extend(recipients.iter().map(String::as_str));
+    let mut yaml = organization_yaml("burst-org", &workspaces);
+    let mut shares = String::new();
+    for i in 0..WORKFLOWS {
+        let name = format!("wf-{i}");
+        yaml += &manifest(
+            "Workflow",
+            owner,
+            &name,
+            "",
+            &format!("  displayName: Übersicht {i}"),
+        );
+        shares += &manifest(
+            "WorkflowShare",
+            owner,
+            &name,
+            "",
+            &format!("  workflowRef: {{name: {name}}}\n  entireOrganization: true"),
+        );
+    }
+    apply_yaml(&admin, &yaml)
+        .await
+        .expect("organization and workflows");
+    apply_yaml(&admin, &shares).await.expect("shares");
+
+    let api: Api<WorkflowShare> = Api::namespaced(admin.clone(), owner);
+    eventually("every share grants every workspace", WAIT * 3, || async {
+        let list = api.list(&ListParams::default()).await.ok()?;
+        (list.items.len() == WORKFLOWS
+            && list.items.iter().all(|s| {
+                s.status
+                    .as_ref()
+                    .is_some_and(|st| st.active_grants as usize == recipients.len())
+            }))
+        .then_some(())
+    })
+    .await;
+    // Long enough for any sync the burst left queued to run and write.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+
+    let events: Api<Event> = Api::namespaced(admin.clone(), owner);
+    let mut reports = std::collections::BTreeMap::<String, usize>::new();
+    for e in events
+        .list(&ListParams::default())
+        .await
+        .expect("Events")
+        .items
+    {
+        let regarding = e.regarding.unwrap_or_default();
+        if e.reason.as_deref() == Some("Granted")
+            && regarding.kind.as_deref() == Some("WorkflowShare")
+        {
+            *reports
+                .entry(regarding.name.unwrap_or_default())
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(
+        reports.len(),
+        WORKFLOWS,
+        "every share reported: {reports:?}"
+    );
+    assert!(
+        reports.values().all(|n| *n == 1),
+        "each share reported once: {reports:?}"
+    );
+    for ws in &recipients {
+        let notified = Api::<Event>::namespaced(admin.clone(), ws)
+            .list(&ListParams::default())
+            .await
+            .expect("Events")
+            .items
+            .into_iter()
+            .filter(|e| e.reason.as_deref() == Some("WorkflowShared"))
+            .count();
+        assert_eq!(notified, WORKFLOWS, "one notification per grant in {ws}");
+    }
+}
