@@ -165,6 +165,35 @@ impl Requests {
     }
 }
 
+/// BENCH_JOIN_ONLY (an experiment): only the raw and the controller's joins, over
+/// the converged organization; nothing else is measured.
+fn join_only() -> bool {
+    std::env::var_os("BENCH_JOIN_ONLY").is_some()
+}
+
+/// Five workspaces get their library at once, raw: the median of five.
+async fn raw_joins(
+    c: &Client,
+    sc: Scenario,
+    entry: &impl Fn(&str, usize) -> Value,
+    arrivals: &Arc<Mutex<Arrivals>>,
+    raw: &mut Raw,
+) -> Res<()> {
+    let mut joins = Vec::new();
+    for j in 0..5 {
+        let ns = format!("raw-join-{j}");
+        create_all::<Namespace>(c, vec![namespace(&ns, None)]).await?;
+        let join: Vec<Value> = (0..sc.workflows).map(|wf| entry(&ns, wf)).collect();
+        let start = Instant::now();
+        create_all::<SharedWorkflow>(c, join).await?;
+        seen_by_watch(arrivals, Some(&ns), sc.workflows).await;
+        joins.push(start.elapsed());
+    }
+    joins.sort();
+    raw.join = joins.get(joins.len() / 2).copied().unwrap_or_default();
+    Ok(())
+}
+
 // --- the controller process -------------------------------------------------------
 
 struct Controller {
@@ -185,7 +214,10 @@ impl Controller {
             .arg("--metrics-addr")
             .arg(format!("127.0.0.1:{port}"))
             .env("KUBECONFIG", cluster.dir.join("controller.kubeconfig"))
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .env("LEASE_DURATION_SECONDS", "4")
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -230,13 +262,16 @@ impl Controller {
     }
 
     /// Waits until the controller has written nothing for `quiet`.
+    /// Waits until the controller has run no sync and sent no write for `quiet`.
+    /// (Writes are counted when sent, before they wait for a request slot: a
+    /// backlog of queued writes shows as syncs in flight.)
     async fn settle(&self, quiet: Duration) {
         let mut last = self.writes();
         let mut since = Instant::now();
         loop {
             tokio::time::sleep(Duration::from_millis(250)).await;
             let now = self.writes();
-            if now != last {
+            if now != last || self.counter("workflow_share_syncs_in_flight") > 0.0 {
                 last = now;
                 since = Instant::now();
             } else if since.elapsed() >= quiet {
@@ -364,7 +399,24 @@ struct Raw {
 /// The raw write bound: a bulk client creating what the controller creates for the
 /// scenario (library entries, the reader Role and RoleBinding per workflow, one
 /// notification Event per grant) as fast as the API server takes them.
-async fn raw_bound(cluster: &Cluster, sc: Scenario) -> Res<Raw> {
+/// Waits until the entry watch has seen `want` entries (in `namespace`, or in all).
+async fn seen_by_watch(arrivals: &Arc<Mutex<Arrivals>>, namespace: Option<&str>, want: usize) {
+    let seen = || {
+        let a = arrivals.lock().unwrap_or_else(|p| p.into_inner());
+        match namespace {
+            Some(ns) => a.per_namespace.get(ns).copied().unwrap_or(0),
+            None => a.seen.len(),
+        }
+    };
+    let start = Instant::now();
+    while seen() < want && start.elapsed() < Duration::from_secs(600) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The raw bound. Its entries count as existing when the benchmark's watch has seen
+/// them, as the controller's do.
+async fn raw_bound(cluster: &Cluster, sc: Scenario, arrivals: &Arc<Mutex<Arrivals>>) -> Res<Raw> {
     let c = &cluster.admin;
     let src = "raw-src";
     let mut namespaces = vec![namespace(src, None)];
@@ -390,9 +442,16 @@ async fn raw_bound(cluster: &Cluster, sc: Scenario) -> Res<Raw> {
         writes: entries.len(),
         ..Raw::default()
     };
+    if join_only() {
+        raw_joins(c, sc, &entry, arrivals, &mut raw).await?;
+        return Ok(raw);
+    }
     let start = Instant::now();
     let server_cpu = cluster.server_cpu_seconds();
-    raw.shared_workflows = create_all::<SharedWorkflow>(c, entries).await?;
+    let total = entries.len();
+    create_all::<SharedWorkflow>(c, entries).await?;
+    seen_by_watch(arrivals, None, total).await;
+    raw.shared_workflows = start.elapsed();
 
     let mut rbac_roles = Vec::new();
     let mut rbac_bindings = Vec::new();
@@ -442,15 +501,7 @@ async fn raw_bound(cluster: &Cluster, sc: Scenario) -> Res<Raw> {
     raw.all = start.elapsed();
     raw.server_cpu = cluster.server_cpu_seconds() - server_cpu;
 
-    let mut joins = Vec::new();
-    for j in 0..5 {
-        let ns = format!("raw-join-{j}");
-        create_all::<Namespace>(c, vec![namespace(&ns, None)]).await?;
-        let join: Vec<Value> = (0..sc.workflows).map(|wf| entry(&ns, wf)).collect();
-        joins.push(create_all::<SharedWorkflow>(c, join).await?);
-    }
-    joins.sort();
-    raw.join = joins.get(joins.len() / 2).copied().unwrap_or_default();
+    raw_joins(c, sc, &entry, arrivals, &mut raw).await?;
 
     // Leave etcd as the controller will find it, minus these objects.
     let mut all_ns: Vec<String> = (0..sc.workspaces).map(|i| workspace("raw", i)).collect();
@@ -621,6 +672,8 @@ struct Measured {
     peak_rss_mb: f64,
     rest_rss_mb: f64,
     join: Option<Duration>,
+    /// API requests of the five joins together, until the controller settled.
+    join_requests: Option<Requests>,
     change_p50: Option<Duration>,
     change_p99: Option<Duration>,
     restart_writes: Option<f64>,
@@ -632,6 +685,10 @@ struct Measured {
 async fn measure(sc: Scenario, full: bool) -> Res<Measured> {
     let cluster = Cluster::up(&format!("{}", sc.grants())).await?;
     let result = measure_on(&cluster, sc, full).await;
+    // BENCH_KEEP_LOG=/path keeps the controller's log (with BENCH_RUST_LOG, say).
+    if let Some(to) = std::env::var_os("BENCH_KEEP_LOG") {
+        let _ = std::fs::copy(cluster.dir.join("controller.log"), to);
+    }
     cluster.down();
     result
 }
@@ -643,7 +700,7 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
     let watching = watch_entries(c);
     let arrivals = watching.seen.clone();
     eprintln!("bench: {} grants: raw bound", sc.grants());
-    let raw = raw_bound(cluster, sc).await?;
+    let raw = raw_bound(cluster, sc, &arrivals).await?;
     *arrivals.lock().unwrap_or_else(|p| p.into_inner()) = Arrivals::default();
 
     // The organization, one manager per workspace, the workflows; then the controller.
@@ -742,6 +799,7 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
         // takes well under a second, so the median of five is reported.
         eprintln!("bench: workspaces join");
         let mut joins = Vec::new();
+        let before_joins = Requests::now(c).await?;
         for j in 0..5 {
             let joining = format!("bench-join-{j}");
             create_all::<Namespace>(c, vec![namespace(&joining, None)]).await?;
@@ -749,6 +807,7 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
                 .await?;
             controller.settle(Duration::from_secs(2)).await;
             let start = Instant::now();
+            eprintln!("bench: {joining} joins at {}", jiff::Timestamp::now());
             Api::<Namespace>::all(c.clone())
                 .patch(
                     &joining,
@@ -771,10 +830,24 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
             })
             .await?;
             joins.push(start.elapsed());
+            eprintln!(
+                "bench: {joining}: library complete after {:?}",
+                start.elapsed()
+            );
         }
         joins.sort();
         m.join = joins.get(joins.len() / 2).copied();
         controller.settle(Duration::from_secs(2)).await;
+        // Less the benchmark's own: a namespace, a manager and a label per join.
+        let own = [
+            ("POST", "namespaces", 5),
+            ("POST", "rolebindings", 5),
+            ("PATCH", "namespaces", 5),
+        ];
+        m.join_requests = Some(Requests::now(c).await?.since(&before_joins, &own));
+        if join_only() {
+            return Ok(m);
+        }
 
         // One share change under the converged organization, 100 times.
         eprintln!("bench: single share changes");
@@ -945,6 +1018,19 @@ fn report(curve: &[Measured]) -> String {
         .map(|((v, r), n)| format!("{} {r} {n}", v.to_lowercase()))
         .collect();
     let _ = writeln!(out, "| … by verb and resource | {} |", resources.join(", "));
+    if let Some(joins) = &big.join_requests {
+        let mut by_resource: Vec<(&(String, String), &u64)> = joins.by_resource.iter().collect();
+        by_resource.sort_by(|a, b| b.1.cmp(a.1));
+        let resources: Vec<String> = by_resource
+            .iter()
+            .map(|((v, r), n)| format!("{} {r} {}", v.to_lowercase(), **n as f64 / 5.0))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| API requests per workspace joining, by verb and resource | {} |",
+            resources.join(", ")
+        );
+    }
     let _ = writeln!(
         out,
         "| controller CPU while sharing | {:.1} s |",

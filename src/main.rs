@@ -5,6 +5,12 @@ use clap::{Parser, Subcommand};
 
 use workflow_share::{controller, diff, manifests, resources, visible};
 
+// jemalloc: a burst's freed memory is reused and returned to the system; glibc's
+// per-thread arenas kept it (a converged controller stayed near its burst peak).
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Declarative sharing of workflows across the workspaces of an organization.
 #[derive(Parser)]
 #[command(

@@ -120,7 +120,15 @@ pub async fn shared_workflows(
     // polled: all at once, a large organization's burst held thousands of them.
     // (Indices as items, as with notifications: see `sync`.)
     let written: Vec<(String, EntryState)> = stream::iter(0..writes.len())
-        .map(|i| write_entry(ctx, key, &ours, writes[i].0, writes[i].1))
+        .map(|i| {
+            let ours = &ours;
+            let (desired, exists) = writes[i];
+            // Built once it holds a request slot (a rare 409 keeps that slot while
+            // it waits, briefly, for the cache to show the entry).
+            super::lanes::in_slot(&ctx.slots, super::lanes::Lane::Grants, move || {
+                write_entry(ctx, key, ours, desired, exists)
+            })
+        })
         .buffer_unordered(ENTRY_WRITES_IN_FLIGHT)
         .try_collect()
         .await?;

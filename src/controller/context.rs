@@ -24,17 +24,24 @@ use crate::resources::{
 pub struct Clients {
     pub watches: Client,
     pub requests: Client,
+    /// The requests client's slots, for bookkeeping to take before it builds a request.
+    pub slots: Arc<super::lanes::Slots>,
 }
 
 impl Clients {
     pub fn new(config: kube::Config, max_in_flight: usize) -> Result<Self, kube::Error> {
         let watches = Client::try_from(config.clone())?;
+        let slots = super::lanes::Slots::new(max_in_flight);
         let requests = kube::client::ClientBuilder::try_from(config)?
             // The kube client's own stack cannot be cloned; a buffer in front of it can.
             .with_layer(&tower::buffer::BufferLayer::new(max_in_flight))
-            .with_layer(&super::lanes::LimitLayer::new(max_in_flight))
+            .with_layer(&super::lanes::LimitLayer::new(slots.clone()))
             .build();
-        Ok(Self { watches, requests })
+        Ok(Self {
+            watches,
+            requests,
+            slots,
+        })
     }
 }
 
@@ -152,6 +159,8 @@ impl CreatedEvents {
 
 pub struct Context {
     pub client: Client,
+    /// The client's request slots (see `lanes`).
+    pub slots: Arc<super::lanes::Slots>,
     /// Our last status write per object (see `status::WrittenStatuses`).
     pub written_statuses: super::status::WrittenStatuses,
     /// The API server's recent "allowed" answers (see `authorize::Decisions`).
@@ -168,14 +177,15 @@ pub struct Context {
 
 impl Context {
     pub fn new(
-        client: Client,
+        clients: &Clients,
         stores: Stores,
         decisions: Arc<super::authorize::Decisions>,
         instance: String,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            client,
+            client: clients.requests.clone(),
+            slots: clients.slots.clone(),
             decisions,
             written_statuses: Default::default(),
             stores,

@@ -73,7 +73,8 @@ pub async fn create_once(ctx: &Context, event: &Event) -> Result<bool, kube::Err
     }
     let api: Api<Event> = Api::namespaced(ctx.client.clone(), ns);
     ctx.metrics.write(WriteKind::Event);
-    let sent = super::lanes::bookkeeping(api.create(&PostParams::default(), event)).await;
+    let sent =
+        super::lanes::bookkeeping(&ctx.slots, api.create(&PostParams::default(), event)).await;
     let created = match sent {
         Ok(_) => true,
         Err(kube::Error::Api(s)) if s.code == 409 => false,
@@ -104,7 +105,9 @@ pub async fn record_repeating(ctx: &Context, event: &Event, count: u32) -> Resul
     ctx.metrics.write(WriteKind::Event);
     // The note of an Event is immutable: only the series moves.
     let patch = Patch::Merge(json!({ "series": series }));
-    match super::lanes::bookkeeping(api.patch(name, &PatchParams::default(), &patch)).await {
+    match super::lanes::bookkeeping(&ctx.slots, api.patch(name, &PatchParams::default(), &patch))
+        .await
+    {
         Ok(_) => Ok(()),
         // Expired since (Events live an hour): create it again next time.
         Err(kube::Error::Api(s)) if s.code == 404 => {

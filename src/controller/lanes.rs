@@ -7,7 +7,9 @@
 //! take spends more CPU on each.
 //!
 //! Requests choose their lane by the task-local set with `bookkeeping(...)`, so the
-//! limit can sit in the client, under every call site.
+//! limit can sit in the client, under every call site. Bookkeeping takes its slot
+//! before its requests are built: a burst's notes wait as small futures, not as
+//! encoded request bodies.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -21,15 +23,37 @@ use tokio::sync::oneshot;
 pub enum Lane {
     Grants,
     Bookkeeping,
+    /// Bookkeeping that already holds its slot: its requests go straight through.
+    Held,
 }
 
 tokio::task_local! {
     static LANE: Lane;
 }
 
-/// Runs `work` with its API requests in the bookkeeping lane.
-pub async fn bookkeeping<F: Future>(work: F) -> F::Output {
-    LANE.scope(Lane::Bookkeeping, work).await
+/// Runs `work` in the bookkeeping lane: it starts once it holds a slot, and its
+/// requests (one at a time) use that slot. Nested calls run in the outer slot.
+pub async fn bookkeeping<F: Future>(slots: &Arc<Slots>, work: F) -> F::Output {
+    if current() == Lane::Held {
+        return work.await;
+    }
+    let _slot = slots.acquire(Lane::Bookkeeping).await;
+    LANE.scope(Lane::Held, work).await
+}
+
+/// Runs the future `make` builds, in `lane`, once a slot is held: until then it is a
+/// closure of a few references, not a request future of several kilobytes (a burst
+/// keeps thousands of writes waiting). Its requests (one at a time) use that slot.
+pub async fn in_slot<F, Fut>(slots: &Arc<Slots>, lane: Lane, make: F) -> Fut::Output
+where
+    F: FnOnce() -> Fut,
+    Fut: Future,
+{
+    if current() == Lane::Held {
+        return Box::pin(make()).await;
+    }
+    let _slot = slots.acquire(lane).await;
+    Box::pin(LANE.scope(Lane::Held, make())).await
 }
 
 /// The lane of the task polling now (grants unless said otherwise).
@@ -70,14 +94,14 @@ impl Slots {
         loop {
             let waiting = {
                 let mut state = self.state();
-                if state.free > 0 && (lane == Lane::Grants || state.grants.is_empty()) {
+                if state.free > 0 && (lane != Lane::Bookkeeping || state.grants.is_empty()) {
                     state.free -= 1;
                     return Slot(Some(self.clone()));
                 }
                 let (tx, rx) = oneshot::channel();
                 match lane {
-                    Lane::Grants => state.grants.push_back(tx),
                     Lane::Bookkeeping => state.bookkeeping.push_back(tx),
+                    Lane::Grants | Lane::Held => state.grants.push_back(tx),
                 }
                 rx
             };
@@ -118,13 +142,14 @@ impl Drop for Slot {
     }
 }
 
-/// The client layer: each request waits for a slot in its caller's lane.
+/// The client layer: each request waits for a slot in its caller's lane, unless
+/// its caller holds one already.
 #[derive(Clone)]
 pub struct LimitLayer(Arc<Slots>);
 
 impl LimitLayer {
-    pub fn new(slots: usize) -> Self {
-        Self(Slots::new(slots))
+    pub fn new(slots: Arc<Slots>) -> Self {
+        Self(slots)
     }
 }
 
@@ -165,7 +190,10 @@ where
         let inner = self.inner.clone();
         let slots = self.slots.clone();
         Box::pin(async move {
-            let _slot = slots.acquire(current()).await;
+            let _slot = match current() {
+                Lane::Held => None,
+                lane => Some(slots.acquire(lane).await),
+            };
             tower::ServiceExt::oneshot(inner, request).await
         })
     }
@@ -225,8 +253,26 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_lane_follows_the_task_local() {
+    async fn bookkeeping_starts_only_once_it_holds_a_slot() {
+        let slots = Slots::new(1);
         assert_eq!(current(), Lane::Grants);
-        assert_eq!(bookkeeping(async { current() }).await, Lane::Bookkeeping);
+        let held = slots.acquire(Lane::Grants).await;
+        let started = Arc::new(Mutex::new(false));
+        let note = {
+            let (slots, started) = (slots.clone(), started.clone());
+            tokio::spawn(async move {
+                bookkeeping(&slots, async {
+                    *started.lock().unwrap() = true;
+                    // Nested bookkeeping runs in the slot already held.
+                    bookkeeping(&slots, async { current() }).await
+                })
+                .await
+            })
+        };
+        tokio::task::yield_now().await;
+        assert!(!*started.lock().unwrap(), "no slot, not started");
+        drop(held);
+        assert_eq!(note.await.unwrap(), Lane::Held);
+        assert_eq!(slots.free(), 1, "the slot came back");
     }
 }

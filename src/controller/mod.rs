@@ -85,6 +85,23 @@ impl Triggers {
     }
 }
 
+/// A kind the controller can watch and cache.
+trait Watched:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static
+{
+}
+
+impl<K> Watched for K where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// A reflector store kept filled by its own task. Each change is mapped to the
 /// workflows it affects and triggers them only after the store holds it, so a
 /// sync never plans from a store older than the event that woke it.
@@ -96,18 +113,43 @@ fn reflect<K, F>(
     affected: F,
 ) -> Store<K>
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Watched,
+    F: Fn(&K) -> Vec<WorkflowKey> + Send + Sync + 'static,
+{
+    reflect_where(watches, api, config, triggers, always, affected)
+}
+
+/// Like `reflect`, waking anything on an update only when `significant(before,
+/// after)`: an Organization's status, say, changes no grant.
+fn reflect_where<K, F>(
+    watches: &mut Watches,
+    api: Api<K>,
+    config: watcher::Config,
+    triggers: Triggers,
+    significant: fn(&K, &K) -> bool,
+    affected: F,
+) -> Store<K>
+where
+    K: Watched,
     F: Fn(&K) -> Vec<WorkflowKey> + Send + Sync + 'static,
 {
     let (store, writer) = reflector::store();
-    spawn_reflector(watches, api, config, writer, triggers, affected);
+    spawn_projected_reflector(
+        watches,
+        api,
+        config,
+        |o| o,
+        significant,
+        writer,
+        triggers,
+        affected,
+    );
     store
+}
+
+/// Every update is significant.
+fn always<K>(_: &K, _: &K) -> bool {
+    true
 }
 
 /// Like `reflect`, for a store created by the caller (needed before the mappers exist).
@@ -119,35 +161,34 @@ fn spawn_reflector<K, F>(
     triggers: Triggers,
     affected: F,
 ) where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Watched,
     F: Fn(&K) -> Vec<WorkflowKey> + Send + Sync + 'static,
 {
-    spawn_projected_reflector(watches, api, config, |o| o, writer, triggers, affected);
+    spawn_projected_reflector(
+        watches,
+        api,
+        config,
+        |o| o,
+        always,
+        writer,
+        triggers,
+        affected,
+    );
 }
 
 /// Like `spawn_reflector`, caching `project(object)` instead of each whole object.
+#[allow(clippy::too_many_arguments)]
 fn spawn_projected_reflector<S, K, P, F>(
     watches: &mut Watches,
     api: Api<S>,
     config: watcher::Config,
     project: P,
+    significant: fn(&K, &K) -> bool,
     writer: reflector::store::Writer<K>,
     triggers: Triggers,
     affected: F,
 ) where
-    S: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    S: Watched,
     K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
     P: Fn(S) -> K + Send + Sync + 'static,
     F: Fn(&K) -> Vec<WorkflowKey> + Send + Sync + 'static,
@@ -157,19 +198,35 @@ fn spawn_projected_reflector<S, K, P, F>(
         .ready
         .push(Box::pin(async move { reader.wait_until_ready().await }));
     let known = writer.as_reader();
+    let before_update = writer.as_reader();
+    // Whether the event passing through is an insignificant update: judged against
+    // the store before the reflector applies it, read after (one event at a time).
+    let quiet = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let judged = quiet.clone();
     let stream = reflector::reflector(
         writer,
         watcher(api, config)
             .default_backoff()
             // Nothing reads managedFields, and they are a large part of every object.
             .modify(|obj| obj.managed_fields_mut().clear())
-            .map_ok(move |event| projected(event, &project)),
+            .map_ok(move |event| {
+                let event = projected(event, &project);
+                let insignificant = match &event {
+                    watcher::Event::Apply(obj) => before_update
+                        .get(&ObjectRef::from_obj(obj))
+                        .is_some_and(|before| !significant(&before, obj)),
+                    _ => false,
+                };
+                judged.store(insignificant, std::sync::atomic::Ordering::SeqCst);
+                event
+            }),
     );
     // A relist (after a watch expired or the API server restarted) delivers every
     // object again; only those that changed meanwhile wake anything.
     let mut relisting: Option<HashMap<ObjectRef<K>, Arc<K>>> = None;
     let watch = stream.for_each(move |res| {
         match res {
+            Ok(watcher::Event::Apply(_)) if quiet.load(std::sync::atomic::Ordering::SeqCst) => {}
             Ok(watcher::Event::Apply(obj) | watcher::Event::Delete(obj)) => {
                 triggers.fire(affected(&obj))
             }
@@ -313,6 +370,15 @@ fn keys_touching(
 }
 
 /// Every workflow and every shared key: an Organization's settings reach all of them.
+/// What of an Organization decides grants: its spec and metadata, not its status
+/// (which the organization controller rewrites whenever a workspace joins).
+fn organization_changed(before: &Organization, after: &Organization) -> bool {
+    before.spec != after.spec
+        || before.metadata.labels != after.metadata.labels
+        || before.metadata.annotations != after.metadata.annotations
+        || before.metadata.deletion_timestamp != after.metadata.deletion_timestamp
+}
+
 fn all_keys(shares: &Store<WorkflowShare>, workflows: &Store<Workflow>) -> Vec<WorkflowKey> {
     let mut keys = all_shared_keys(shares);
     keys.extend(
@@ -471,6 +537,7 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
         Api::<SharedWorkflow>::all(client.clone()),
         all(),
         entries::Entry::from,
+        always,
         entry_writer,
         triggers.clone(),
         move |entry: &entries::Entry| {
@@ -497,11 +564,12 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
         },
     );
     let stores = Stores {
-        organizations: reflect(
+        organizations: reflect_where(
             &mut watches,
             Api::all(client.clone()),
             all(),
             triggers.clone(),
+            organization_changed,
             move |_: &Organization| {
                 c1.invalidate();
                 d1.all_changed();
@@ -633,7 +701,7 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
         "metrics and health server".to_string()
     });
     let ctx = Arc::new(Context::new(
-        clients.requests.clone(),
+        &clients,
         stores,
         decisions,
         options.instance,
@@ -889,4 +957,35 @@ fn failed(ctx: &Context, ended: Result<String, tokio::task::JoinError>) -> anyho
     };
     error!(%what, "controller failed; exiting so that it is restarted");
     anyhow::anyhow!(what)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{OrganizationSpec, OrganizationStatus};
+
+    fn organization(display_name: &str, workspaces: i32) -> Organization {
+        let mut org = Organization::new(
+            "acme",
+            OrganizationSpec {
+                display_name: display_name.into(),
+                ..Default::default()
+            },
+        );
+        org.status = Some(OrganizationStatus {
+            workspace_count: workspaces,
+            ..Default::default()
+        });
+        org
+    }
+
+    #[test]
+    fn an_organization_status_change_wakes_nothing_a_spec_change_does() {
+        let before = organization("Acme", 3);
+        assert!(!organization_changed(&before, &organization("Acme", 4)));
+        assert!(organization_changed(&before, &organization("Acme Corp", 3)));
+        let mut labelled = organization("Acme", 3);
+        labelled.labels_mut().insert("tier".into(), "gold".into());
+        assert!(organization_changed(&before, &labelled));
+    }
 }

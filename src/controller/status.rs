@@ -109,14 +109,13 @@ where
     if previous == next {
         return Ok(None);
     }
-    let body =
-        json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": K::kind(&()), "status": next });
     ctx.metrics.write(WriteKind::Status);
-    let written = super::lanes::bookkeeping(api.patch_status(
-        &obj.name_any(),
-        &params(),
-        &Patch::Apply(&body),
-    ))
+    // The body is built once a slot is held (see `lanes`).
+    let written = super::lanes::bookkeeping(&ctx.slots, async {
+        let body = json!({ "apiVersion": format!("{GROUP}/{VERSION}"), "kind": K::kind(&()), "status": next });
+        api.patch_status(&obj.name_any(), &params(), &Patch::Apply(&body))
+            .await
+    })
     .await
     .map_err(Error::kube("update status"))?;
     if let Some((uid, wanted)) = memo_key {

@@ -15,7 +15,7 @@ use crate::resources::condition::ConditionType;
 use crate::resources::condition::now_rfc3339;
 use crate::resources::{Condition, Workflow, WorkflowShare, WorkflowShareStatus};
 
-use super::{Context, apply, authorize, events, notify, status};
+use super::{Context, apply, authorize, events, lanes, notify, status};
 
 /// Notifications of one workflow sent at the same time (the client bounds the total).
 const NOTIFICATIONS_IN_FLIGHT: usize = 16;
@@ -192,17 +192,22 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
     stream::iter(0..notifications.len())
         .map(|i| {
             let notification = &notifications[i];
-            notify::new_grant(
-                ctx,
-                &directory,
-                notify::Grant {
-                    key,
-                    workspace: &notification.workspace,
-                    shared_workflow: &sw_name,
-                    shared_workflow_uid: &notification.shared_workflow_uid,
-                    shared_by: notification.shared_by.as_deref(),
-                },
-            )
+            let directory = &directory;
+            let sw_name = &sw_name;
+            // Built once a request slot is held (see `lanes::in_slot`).
+            lanes::in_slot(&ctx.slots, lanes::Lane::Bookkeeping, move || {
+                notify::new_grant(
+                    ctx,
+                    directory,
+                    notify::Grant {
+                        key,
+                        workspace: &notification.workspace,
+                        shared_workflow: sw_name,
+                        shared_workflow_uid: &notification.shared_workflow_uid,
+                        shared_by: notification.shared_by.as_deref(),
+                    },
+                )
+            })
         })
         .buffer_unordered(NOTIFICATIONS_IN_FLIGHT)
         .try_collect::<()>()
