@@ -34,11 +34,7 @@ tokio::task_local! {
 /// Runs `work` in the bookkeeping lane: it starts once it holds a slot, and its
 /// requests (one at a time) use that slot. Nested calls run in the outer slot.
 pub async fn bookkeeping<F: Future>(slots: &Arc<Slots>, work: F) -> F::Output {
-    if current() == Lane::Held {
-        return work.await;
-    }
-    let _slot = slots.acquire(Lane::Bookkeeping).await;
-    LANE.scope(Lane::Held, work).await
+    in_slot(slots, Lane::Bookkeeping, move || work).await
 }
 
 /// Runs the future `make` builds, in `lane`, once a slot is held: until then it is a

@@ -86,7 +86,7 @@ impl Triggers {
 }
 
 /// A kind the controller can watch and cache.
-trait Watched:
+pub(crate) trait Watched:
     Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static
 {
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use kube::core::object::HasStatus;
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 use crate::labels;
@@ -19,27 +18,16 @@ use crate::resources::{
 };
 
 use super::apply::{RbacTarget, rbac_for};
-use super::{Context, Stores, authorize, status};
+use super::{Context, Stores, Watched, authorize, status};
 
 /// A kind shared with its own share kind.
-pub trait Shareable:
-    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-    + Clone
-    + DeserializeOwned
-    + std::fmt::Debug
-    + Send
-    + Sync
-    + 'static
+pub(crate) trait Shareable:
+    Watched + Resource<Scope = k8s_openapi::NamespaceResourceScope>
 {
     const KIND: SharedKind;
-    type Share: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + kube::core::object::HasStatus<Status = WorkflowShareStatus>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static;
+    type Share: Watched
+        + Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + kube::core::object::HasStatus<Status = WorkflowShareStatus>;
     fn shares(stores: &Stores) -> &Store<Self::Share>;
     /// Name of the object a share names.
     fn target(share: &Self::Share) -> &str;
