@@ -167,11 +167,52 @@ impl Requests {
 
 /// BENCH_JOIN_ONLY (an experiment): only the raw and the controller's joins, over
 /// the converged organization; nothing else is measured.
+/// BENCH_PPROF=/dir: a CPU profile of the API server over the first
+/// BENCH_PPROF_SECONDS_<PHASE> or BENCH_PPROF_SECONDS (default 5) of each phase
+/// (RAW, CONTROLLER), written as `<dir>/<phase>.pprof`.
+fn profile(cluster: &Cluster, phase: &str) -> Option<tokio::task::JoinHandle<()>> {
+    let dir = PathBuf::from(std::env::var_os("BENCH_PPROF")?);
+    let seconds: u64 = std::env::var(format!("BENCH_PPROF_SECONDS_{}", phase.to_uppercase()))
+        .or_else(|_| std::env::var("BENCH_PPROF_SECONDS"))
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let client = cluster.admin.clone();
+    let to = dir.join(format!("{phase}.pprof"));
+    let phase = phase.to_string();
+    Some(tokio::spawn(async move {
+        let path = format!("/debug/pprof/profile?seconds={seconds}");
+        let Ok(request) = http::Request::get(path).body(Vec::new()) else {
+            return;
+        };
+        match client.request_stream(request).await {
+            Ok(body) => {
+                use futures::AsyncReadExt;
+                let mut bytes = Vec::new();
+                let mut body = body;
+                if body.read_to_end(&mut bytes).await.is_ok() {
+                    let _ = std::fs::create_dir_all(&dir);
+                    let _ = std::fs::write(&to, bytes);
+                }
+            }
+            Err(e) => eprintln!("bench: profile {phase}: {e}"),
+        }
+    }))
+}
+
+/// Workspaces that join, one after the other (BENCH_JOINS, default 5): the median is reported.
+fn join_count() -> usize {
+    std::env::var("BENCH_JOINS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5)
+}
+
 fn join_only() -> bool {
     std::env::var_os("BENCH_JOIN_ONLY").is_some()
 }
 
-/// Five workspaces get their library at once, raw: the median of five.
+/// Workspaces get their library, raw, one after the other (see `join_count`).
 async fn raw_joins(
     c: &Client,
     sc: Scenario,
@@ -180,7 +221,7 @@ async fn raw_joins(
     raw: &mut Raw,
 ) -> Res<()> {
     let mut joins = Vec::new();
-    for j in 0..5 {
+    for j in 0..join_count() {
         let ns = format!("raw-join-{j}");
         create_all::<Namespace>(c, vec![namespace(&ns, None)]).await?;
         let join: Vec<Value> = (0..sc.workflows).map(|wf| entry(&ns, wf)).collect();
@@ -188,6 +229,10 @@ async fn raw_joins(
         create_all::<SharedWorkflow>(c, join).await?;
         seen_by_watch(arrivals, Some(&ns), sc.workflows).await;
         joins.push(start.elapsed());
+        eprintln!(
+            "bench: raw {ns}: library complete after {:?}",
+            start.elapsed()
+        );
     }
     joins.sort();
     raw.join = joins.get(joins.len() / 2).copied().unwrap_or_default();
@@ -448,6 +493,7 @@ async fn raw_bound(cluster: &Cluster, sc: Scenario, arrivals: &Arc<Mutex<Arrival
     }
     let start = Instant::now();
     let server_cpu = cluster.server_cpu_seconds();
+    let _profile = profile(cluster, "raw");
     let total = entries.len();
     create_all::<SharedWorkflow>(c, entries).await?;
     seen_by_watch(arrivals, None, total).await;
@@ -505,7 +551,7 @@ async fn raw_bound(cluster: &Cluster, sc: Scenario, arrivals: &Arc<Mutex<Arrival
 
     // Leave etcd as the controller will find it, minus these objects.
     let mut all_ns: Vec<String> = (0..sc.workspaces).map(|i| workspace("raw", i)).collect();
-    all_ns.extend((0..5).map(|j| format!("raw-join-{j}")));
+    all_ns.extend((0..join_count()).map(|j| format!("raw-join-{j}")));
     all_ns.push(src.into());
     for ns in &all_ns {
         let dp = DeleteParams::default();
@@ -750,6 +796,7 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
         })
         .collect();
     let start = Instant::now();
+    let _profile = profile(cluster, "controller");
     create_all::<WorkflowShare>(c, shares).await?;
     let grants = sc.grants();
     let limit = Duration::from_secs(1800);
@@ -796,17 +843,18 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
 
     if full {
         // Workspaces join, one after the other: a manager, then the label. One join
-        // takes well under a second, so the median of five is reported.
+        // takes about a second, so the median of several is reported.
         eprintln!("bench: workspaces join");
         let mut joins = Vec::new();
         let before_joins = Requests::now(c).await?;
-        for j in 0..5 {
+        for j in 0..join_count() {
             let joining = format!("bench-join-{j}");
             create_all::<Namespace>(c, vec![namespace(&joining, None)]).await?;
             create_all::<RoleBinding>(c, vec![manager(&joining, &format!("manager-join-{j}"))])
                 .await?;
             controller.settle(Duration::from_secs(2)).await;
             let start = Instant::now();
+            let (cpu, server_cpu) = (controller.cpu_seconds(), cluster.server_cpu_seconds());
             eprintln!("bench: {joining} joins at {}", jiff::Timestamp::now());
             Api::<Namespace>::all(c.clone())
                 .patch(
@@ -830,9 +878,20 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
             })
             .await?;
             joins.push(start.elapsed());
+            let first = arrivals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .last
+                .iter()
+                .filter(|((ns, _), _)| *ns == joining)
+                .map(|(_, at)| at.duration_since(start))
+                .min();
             eprintln!(
-                "bench: {joining}: library complete after {:?}",
-                start.elapsed()
+                "bench: {joining}: library complete after {:?} (first entry after {first:?}; \
+                 CPU seconds meanwhile: controller {:.2}, API server and etcd {:.2})",
+                start.elapsed(),
+                controller.cpu_seconds() - cpu,
+                cluster.server_cpu_seconds() - server_cpu,
             );
         }
         joins.sort();
@@ -840,9 +899,9 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
         controller.settle(Duration::from_secs(2)).await;
         // Less the benchmark's own: a namespace, a manager and a label per join.
         let own = [
-            ("POST", "namespaces", 5),
-            ("POST", "rolebindings", 5),
-            ("PATCH", "namespaces", 5),
+            ("POST", "namespaces", join_count() as u64),
+            ("POST", "rolebindings", join_count() as u64),
+            ("PATCH", "namespaces", join_count() as u64),
         ];
         m.join_requests = Some(Requests::now(c).await?.since(&before_joins, &own));
         if join_only() {
@@ -970,8 +1029,9 @@ fn report(curve: &[Measured]) -> String {
     if let Some(join) = big.join {
         let _ = writeln!(
             out,
-            "| a workspace joins ({} grants; median of 5) | {} | {} | {} |",
+            "| a workspace joins ({} grants; median of {}) | {} | {} | {} |",
             sc.workflows,
+            join_count(),
             secs(big.raw.join),
             secs(join),
             ratio(join, big.raw.join)
@@ -1023,7 +1083,13 @@ fn report(curve: &[Measured]) -> String {
         by_resource.sort_by(|a, b| b.1.cmp(a.1));
         let resources: Vec<String> = by_resource
             .iter()
-            .map(|((v, r), n)| format!("{} {r} {}", v.to_lowercase(), **n as f64 / 5.0))
+            .map(|((v, r), n)| {
+                format!(
+                    "{} {r} {}",
+                    v.to_lowercase(),
+                    **n as f64 / join_count() as f64
+                )
+            })
             .collect();
         let _ = writeln!(
             out,

@@ -412,6 +412,59 @@ pub async fn rbac_for(
     if foreign {
         return Ok(false);
     }
+    // Access being added waits behind library entries, so that under a burst (a
+    // workspace joining) the entries appear first; access being taken away never
+    // waits behind anything.
+    let only_adds = desired.is_some_and(|d| {
+        let granted: BTreeSet<(&str, &str, Option<&str>)> = d
+            .subjects
+            .iter()
+            .map(|m| (m.kind.as_str(), m.name.as_str(), m.namespace.as_deref()))
+            .collect();
+        role.as_ref()
+            .is_none_or(|r| r.rules.as_ref() == Some(&desired_role(d)))
+            && binding.as_ref().is_none_or(|b| {
+                b.subjects.iter().flatten().all(|s| {
+                    granted.contains(&(s.kind.as_str(), s.name.as_str(), s.namespace.as_deref()))
+                })
+            })
+    });
+    let current = Current {
+        namespace,
+        name,
+        ours,
+        owners,
+        role,
+        binding,
+    };
+    if only_adds {
+        let lane = super::lanes::Lane::Bookkeeping;
+        super::lanes::in_slot(&ctx.slots, lane, || write_rbac(ctx, current, desired)).await?;
+    } else {
+        write_rbac(ctx, current, desired).await?;
+    }
+    Ok(true)
+}
+
+/// One Role and RoleBinding as the stores have them, and how ours are marked.
+struct Current {
+    namespace: String,
+    name: String,
+    ours: BTreeMap<String, String>,
+    owners: Option<Vec<OwnerReference>>,
+    role: Option<std::sync::Arc<Role>>,
+    binding: Option<std::sync::Arc<RoleBinding>>,
+}
+
+async fn write_rbac(ctx: &Context, current: Current, desired: Option<&DesiredRbac>) -> Result<()> {
+    let Current {
+        namespace,
+        name,
+        ours,
+        owners,
+        role,
+        binding,
+    } = current;
     let roles: Api<Role> = Api::namespaced(ctx.client.clone(), &namespace);
     let bindings: Api<RoleBinding> = Api::namespaced(ctx.client.clone(), &namespace);
 
@@ -431,7 +484,7 @@ pub async fn rbac_for(
                 "delete Role",
             )?;
         }
-        return Ok(true);
+        return Ok(());
     };
 
     let rules = desired_role(desired);
@@ -480,7 +533,7 @@ pub async fn rbac_for(
             .await
             .map_err(Error::kube("apply RoleBinding"))?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Writes `body` as `name`: created when the store does not have it (a create costs

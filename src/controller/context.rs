@@ -117,10 +117,14 @@ impl Stores {
 
     /// Every share in the store that references `key`'s workflow.
     pub fn shares_of(&self, key: &WorkflowKey) -> Vec<Arc<WorkflowShare>> {
+        // Compared in place: this runs several times per sync over every share.
         self.shares
             .state()
             .into_iter()
-            .filter(|s| WorkflowKey::of_share(s).as_ref() == Some(key))
+            .filter(|s| {
+                s.spec.workflow_ref.name == key.name
+                    && s.metadata.namespace.as_deref() == Some(key.namespace.as_str())
+            })
             .collect()
     }
 }
@@ -128,32 +132,55 @@ impl Stores {
 /// Names of the Events this process has created (or found existing), so that a
 /// notification is attempted once, not once per sync that raced its status write.
 #[derive(Default)]
-pub struct CreatedEvents(std::sync::Mutex<std::collections::HashSet<(String, String)>>);
+pub struct CreatedEvents(std::sync::Mutex<EventNames>);
+
+/// Names per namespace, so that a lookup allocates nothing (it runs per grant per sync).
+#[derive(Default)]
+pub struct EventNames {
+    by_namespace: HashMap<String, std::collections::HashSet<String>>,
+    len: usize,
+}
 
 impl CreatedEvents {
     /// Bounded: past this many names it starts over (a repeat is then one 409, harmless).
     const LIMIT: usize = 500_000;
 
+    fn names(&self) -> std::sync::MutexGuard<'_, EventNames> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn contains(&self, namespace: &str, name: &str) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&(namespace.to_string(), name.to_string()))
+        self.names()
+            .by_namespace
+            .get(namespace)
+            .is_some_and(|names| names.contains(name))
     }
 
     pub fn insert(&self, namespace: &str, name: String) {
-        let mut names = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if names.len() >= Self::LIMIT {
-            names.clear();
+        let mut names = self.names();
+        if names.len >= Self::LIMIT {
+            *names = EventNames::default();
         }
-        names.insert((namespace.to_string(), name));
+        let added = match names.by_namespace.get_mut(namespace) {
+            Some(set) => set.insert(name),
+            None => {
+                names.by_namespace.insert(
+                    namespace.to_string(),
+                    std::collections::HashSet::from([name]),
+                );
+                true
+            }
+        };
+        names.len += usize::from(added);
     }
 
     pub fn forget(&self, namespace: &str, name: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&(namespace.to_string(), name.to_string()));
+        let mut names = self.names();
+        let removed = names
+            .by_namespace
+            .get_mut(namespace)
+            .is_some_and(|set| set.remove(name));
+        names.len -= usize::from(removed);
     }
 }
 

@@ -152,11 +152,11 @@ pub struct WorkflowShareStatus {
     pub active_grants: i32,
     /// One entry per recipient workspace.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["workspace".into()]))]
+    #[x_kube(merge_strategy = ListMerge::Atomic)]
     pub grants: Vec<WorkspaceGrant>,
     /// One entry per named person (user or group) of `spec.people`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["kind".into(), "name".into()]))]
+    #[x_kube(merge_strategy = ListMerge::Atomic)]
     pub people: Vec<PersonGrant>,
     /// Who created the share.
     #[serde(default, skip_serializing_if = "Option::is_none")]
