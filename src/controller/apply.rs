@@ -391,24 +391,20 @@ pub async fn rbac_for(
     target: &RbacTarget<'_>,
     desired: Option<&DesiredRbac>,
 ) -> Result<bool> {
-    let ours = target.labels.clone();
-    let name = target.name.to_string();
-    let namespace = target.namespace.to_string();
-    let owners = target.owner.clone().map(|o| vec![o]);
     let role = ctx
         .stores
         .roles
-        .get(&ObjectRef::new(&name).within(&namespace));
+        .get(&ObjectRef::new(target.name).within(target.namespace));
     let binding = ctx
         .stores
         .role_bindings
-        .get(&ObjectRef::new(&name).within(&namespace));
+        .get(&ObjectRef::new(target.name).within(target.namespace));
     let foreign = role
         .as_ref()
-        .is_some_and(|r| !has_labels(r.as_ref(), &ours))
+        .is_some_and(|r| !has_labels(r.as_ref(), &target.labels))
         || binding
             .as_ref()
-            .is_some_and(|b| !has_labels(b.as_ref(), &ours));
+            .is_some_and(|b| !has_labels(b.as_ref(), &target.labels));
     if foreign {
         return Ok(false);
     }
@@ -429,42 +425,29 @@ pub async fn rbac_for(
                 })
             })
     });
-    let current = Current {
-        namespace,
-        name,
-        ours,
-        owners,
-        role,
-        binding,
-    };
+    let (role, binding) = (role.as_deref(), binding.as_deref());
     if only_adds {
         let lane = super::lanes::Lane::Bookkeeping;
-        super::lanes::in_slot(&ctx.slots, lane, || write_rbac(ctx, current, desired)).await?;
+        let write = || write_rbac(ctx, target, role, binding, desired);
+        super::lanes::in_slot(&ctx.slots, lane, write).await?;
     } else {
-        write_rbac(ctx, current, desired).await?;
+        write_rbac(ctx, target, role, binding, desired).await?;
     }
     Ok(true)
 }
 
-/// One Role and RoleBinding as the stores have them, and how ours are marked.
-struct Current {
-    namespace: String,
-    name: String,
-    ours: BTreeMap<String, String>,
-    owners: Option<Vec<OwnerReference>>,
-    role: Option<std::sync::Arc<Role>>,
-    binding: Option<std::sync::Arc<RoleBinding>>,
-}
-
-async fn write_rbac(ctx: &Context, current: Current, desired: Option<&DesiredRbac>) -> Result<()> {
-    let Current {
-        namespace,
-        name,
-        ours,
-        owners,
-        role,
-        binding,
-    } = current;
+/// Writes what differs between the Role and RoleBinding the stores show and `desired`.
+async fn write_rbac(
+    ctx: &Context,
+    target: &RbacTarget<'_>,
+    role: Option<&Role>,
+    binding: Option<&RoleBinding>,
+    desired: Option<&DesiredRbac>,
+) -> Result<()> {
+    let ours = target.labels.clone();
+    let name = target.name.to_string();
+    let namespace = target.namespace.to_string();
+    let owners = target.owner.clone().map(|o| vec![o]);
     let roles: Api<Role> = Api::namespaced(ctx.client.clone(), &namespace);
     let bindings: Api<RoleBinding> = Api::namespaced(ctx.client.clone(), &namespace);
 

@@ -117,14 +117,11 @@ impl Stores {
 
     /// Every share in the store that references `key`'s workflow.
     pub fn shares_of(&self, key: &WorkflowKey) -> Vec<Arc<WorkflowShare>> {
-        // Compared in place: this runs several times per sync over every share.
+        // Runs several times per sync over every share: no key built per share.
         self.shares
             .state()
             .into_iter()
-            .filter(|s| {
-                s.spec.workflow_ref.name == key.name
-                    && s.metadata.namespace.as_deref() == Some(key.namespace.as_str())
-            })
+            .filter(|s| key.is_shared_by(s))
             .collect()
     }
 }

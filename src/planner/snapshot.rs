@@ -28,6 +28,11 @@ impl WorkflowKey {
             name: share.spec.workflow_ref.name.clone(),
         })
     }
+    /// Whether `share` shares this workflow (`of_share` without building a key).
+    pub fn is_shared_by(&self, share: &WorkflowShare) -> bool {
+        share.spec.workflow_ref.name == self.name
+            && share.metadata.namespace.as_deref() == Some(self.namespace.as_str())
+    }
 }
 
 /// A complete set of objects to plan from: read from YAML files by `plan`,
