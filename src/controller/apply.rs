@@ -97,12 +97,22 @@ pub async fn shared_workflows(
         .collect();
 
     let mut writes = Vec::new();
+    // Digests of the desired specs: one or two distinct specs for many workspaces.
+    let mut digests: Vec<(&SharedWorkflowSpec, u64)> = Vec::new();
     for d in desired {
         let existing = ctx
             .stores
             .shared_workflows
             .get(&ObjectRef::new(&d.name).within(&d.workspace));
-        match entry_state(existing.as_deref(), key, &d.spec) {
+        let digest = match digests.iter().find(|(spec, _)| *spec == &d.spec) {
+            Some((_, digest)) => *digest,
+            None => {
+                let digest = super::entries::fingerprint(&d.spec);
+                digests.push((&d.spec, digest));
+                digest
+            }
+        };
+        match entry_state(existing.as_deref(), key, digest) {
             EntryState::Foreign => {
                 outcome.conflicts.insert(d.workspace.clone());
             }
@@ -145,14 +155,19 @@ pub async fn shared_workflows(
     }
 
     // Remove what this workflow no longer grants (label-scoped, so never someone
-    // else's). Its entries all carry one generated name, so look that name up in each
-    // namespace rather than scanning every entry of every workflow.
+    // else's). Its entries all carry one generated name: look where that name is.
     let entry_name = naming::shared_workflow_name(&key.namespace, &key.name);
-    let candidates = ctx.stores.namespaces.state().into_iter().filter_map(|ns| {
-        ctx.stores
-            .shared_workflows
-            .get(&ObjectRef::new(&entry_name).within(&ns.name_any()))
-    });
+    let candidates = ctx
+        .stores
+        .entry_index
+        .namespaces_of(&entry_name)
+        .into_iter()
+        .filter(|ns| !wanted.contains(&(ns.as_str(), entry_name.as_str())))
+        .filter_map(|ns| {
+            ctx.stores
+                .shared_workflows
+                .get(&ObjectRef::new(&entry_name).within(&ns))
+        });
     for actual in candidates {
         let (Some(ns), name) = (actual.namespace(), actual.name_any()) else {
             continue;
@@ -190,15 +205,12 @@ enum EntryState {
     Current(Option<String>),
 }
 
-fn entry_state(
-    actual: Option<&Entry>,
-    key: &WorkflowKey,
-    desired: &SharedWorkflowSpec,
-) -> EntryState {
+/// `desired` is the digest of the desired spec (see `entries::fingerprint`).
+fn entry_state(actual: Option<&Entry>, key: &WorkflowKey, desired: u64) -> EntryState {
     match actual {
         None => EntryState::Missing,
         Some(a) if !a.labelled_for(key) => EntryState::Foreign,
-        Some(a) if a.spec_is(desired) => EntryState::Current(a.uid()),
+        Some(a) if a.spec_digest_is(desired) => EntryState::Current(a.uid()),
         Some(_) => EntryState::Differs,
     }
 }
@@ -232,13 +244,14 @@ async fn write_entry(
             ctx.metrics.write(WriteKind::SharedWorkflow);
             match api.create(&create_params(), &entry).await {
                 Ok(created) => {
+                    ctx.own_writes.wrote(&created);
                     return Ok((d.workspace.clone(), EntryState::Current(created.uid())));
                 }
                 Err(kube::Error::Api(s)) if s.code == 409 => {
                     let seen = wait_for_entry(ctx, &d.workspace, &d.name).await.ok_or(
                         Error::NotYetVisible("SharedWorkflow exists but is not in the cache yet"),
                     )?;
-                    match entry_state(Some(&seen), key, &d.spec) {
+                    match entry_state(Some(&seen), key, super::entries::fingerprint(&d.spec)) {
                         EntryState::Differs => {}
                         state => return Ok((d.workspace.clone(), state)),
                     }
@@ -263,6 +276,7 @@ async fn write_entry(
         )
         .await
         .map_err(Error::kube("patch SharedWorkflow"))?;
+    ctx.own_writes.wrote(&patched);
     Ok((d.workspace.clone(), EntryState::Current(patched.uid())))
 }
 
@@ -326,13 +340,15 @@ pub async fn restore_enabled(ctx: &Context, workspace: &str, name: &str) -> Resu
         ..Default::default()
     };
     ctx.metrics.write(WriteKind::SharedWorkflow);
-    api.patch(
-        name,
-        &params,
-        &Patch::Merge(json!({ "spec": { "enabled": true } })),
-    )
-    .await
-    .map_err(Error::kube("restore SharedWorkflow enabled"))?;
+    let patched = api
+        .patch(
+            name,
+            &params,
+            &Patch::Merge(json!({ "spec": { "enabled": true } })),
+        )
+        .await
+        .map_err(Error::kube("restore SharedWorkflow enabled"))?;
+    ctx.own_writes.wrote(&patched);
     Ok(())
 }
 
@@ -357,6 +373,39 @@ fn desired_subjects(rbac: &DesiredRbac) -> Vec<Subject> {
             namespace: m.namespace.clone(),
         })
         .collect()
+}
+
+/// Whether `binding` names exactly the subjects of `desired`, in order.
+fn subjects_are(binding: &RoleBinding, desired: &DesiredRbac) -> bool {
+    let have = binding.subjects.as_deref().unwrap_or_default();
+    have.len() == desired.subjects.len()
+        && have.iter().zip(&desired.subjects).all(|(s, m)| {
+            s.kind == m.kind
+                && s.name == m.name
+                && s.namespace == m.namespace
+                && s.api_group.as_deref()
+                    == (m.kind != "ServiceAccount").then_some("rbac.authorization.k8s.io")
+        })
+}
+
+/// Whether `desired` keeps every rule and subject of `role` and `binding`.
+fn adds_only(role: Option<&Role>, binding: Option<&RoleBinding>, desired: &DesiredRbac) -> bool {
+    // The planner lists subjects sorted; were they not, a subject would look taken
+    // away and the write would just not wait.
+    let kept = |s: &Subject| {
+        desired
+            .subjects
+            .binary_search_by(|m| {
+                (m.kind.as_str(), m.name.as_str(), m.namespace.as_deref()).cmp(&(
+                    s.kind.as_str(),
+                    s.name.as_str(),
+                    s.namespace.as_deref(),
+                ))
+            })
+            .is_ok()
+    };
+    role.is_none_or(|r| r.rules.as_ref() == Some(&desired_role(desired)))
+        && binding.is_none_or(|b| b.subjects.iter().flatten().all(kept))
 }
 
 /// Converges one Role and RoleBinding `name` of one workflow. Returns false when an
@@ -408,24 +457,24 @@ pub async fn rbac_for(
     if foreign {
         return Ok(false);
     }
+    if let Some(d) = desired
+        && role
+            .as_ref()
+            .is_some_and(|r| r.rules.as_ref() == Some(&desired_role(d)))
+        && binding.as_ref().is_some_and(|b| {
+            b.role_ref.name == target.name
+                && b.role_ref.kind == "Role"
+                && b.role_ref.api_group.as_deref() == Some("rbac.authorization.k8s.io")
+                && subjects_are(b.as_ref(), d)
+        })
+    {
+        return Ok(true); // as it should be: the common case, compared without building
+    }
     // Access being added waits behind library entries, so that under a burst (a
     // workspace joining) the entries appear first; access being taken away never
     // waits behind anything.
-    let only_adds = desired.is_some_and(|d| {
-        let granted: BTreeSet<(&str, &str, Option<&str>)> = d
-            .subjects
-            .iter()
-            .map(|m| (m.kind.as_str(), m.name.as_str(), m.namespace.as_deref()))
-            .collect();
-        role.as_ref()
-            .is_none_or(|r| r.rules.as_ref() == Some(&desired_role(d)))
-            && binding.as_ref().is_none_or(|b| {
-                b.subjects.iter().flatten().all(|s| {
-                    granted.contains(&(s.kind.as_str(), s.name.as_str(), s.namespace.as_deref()))
-                })
-            })
-    });
     let (role, binding) = (role.as_deref(), binding.as_deref());
+    let only_adds = desired.is_some_and(|d| adds_only(role, binding, d));
     if only_adds {
         let lane = super::lanes::Lane::Bookkeeping;
         let write = || write_rbac(ctx, target, role, binding, desired);
@@ -486,9 +535,10 @@ async fn write_rbac(
             rules: Some(rules),
         };
         ctx.metrics.write(WriteKind::Role);
-        create_or_apply(&roles, &name, &body, role.is_none())
+        let written = create_or_apply(&roles, &name, &body, role.is_none())
             .await
             .map_err(Error::kube("apply Role"))?;
+        ctx.own_writes.wrote(&written);
     }
     let subjects = desired_subjects(desired);
     let role_ref = RoleRef {
@@ -512,9 +562,10 @@ async fn write_rbac(
             subjects: Some(subjects),
         };
         ctx.metrics.write(WriteKind::RoleBinding);
-        create_or_apply(&bindings, &name, &body, binding.is_none())
+        let written = create_or_apply(&bindings, &name, &body, binding.is_none())
             .await
             .map_err(Error::kube("apply RoleBinding"))?;
+        ctx.own_writes.wrote(&written);
     }
     Ok(())
 }
@@ -523,24 +574,23 @@ async fn write_rbac(
 /// the API server less than an apply that creates), applied otherwise or when the
 /// create finds the name taken. Our later applies own every field we set: the
 /// fields are the same each time, so none is ever left behind by the create's
-/// field manager.
+/// field manager. Returns the object as written.
 async fn create_or_apply<K>(
     api: &Api<K>,
     name: &str,
     body: &K,
     absent: bool,
-) -> Result<(), kube::Error>
+) -> Result<K, kube::Error>
 where
     K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     if absent {
         match api.create(&create_params(), body).await {
             Err(kube::Error::Api(s)) if s.code == 409 => {}
-            other => return other.map(|_| ()),
+            other => return other,
         }
     }
-    api.patch(name, &params(), &Patch::Apply(body)).await?;
-    Ok(())
+    api.patch(name, &params(), &Patch::Apply(body)).await
 }
 
 fn ignore_not_found<T>(res: Result<T, kube::Error>, action: &'static str) -> Result<()> {
@@ -626,13 +676,14 @@ mod tests {
             Entry::from(sw)
         };
         let ours = source_labels(&key);
-        let desired = spec("d", None);
-        assert_eq!(entry_state(None, &key, &desired), EntryState::Missing);
+        let desired_spec = spec("d", None);
+        let desired = crate::controller::entries::fingerprint(&desired_spec);
+        assert_eq!(entry_state(None, &key, desired), EntryState::Missing);
         assert_eq!(
             entry_state(
-                Some(&entry(BTreeMap::new(), desired.clone())),
+                Some(&entry(BTreeMap::new(), desired_spec.clone())),
                 &key,
-                &desired
+                desired
             ),
             EntryState::Foreign
         );
@@ -640,14 +691,65 @@ mod tests {
             entry_state(
                 Some(&entry(ours.clone(), spec("d", Some(false)))),
                 &key,
-                &desired
+                desired
             ),
             EntryState::Current(Some("uid-1".into())),
             "the recipient's enabled is not a difference"
         );
         assert_eq!(
-            entry_state(Some(&entry(ours, spec("autre", None))), &key, &desired),
+            entry_state(Some(&entry(ours, spec("autre", None))), &key, desired),
             EntryState::Differs
+        );
+    }
+
+    fn readers(names: &[&str]) -> DesiredRbac {
+        let mut subjects: Vec<crate::planner::Member> = names
+            .iter()
+            .map(|n| crate::planner::Member {
+                kind: "Group".into(),
+                name: n.to_string(),
+                namespace: None,
+            })
+            .collect();
+        subjects.sort();
+        DesiredRbac {
+            name: "lecteurs".into(),
+            resource: "workflows",
+            object: "qualification-des-leads".into(),
+            verbs: vec!["get".into()],
+            subjects,
+        }
+    }
+
+    fn bound(desired: &DesiredRbac) -> RoleBinding {
+        RoleBinding {
+            subjects: Some(desired_subjects(desired)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn adding_a_reader_only_adds_and_any_removal_or_swap_takes_away() {
+        let before = readers(&["équipe-support", "финансы"]);
+        let binding = bound(&before);
+        assert!(subjects_are(&binding, &before));
+        let more = readers(&["équipe-support", "финансы", "법무"]);
+        assert!(!subjects_are(&binding, &more));
+        assert!(adds_only(None, Some(&binding), &more));
+        let fewer = readers(&["финансы"]);
+        assert!(!adds_only(None, Some(&binding), &fewer));
+        let swapped = readers(&["équipe-support", "법무"]);
+        assert!(!adds_only(None, Some(&binding), &swapped));
+        let role = Role {
+            rules: Some(desired_role(&readers(&["x"]))),
+            ..Default::default()
+        };
+        let mut other_object = more.clone();
+        other_object.object = "autre".into();
+        assert!(adds_only(Some(&role), Some(&binding), &more));
+        assert!(
+            !adds_only(Some(&role), Some(&binding), &other_object),
+            "rules change"
         );
     }
 }

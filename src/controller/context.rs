@@ -57,6 +57,8 @@ pub struct Stores {
     pub shares: Store<WorkflowShare>,
     /// Library entries, as projections (see `entries::Entry`).
     pub shared_workflows: Store<super::entries::Entry>,
+    /// Where the entries of each name are (see `entries::EntryIndex`).
+    pub entry_index: Arc<super::entries::EntryIndex>,
     pub project_shares: Store<ProjectShare>,
     pub trigger_shares: Store<TriggerShare>,
     pub workflow_runs: Store<WorkflowRun>,
@@ -190,6 +192,8 @@ pub struct Context {
     /// The API server's recent "allowed" answers (see `authorize::Decisions`).
     pub decisions: Arc<super::authorize::Decisions>,
     pub created_events: CreatedEvents,
+    /// What our writes produced, so their watch events wake nothing (see `echoes`).
+    pub own_writes: Arc<super::echoes::OwnWrites>,
     pub stores: Stores,
     pub metrics: Arc<Metrics>,
     /// Name reported on Events (pod name in a cluster).
@@ -204,6 +208,7 @@ impl Context {
         clients: &Clients,
         stores: Stores,
         decisions: Arc<super::authorize::Decisions>,
+        own_writes: Arc<super::echoes::OwnWrites>,
         instance: String,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -211,6 +216,7 @@ impl Context {
             client: clients.requests.clone(),
             slots: clients.slots.clone(),
             decisions,
+            own_writes,
             written_statuses: Default::default(),
             stores,
             metrics,

@@ -6,11 +6,14 @@
 //! memory, and every write decision needs nothing more.
 
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::sync::RwLock;
 
-use kube::Resource;
 use kube::api::ObjectMeta;
 use kube::core::NamespaceResourceScope;
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
 
 use crate::labels;
 use crate::naming;
@@ -77,12 +80,18 @@ impl Entry {
 
     /// Whether its spec is `desired`, the recipient's `enabled` aside.
     pub fn spec_is(&self, desired: &SharedWorkflowSpec) -> bool {
-        self.fingerprint == fingerprint(desired)
+        self.spec_digest_is(fingerprint(desired))
+    }
+
+    /// Like `spec_is`, with the desired spec's `fingerprint` worked out by the caller
+    /// (a workflow's entries mostly share one spec).
+    pub fn spec_digest_is(&self, digest: u64) -> bool {
+        self.fingerprint == digest
     }
 }
 
 /// A digest of everything in the spec but `enabled`.
-fn fingerprint(spec: &SharedWorkflowSpec) -> u64 {
+pub fn fingerprint(spec: &SharedWorkflowSpec) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     let ours = SharedWorkflowSpec {
         enabled: None,
@@ -94,6 +103,65 @@ fn fingerprint(spec: &SharedWorkflowSpec) -> u64 {
         .unwrap_or_default()
         .hash(&mut hasher);
     hasher.finish()
+}
+
+/// The namespaces holding an entry of each name. All entries of one workflow carry
+/// one generated name, so a sync finds where its entries are without looking the
+/// name up in every namespace of the cluster (at a workspace joining a large
+/// organization, those lookups were a fifth of the controller's work).
+#[derive(Default)]
+pub struct EntryIndex(RwLock<Index>);
+
+#[derive(Default)]
+struct Index {
+    live: HashMap<String, HashSet<String>>,
+    /// Built during a relist, replacing `live` when it completes (as the store does).
+    relisting: Option<HashMap<String, HashSet<String>>>,
+}
+
+impl EntryIndex {
+    /// Follows the watch that fills the entry store, event by event.
+    pub fn observe(&self, event: &watcher::Event<Entry>) {
+        let mut index = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let add = |map: &mut HashMap<String, HashSet<String>>, e: &Entry| {
+            if let Some(ns) = e.namespace() {
+                map.entry(e.name_any()).or_default().insert(ns);
+            }
+        };
+        match event {
+            watcher::Event::Apply(e) => add(&mut index.live, e),
+            watcher::Event::Delete(e) => {
+                let name = e.name_any();
+                if let (Some(ns), Some(set)) = (e.namespace(), index.live.get_mut(&name)) {
+                    set.remove(&ns);
+                    if set.is_empty() {
+                        index.live.remove(&name);
+                    }
+                }
+            }
+            watcher::Event::Init => index.relisting = Some(HashMap::new()),
+            watcher::Event::InitApply(e) => {
+                if let Some(map) = index.relisting.as_mut() {
+                    add(map, e);
+                }
+            }
+            watcher::Event::InitDone => {
+                if let Some(map) = index.relisting.take() {
+                    index.live = map;
+                }
+            }
+        }
+    }
+
+    /// Namespaces holding an entry named `name`.
+    pub fn namespaces_of(&self, name: &str) -> Vec<String> {
+        let index = self.0.read().unwrap_or_else(|p| p.into_inner());
+        index
+            .live
+            .get(name)
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default()
+    }
 }
 
 /// Cached and watched as SharedWorkflows are: same group, version and kind.
@@ -185,6 +253,28 @@ mod tests {
         )]);
         let e = entry(managed_only, spec("d", None));
         assert!(e.managed && !e.labelled_for(&key()));
+    }
+
+    #[test]
+    fn the_index_follows_applies_deletes_and_relists() {
+        let index = EntryIndex::default();
+        let at = |ns: &str| {
+            let mut e = entry(source_labels(&key()), spec("d", None));
+            e.metadata.namespace = Some(ns.into());
+            e
+        };
+        let name = "ventes-été.qualification-des-leads";
+        index.observe(&watcher::Event::Apply(at("support-ü")));
+        index.observe(&watcher::Event::Apply(at("finance")));
+        index.observe(&watcher::Event::Delete(at("finance")));
+        assert_eq!(index.namespaces_of(name), ["support-ü"]);
+        // A relist replaces what was known only once it is complete.
+        index.observe(&watcher::Event::Init);
+        index.observe(&watcher::Event::InitApply(at("juridique")));
+        assert_eq!(index.namespaces_of(name), ["support-ü"]);
+        index.observe(&watcher::Event::InitDone);
+        assert_eq!(index.namespaces_of(name), ["juridique"]);
+        assert!(index.namespaces_of("autre").is_empty());
     }
 
     #[test]

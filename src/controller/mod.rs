@@ -11,6 +11,7 @@ mod apply;
 mod authorize;
 mod clone;
 mod context;
+mod echoes;
 mod entries;
 mod events;
 mod fault;
@@ -73,6 +74,8 @@ fn after(outcome: sync::Outcome) -> Action {
 struct Triggers {
     workflows: mpsc::UnboundedSender<WorkflowKey>,
     shares: mpsc::UnboundedSender<WorkflowKey>,
+    /// Our own writes, whose watch events wake nothing (see `echoes`).
+    own_writes: Arc<echoes::OwnWrites>,
 }
 
 impl Triggers {
@@ -142,6 +145,7 @@ where
         significant,
         writer,
         triggers,
+        |_| {},
         affected,
     );
     store
@@ -172,6 +176,7 @@ fn spawn_reflector<K, F>(
         always,
         writer,
         triggers,
+        |_| {},
         affected,
     );
 }
@@ -186,6 +191,7 @@ fn spawn_projected_reflector<S, K, P, F>(
     significant: fn(&K, &K) -> bool,
     writer: reflector::store::Writer<K>,
     triggers: Triggers,
+    observe: impl Fn(&watcher::Event<K>) + Send + 'static,
     affected: F,
 ) where
     S: Watched,
@@ -199,6 +205,7 @@ fn spawn_projected_reflector<S, K, P, F>(
         .push(Box::pin(async move { reader.wait_until_ready().await }));
     let known = writer.as_reader();
     let before_update = writer.as_reader();
+    let own_writes = triggers.own_writes.clone();
     // Whether the event passing through is an insignificant update: judged against
     // the store before the reflector applies it, read after (one event at a time).
     let quiet = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -210,13 +217,16 @@ fn spawn_projected_reflector<S, K, P, F>(
             // Nothing reads managedFields, and they are a large part of every object.
             .modify(|obj| obj.managed_fields_mut().clear())
             .map_ok(move |event| {
+                let echo = matches!(&event, watcher::Event::Apply(obj) if own_writes.is_echo(obj));
                 let event = projected(event, &project);
-                let insignificant = match &event {
-                    watcher::Event::Apply(obj) => before_update
-                        .get(&ObjectRef::from_obj(obj))
-                        .is_some_and(|before| !significant(&before, obj)),
-                    _ => false,
-                };
+                observe(&event);
+                let insignificant = echo
+                    || match &event {
+                        watcher::Event::Apply(obj) => before_update
+                            .get(&ObjectRef::from_obj(obj))
+                            .is_some_and(|before| !significant(&before, obj)),
+                        _ => false,
+                    };
                 judged.store(insignificant, std::sync::atomic::Ordering::SeqCst);
                 event
             }),
@@ -426,6 +436,12 @@ fn source_of_rbac<R: Resource>(obj: &R, workflows: &Store<Workflow>) -> Option<W
     let ns = labels.get(labels::SOURCE_NAMESPACE)?;
     let wf = labels.get(labels::SOURCE_WORKFLOW)?;
     // The label holds the name itself unless the name was too long for a label.
+    if workflows.get(&ObjectRef::new(wf).within(ns)).is_some() {
+        return Some(WorkflowKey {
+            namespace: ns.clone(),
+            name: wf.clone(),
+        });
+    }
     workflows
         .state()
         .iter()
@@ -485,9 +501,11 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
     let workspace_roles = || watcher::Config::default().labels(labels::WORKSPACE_ROLE);
     let (wf_tx, wf_rx) = mpsc::unbounded_channel::<WorkflowKey>();
     let (share_tx, share_rx) = mpsc::unbounded_channel::<WorkflowKey>();
+    let own_writes = Arc::new(echoes::OwnWrites::default());
     let triggers = Triggers {
         workflows: wf_tx,
         shares: share_tx,
+        own_writes: own_writes.clone(),
     };
 
     // The planner reads these caches; every change in them triggers the workflows it affects.
@@ -532,6 +550,7 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
     );
     // Library entries, one per grant: cached as a projection (see `entries`).
     let (entry_store, entry_writer) = reflector::store::<entries::Entry>();
+    let entry_index = Arc::new(entries::EntryIndex::default());
     spawn_projected_reflector(
         &mut watches,
         Api::<SharedWorkflow>::all(client.clone()),
@@ -540,6 +559,10 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
         always,
         entry_writer,
         triggers.clone(),
+        {
+            let index = entry_index.clone();
+            move |event| index.observe(event)
+        },
         move |entry: &entries::Entry| {
             // A clone waiting for this entry proceeds as soon as it appears.
             if let Some(ns) = entry.namespace() {
@@ -619,6 +642,7 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
             move |r: &Role| source_of_rbac(r, &w2).into_iter().collect(),
         ),
         shared_workflows: entry_store,
+        entry_index,
         workflows: wf_store.clone(),
         shares: share_store.clone(),
         // Projects and triggers have controllers of their own, woken by these kinds directly.
@@ -704,6 +728,7 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
         &clients,
         stores,
         decisions,
+        own_writes,
         options.instance,
         metrics,
     ));

@@ -192,11 +192,17 @@ pub async fn share(
     next: WorkflowShareStatus,
     now: &str,
 ) -> Result<Option<WorkflowShare>> {
-    apply_if_changed(ctx, &namespaced_api(ctx, share)?, share, next, now).await
+    let written = apply_if_changed(ctx, &namespaced_api(ctx, share)?, share, next, now).await?;
+    if let Some(written) = &written {
+        ctx.own_writes.wrote(written);
+    }
+    Ok(written)
 }
 
 pub async fn workflow(ctx: &Context, wf: &Workflow, next: WorkflowStatus, now: &str) -> Result<()> {
-    apply_if_changed(ctx, &namespaced_api(ctx, wf)?, wf, next, now).await?;
+    if let Some(written) = apply_if_changed(ctx, &namespaced_api(ctx, wf)?, wf, next, now).await? {
+        ctx.own_writes.wrote(&written);
+    }
     Ok(())
 }
 
@@ -262,7 +268,10 @@ pub async fn share_finalizer(
         )
         .await
     {
-        Ok(patched) => Ok(Some(patched)),
+        Ok(patched) => {
+            ctx.own_writes.wrote(&patched);
+            Ok(Some(patched))
+        }
         Err(kube::Error::Api(s)) if s.code == 404 && !present => Ok(None),
         Err(e) => Err(Error::kube("update WorkflowShare finalizers")(e)),
     }
