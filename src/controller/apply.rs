@@ -375,6 +375,25 @@ fn desired_subjects(rbac: &DesiredRbac) -> Vec<Subject> {
         .collect()
 }
 
+/// The Role a generated RoleBinding `name` binds: the Role of the same name.
+fn role_ref(name: &str) -> RoleRef {
+    RoleRef {
+        api_group: Some("rbac.authorization.k8s.io".to_string()),
+        kind: "Role".to_string(),
+        name: name.to_string(),
+    }
+}
+
+/// Whether `role` grants exactly what `desired` does.
+fn role_is(role: &Role, desired: &DesiredRbac) -> bool {
+    role.rules.as_ref() == Some(&desired_role(desired))
+}
+
+/// Whether `binding` (named `name`) binds its Role to exactly `desired`'s subjects.
+fn binding_is(binding: &RoleBinding, name: &str, desired: &DesiredRbac) -> bool {
+    binding.role_ref == role_ref(name) && subjects_are(binding, desired)
+}
+
 /// Whether `binding` names exactly the subjects of `desired`, in order.
 fn subjects_are(binding: &RoleBinding, desired: &DesiredRbac) -> bool {
     let have = binding.subjects.as_deref().unwrap_or_default();
@@ -404,7 +423,7 @@ fn adds_only(role: Option<&Role>, binding: Option<&RoleBinding>, desired: &Desir
             })
             .is_ok()
     };
-    role.is_none_or(|r| r.rules.as_ref() == Some(&desired_role(desired)))
+    role.is_none_or(|r| role_is(r, desired))
         && binding.is_none_or(|b| b.subjects.iter().flatten().all(kept))
 }
 
@@ -458,17 +477,12 @@ pub async fn rbac_for(
         return Ok(false);
     }
     if let Some(d) = desired
-        && role
+        && role.as_ref().is_some_and(|r| role_is(r, d))
+        && binding
             .as_ref()
-            .is_some_and(|r| r.rules.as_ref() == Some(&desired_role(d)))
-        && binding.as_ref().is_some_and(|b| {
-            b.role_ref.name == target.name
-                && b.role_ref.kind == "Role"
-                && b.role_ref.api_group.as_deref() == Some("rbac.authorization.k8s.io")
-                && subjects_are(b.as_ref(), d)
-        })
+            .is_some_and(|b| binding_is(b, target.name, d))
     {
-        return Ok(true); // as it should be: the common case, compared without building
+        return Ok(true); // as it should be: the common case, and no slot to wait for
     }
     // Access being added waits behind library entries, so that under a burst (a
     // workspace joining) the entries appear first; access being taken away never
@@ -519,11 +533,7 @@ async fn write_rbac(
         return Ok(());
     };
 
-    let rules = desired_role(desired);
-    if role
-        .as_ref()
-        .is_none_or(|r| r.rules.as_ref() != Some(&rules))
-    {
+    if role.is_none_or(|r| !role_is(r, desired)) {
         let body = Role {
             metadata: kube::api::ObjectMeta {
                 name: Some(name.clone()),
@@ -532,7 +542,7 @@ async fn write_rbac(
                 owner_references: owners.clone(),
                 ..Default::default()
             },
-            rules: Some(rules),
+            rules: Some(desired_role(desired)),
         };
         ctx.metrics.write(WriteKind::Role);
         let written = create_or_apply(&roles, &name, &body, role.is_none())
@@ -540,16 +550,7 @@ async fn write_rbac(
             .map_err(Error::kube("apply Role"))?;
         ctx.own_writes.wrote(&written);
     }
-    let subjects = desired_subjects(desired);
-    let role_ref = RoleRef {
-        api_group: Some("rbac.authorization.k8s.io".to_string()),
-        kind: "Role".to_string(),
-        name: name.clone(),
-    };
-    let same = binding
-        .as_ref()
-        .is_some_and(|b| b.subjects.as_ref() == Some(&subjects) && b.role_ref == role_ref);
-    if !same {
+    if binding.is_none_or(|b| !binding_is(b, &name, desired)) {
         let body = RoleBinding {
             metadata: kube::api::ObjectMeta {
                 name: Some(name.clone()),
@@ -558,8 +559,8 @@ async fn write_rbac(
                 owner_references: owners,
                 ..Default::default()
             },
-            role_ref,
-            subjects: Some(subjects),
+            role_ref: role_ref(&name),
+            subjects: Some(desired_subjects(desired)),
         };
         ctx.metrics.write(WriteKind::RoleBinding);
         let written = create_or_apply(&bindings, &name, &body, binding.is_none())

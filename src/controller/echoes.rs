@@ -53,6 +53,9 @@ impl OwnWrites {
             return false;
         };
         let mut writes = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if writes.is_empty() {
+            return false; // most events: nothing to build a key for
+        }
         let key = Self::key(seen);
         let Some(versions) = writes.get_mut(&key) else {
             return false;
