@@ -201,6 +201,34 @@ fn profile(cluster: &Cluster, phase: &str) -> Option<tokio::task::JoinHandle<()>
     }))
 }
 
+/// BENCH_METRICS_DIR (an experiment): the API server's metrics and heap profile
+/// before and after each sharing phase and each join, as `<dir>/<what>.<when>.txt`
+/// and `.heap`, to compare what the raw bound and the controller cost it (counters
+/// and allocations: `go tool pprof -sample_index=alloc_space -diff_base`).
+async fn dump_metrics(client: &Client, join: &str, when: &str) {
+    let Some(dir) = std::env::var_os("BENCH_METRICS_DIR").map(PathBuf::from) else {
+        return;
+    };
+    let Ok(request) = http::Request::get("/metrics").body(Vec::new()) else {
+        return;
+    };
+    if let Ok(text) = client.request_text(request).await {
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(format!("{join}.{when}.txt")), text);
+    }
+    let Ok(request) = http::Request::get("/debug/pprof/heap").body(Vec::new()) else {
+        return;
+    };
+    if let Ok(body) = client.request_stream(request).await {
+        use futures::AsyncReadExt;
+        let mut bytes = Vec::new();
+        let mut body = body;
+        if body.read_to_end(&mut bytes).await.is_ok() {
+            let _ = std::fs::write(dir.join(format!("{join}.{when}.heap")), bytes);
+        }
+    }
+}
+
 /// Workspaces that join, one after the other (BENCH_JOINS, default 5): the median is reported.
 fn join_count() -> usize {
     std::env::var("BENCH_JOINS")
@@ -222,15 +250,30 @@ async fn raw_joins(
     raw: &mut Raw,
 ) -> Res<()> {
     let c = &cluster.admin;
+    // BENCH_RAW_JOINS_AS_CONTROLLER (an experiment): the raw joins' entries are written
+    // with the controller's credentials, to tell what its identity costs the API server.
+    let as_controller = match std::env::var_os("BENCH_RAW_JOINS_AS_CONTROLLER") {
+        Some(_) => {
+            let kubeconfig = Kubeconfig::read_from(cluster.dir.join("controller.kubeconfig"))?;
+            let config =
+                Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+            Some(Client::try_from(config)?)
+        }
+        None => None,
+    };
+    let writer = as_controller.as_ref().unwrap_or(c);
     let mut joins = Vec::new();
     for j in 0..join_count() {
         let ns = format!("raw-join-{j}");
         create_all::<Namespace>(c, vec![namespace(&ns, None)]).await?;
         let join: Vec<Value> = (0..sc.workflows).map(|wf| entry(&ns, wf)).collect();
+        dump_metrics(c, &ns, "before").await;
+        // As before the controller's joins: a moment after the last request.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         let server_cpu = cluster.server_cpu_seconds();
         eprintln!("bench: raw {ns} joins at {}", jiff::Timestamp::now());
         let start = Instant::now();
-        create_all::<SharedWorkflow>(c, join).await?;
+        create_all::<SharedWorkflow>(writer, join).await?;
         seen_by_watch(arrivals, Some(&ns), sc.workflows).await;
         joins.push(start.elapsed());
         eprintln!(
@@ -238,6 +281,7 @@ async fn raw_joins(
             start.elapsed(),
             cluster.server_cpu_seconds() - server_cpu,
         );
+        dump_metrics(c, &ns, "after").await;
     }
     joins.sort();
     raw.join = joins.get(joins.len() / 2).copied().unwrap_or_default();
@@ -492,6 +536,7 @@ async fn raw_bound(cluster: &Cluster, sc: Scenario, arrivals: &Arc<Mutex<Arrival
         writes: entries.len(),
         ..Raw::default()
     };
+    dump_metrics(c, "phase-raw", "before").await;
     let start = Instant::now();
     let server_cpu = cluster.server_cpu_seconds();
     let _profile = profile(cluster, "raw");
@@ -547,6 +592,7 @@ async fn raw_bound(cluster: &Cluster, sc: Scenario, arrivals: &Arc<Mutex<Arrival
     create_all::<Event>(c, events).await?;
     raw.all = start.elapsed();
     raw.server_cpu = cluster.server_cpu_seconds() - server_cpu;
+    dump_metrics(c, "phase-raw", "after").await;
 
     raw_joins(cluster, sc, &entry, arrivals, &mut raw).await?;
 
@@ -786,6 +832,7 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
     let before = Requests::now(c).await?;
     let writes_before = controller.writes();
     let cpu_before = controller.cpu_seconds();
+    dump_metrics(c, "phase-controller", "before").await;
     let server_cpu_before = cluster.server_cpu_seconds();
 
     eprintln!("bench: {} grants: the controller", sc.grants());
@@ -824,6 +871,7 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
     }
     let ready = start.elapsed();
     let server_cpu = cluster.server_cpu_seconds() - server_cpu_before;
+    dump_metrics(c, "phase-controller", "after").await;
     controller.settle(Duration::from_secs(3)).await;
     // Less the benchmark's own: the share creates.
     let own = [("POST", "workflowshares", sc.workflows as u64)];
@@ -855,6 +903,10 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
                 .await?;
             controller.settle(Duration::from_secs(2)).await;
             let requests_before = Requests::now(c).await?;
+            dump_metrics(c, &joining, "before").await;
+            // The metrics just read are megabytes the API server just wrote: give its
+            // garbage collector a moment, as before the raw joins.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
             let syncs = controller.counter("workflow_share_syncs_total");
             let start = Instant::now();
             let (cpu, server_cpu) = (controller.cpu_seconds(), cluster.server_cpu_seconds());
@@ -897,6 +949,7 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
                 controller.cpu_seconds() - cpu,
                 cluster.server_cpu_seconds() - server_cpu,
             );
+            dump_metrics(c, &joining, "after").await;
             // What the API server served until then (read a moment after, so a little more).
             let served = Requests::now(c)
                 .await?

@@ -28,6 +28,7 @@ use crate::resources::{GROUP, SharedWorkflow, SharedWorkflowSpec};
 
 use super::Context;
 use super::entries::Entry;
+use super::writes::{self, Written};
 
 /// Labels on every object generated for one source workflow.
 pub fn source_labels(key: &WorkflowKey) -> BTreeMap<String, String> {
@@ -242,7 +243,14 @@ async fn write_entry(
                 spec: d.spec.clone(),
             };
             ctx.metrics.write(WriteKind::SharedWorkflow);
-            match api.create(&create_params(), &entry).await {
+            match writes::create::<_, Written<SharedWorkflow>>(
+                &ctx.client,
+                &api,
+                &create_params(),
+                &entry,
+            )
+            .await
+            {
                 Ok(created) => {
                     ctx.own_writes.wrote(&created);
                     return Ok((d.workspace.clone(), EntryState::Current(created.uid())));
@@ -265,17 +273,18 @@ async fn write_entry(
         "spec": spec_patch(&d.spec)?,
     });
     ctx.metrics.write(WriteKind::SharedWorkflow);
-    let patched = api
-        .patch(
-            &d.name,
-            &PatchParams {
-                field_manager: Some(labels::FIELD_MANAGER.to_string()),
-                ..Default::default()
-            },
-            &Patch::Merge(&patch),
-        )
-        .await
-        .map_err(Error::kube("patch SharedWorkflow"))?;
+    let patched: Written<SharedWorkflow> = writes::patch(
+        &ctx.client,
+        &api,
+        &d.name,
+        &PatchParams {
+            field_manager: Some(labels::FIELD_MANAGER.to_string()),
+            ..Default::default()
+        },
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(Error::kube("patch SharedWorkflow"))?;
     ctx.own_writes.wrote(&patched);
     Ok((d.workspace.clone(), EntryState::Current(patched.uid())))
 }
@@ -545,7 +554,7 @@ async fn write_rbac(
             rules: Some(desired_role(desired)),
         };
         ctx.metrics.write(WriteKind::Role);
-        let written = create_or_apply(&roles, &name, &body, role.is_none())
+        let written = create_or_apply(&ctx.client, &roles, &name, &body, role.is_none())
             .await
             .map_err(Error::kube("apply Role"))?;
         ctx.own_writes.wrote(&written);
@@ -563,7 +572,7 @@ async fn write_rbac(
             subjects: Some(desired_subjects(desired)),
         };
         ctx.metrics.write(WriteKind::RoleBinding);
-        let written = create_or_apply(&bindings, &name, &body, binding.is_none())
+        let written = create_or_apply(&ctx.client, &bindings, &name, &body, binding.is_none())
             .await
             .map_err(Error::kube("apply RoleBinding"))?;
         ctx.own_writes.wrote(&written);
@@ -575,23 +584,24 @@ async fn write_rbac(
 /// the API server less than an apply that creates), applied otherwise or when the
 /// create finds the name taken. Our later applies own every field we set: the
 /// fields are the same each time, so none is ever left behind by the create's
-/// field manager. Returns the object as written.
+/// field manager. Returns the metadata of the object as written.
 async fn create_or_apply<K>(
+    client: &kube::Client,
     api: &Api<K>,
     name: &str,
     body: &K,
     absent: bool,
-) -> Result<K, kube::Error>
+) -> Result<Written<K>, kube::Error>
 where
-    K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Resource + serde::Serialize + std::fmt::Debug,
 {
     if absent {
-        match api.create(&create_params(), body).await {
+        match writes::create(client, api, &create_params(), body).await {
             Err(kube::Error::Api(s)) if s.code == 409 => {}
             other => return other,
         }
     }
-    api.patch(name, &params(), &Patch::Apply(body)).await
+    writes::patch(client, api, name, &params(), &Patch::Apply(body)).await
 }
 
 fn ignore_not_found<T>(res: Result<T, kube::Error>, action: &'static str) -> Result<()> {

@@ -104,6 +104,19 @@ mod tests {
     }
 
     #[test]
+    fn a_write_read_back_as_metadata_matches_the_whole_object_watched() {
+        let own = OwnWrites::default();
+        let written: super::super::writes::Written<Role> =
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "lecteurs-ü", "namespace": "vente-é", "resourceVersion": "7"},
+                "rules": [],
+            }))
+            .unwrap();
+        own.wrote(&written);
+        assert!(own.is_echo(&role("vente-é", "lecteurs-ü", "7")));
+    }
+
+    #[test]
     fn a_skipped_echo_is_dropped_with_the_ones_before_it() {
         let own = OwnWrites::default();
         own.wrote(&role("ns", "r", "1"));

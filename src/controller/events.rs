@@ -73,8 +73,10 @@ pub async fn create_once(ctx: &Context, event: &Event) -> Result<bool, kube::Err
     }
     let api: Api<Event> = Api::namespaced(ctx.client.clone(), ns);
     ctx.metrics.write(WriteKind::Event);
-    let sent =
-        super::lanes::bookkeeping(&ctx.slots, api.create(&PostParams::default(), event)).await;
+    let pp = PostParams::default();
+    let create =
+        super::writes::create::<_, super::writes::Written<Event>>(&ctx.client, &api, &pp, event);
+    let sent = super::lanes::bookkeeping(&ctx.slots, create).await;
     let created = match sent {
         Ok(_) => true,
         Err(kube::Error::Api(s)) if s.code == 409 => false,

@@ -25,6 +25,7 @@ mod status;
 mod supervise;
 mod sync;
 mod triggers;
+mod writes;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -133,7 +133,7 @@ pub async fn converge<K: Shareable>(ctx: &Context, obj: &K) -> Result<Visibility
             continue;
         };
         let api = status::namespaced_api(ctx, share.as_ref())?;
-        status::apply_if_changed(ctx, &api, share.as_ref(), share_plan.status.clone(), &now)
+        status::write_if_changed(ctx, &api, share.as_ref(), share_plan.status.clone(), &now)
             .await?;
     }
     Ok(plan)

@@ -203,6 +203,6 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
         workspaces,
     };
     let api: Api<Organization> = Api::all(ctx.client.clone());
-    status::apply_if_changed(&ctx, &api, &org, next, &now_rfc3339()).await?;
+    status::write_if_changed(&ctx, &api, &org, next, &now_rfc3339()).await?;
     Ok(Action::requeue(Duration::from_secs(300)))
 }

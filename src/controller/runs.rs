@@ -166,6 +166,6 @@ pub async fn reconcile(run: Arc<WorkflowRun>, ctx: Arc<Context>) -> Result<Actio
         }),
     };
     let api = status::namespaced_api(&ctx, run.as_ref())?;
-    status::apply_if_changed(&ctx, &api, run.as_ref(), next, &now_rfc3339()).await?;
+    status::write_if_changed(&ctx, &api, run.as_ref(), next, &now_rfc3339()).await?;
     Ok(Action::await_change())
 }

@@ -16,6 +16,7 @@ use crate::resources::{
 };
 
 use super::Context;
+use super::writes::{self, Written};
 
 /// A status as wanted, before transition times are merged in.
 fn fingerprint<S: serde::Serialize>(status: &S) -> u64 {
@@ -124,17 +125,19 @@ fn fields_of<S: schemars::JsonSchema + 'static>() -> std::sync::Arc<[String]> {
 
 /// Writes `next` as the status of `obj` with server-side apply, after carrying
 /// over unchanged conditions' transition times; skipped when nothing would change.
-/// Returns the object as written, if it was.
-pub async fn apply_if_changed<K>(
+/// Returns the object as written, if it was, read as `R`: the whole object, or
+/// `Written<K>` when only its metadata matters (see `writes`).
+pub async fn apply_if_changed<K, R>(
     ctx: &Context,
     api: &Api<K>,
     obj: &K,
     mut next: K::Status,
     now: &str,
-) -> Result<Option<K>>
+) -> Result<Option<R>>
 where
     K: Resource<DynamicType = ()> + HasStatus + Clone + DeserializeOwned + std::fmt::Debug,
     K::Status: Conditioned + serde::Serialize + schemars::JsonSchema + 'static,
+    R: Resource + DeserializeOwned,
 {
     // The store may not show our last write yet (the watch is a moment behind):
     // what was wanted then is what is wanted now, so there is nothing to write.
@@ -158,9 +161,15 @@ where
     // The body is built once a slot is held (see `lanes`).
     let written = super::lanes::bookkeeping(&ctx.slots, async {
         let body = merge_patch(&next)?;
-        api.patch_status(&obj.name_any(), &params(), &Patch::Merge(&body))
-            .await
-            .map_err(Error::kube("update status"))
+        writes::patch_status::<_, _, R>(
+            &ctx.client,
+            api,
+            &obj.name_any(),
+            &params(),
+            &Patch::Merge(&body),
+        )
+        .await
+        .map_err(Error::kube("update status"))
     })
     .await?;
     if let Some((uid, wanted)) = memo_key {
@@ -176,6 +185,22 @@ where
     Ok(Some(written))
 }
 
+/// `apply_if_changed` for callers that need nothing back from the write.
+pub async fn write_if_changed<K>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+    next: K::Status,
+    now: &str,
+) -> Result<()>
+where
+    K: Resource<DynamicType = ()> + HasStatus + Clone + DeserializeOwned + std::fmt::Debug,
+    K::Status: Conditioned + serde::Serialize + schemars::JsonSchema + 'static,
+{
+    apply_if_changed::<K, Written<K>>(ctx, api, obj, next, now).await?;
+    Ok(())
+}
+
 pub(super) fn namespaced_api<K>(ctx: &Context, obj: &K) -> Result<Api<K>>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
@@ -186,12 +211,16 @@ where
     Ok(Api::namespaced(ctx.client.clone(), &ns))
 }
 
-pub async fn share(
+/// Writes a share's status (if changed), read back as `R` (see `apply_if_changed`).
+pub async fn share<R>(
     ctx: &Context,
     share: &WorkflowShare,
     next: WorkflowShareStatus,
     now: &str,
-) -> Result<Option<WorkflowShare>> {
+) -> Result<Option<R>>
+where
+    R: Resource<DynamicType = ()> + DeserializeOwned,
+{
     let written = apply_if_changed(ctx, &namespaced_api(ctx, share)?, share, next, now).await?;
     if let Some(written) = &written {
         ctx.own_writes.wrote(written);
@@ -200,7 +229,9 @@ pub async fn share(
 }
 
 pub async fn workflow(ctx: &Context, wf: &Workflow, next: WorkflowStatus, now: &str) -> Result<()> {
-    if let Some(written) = apply_if_changed(ctx, &namespaced_api(ctx, wf)?, wf, next, now).await? {
+    let written: Option<Written<Workflow>> =
+        apply_if_changed(ctx, &namespaced_api(ctx, wf)?, wf, next, now).await?;
+    if let Some(written) = written {
         ctx.own_writes.wrote(&written);
     }
     Ok(())
@@ -212,8 +243,7 @@ pub async fn clone(
     next: WorkflowCloneStatus,
     now: &str,
 ) -> Result<()> {
-    apply_if_changed(ctx, &namespaced_api(ctx, clone)?, clone, next, now).await?;
-    Ok(())
+    write_if_changed(ctx, &namespaced_api(ctx, clone)?, clone, next, now).await
 }
 
 /// Adds or removes our finalizer on a share. JSON patch with a `test` on the

@@ -15,6 +15,7 @@ use crate::resources::condition::ConditionType;
 use crate::resources::condition::now_rfc3339;
 use crate::resources::{Condition, Workflow, WorkflowShare, WorkflowShareStatus};
 
+use super::writes::Written;
 use super::{Context, apply, authorize, events, lanes, notify, status};
 
 /// Notifications of one workflow sent at the same time (the client bounds the total).
@@ -132,7 +133,9 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
             ],
             ..previous
         };
-        if let Some(written) = status::share(ctx, share, progressing, &now).await? {
+        // Read back whole: the rest of this sync plans from the share as written.
+        if let Some(written) = status::share::<WorkflowShare>(ctx, share, progressing, &now).await?
+        {
             *share = Arc::new(written);
         }
     }
@@ -218,7 +221,8 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
             .find(|s| s.metadata.name.as_deref() == Some(&share_plan.name))
             .filter(|s| s.metadata.deletion_timestamp.is_none());
         if let Some(share) = share {
-            status::share(ctx, share, share_plan.status.clone(), &now).await?;
+            status::share::<Written<WorkflowShare>>(ctx, share, share_plan.status.clone(), &now)
+                .await?;
             // After the status, so a retry does not report the same change twice.
             if let Err(error) = events::on_share(ctx, share, &share_plan.status).await {
                 tracing::warn!(%error, "could not record share changes as Events");

@@ -246,7 +246,7 @@ pub async fn reconcile(trigger: Arc<Trigger>, ctx: Arc<Context>) -> Result<Actio
     ];
     prune(&ctx, &trigger, &namespace).await?;
     let api = status::namespaced_api(&ctx, trigger.as_ref())?;
-    status::apply_if_changed(&ctx, &api, trigger.as_ref(), next, &now_rfc3339()).await?;
+    status::write_if_changed(&ctx, &api, trigger.as_ref(), next, &now_rfc3339()).await?;
     Ok(Action::requeue(requeue))
 }
 
@@ -261,6 +261,6 @@ pub async fn reconcile_project(project: Arc<Project>, ctx: Arc<Context>) -> Resu
         shared_with: visibility.shared_with,
     };
     let api = status::namespaced_api(&ctx, project.as_ref())?;
-    status::apply_if_changed(&ctx, &api, project.as_ref(), next, &now_rfc3339()).await?;
+    status::write_if_changed(&ctx, &api, project.as_ref(), next, &now_rfc3339()).await?;
     Ok(Action::requeue(RESYNC))
 }
