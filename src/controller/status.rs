@@ -123,7 +123,7 @@ fn fields_of<S: schemars::JsonSchema + 'static>() -> std::sync::Arc<[String]> {
         .clone()
 }
 
-/// Writes `next` as the status of `obj` with server-side apply, after carrying
+/// Writes `next` as the status of `obj` (a JSON merge patch), after carrying
 /// over unchanged conditions' transition times; skipped when nothing would change.
 /// Returns the object as written, if it was, read as `R`: the whole object, or
 /// `Written<K>` when only its metadata matters (see `writes`).
