@@ -32,7 +32,11 @@ where
     R: DeserializeOwned,
 {
     let bytes = serde_json::to_vec(body).map_err(kube::Error::SerdeError)?;
-    send(client, request(api).create(pp, bytes), "create").await
+    let mut req = request(api)
+        .create(pp, bytes)
+        .map_err(kube::Error::BuildRequest)?;
+    req.extensions_mut().insert("create");
+    client.request(req).await
 }
 
 /// `Api::patch`, answered as `R`.
@@ -48,8 +52,11 @@ where
     P: Serialize + Debug,
     R: DeserializeOwned,
 {
-    let req = request(api).patch(name, pp, patch);
-    send(client, req, "patch").await
+    let mut req = request(api)
+        .patch(name, pp, patch)
+        .map_err(kube::Error::BuildRequest)?;
+    req.extensions_mut().insert("patch");
+    client.request(req).await
 }
 
 /// `Api::patch_status`, answered as `R`.
@@ -65,18 +72,10 @@ where
     P: Serialize + Debug,
     R: DeserializeOwned,
 {
-    let req = request(api).patch_subresource("status", name, pp, patch);
-    send(client, req, "patch_status").await
-}
-
-/// Sends a built request, named as kube's own methods name theirs in traces.
-async fn send<R: DeserializeOwned>(
-    client: &Client,
-    req: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
-    verb: &'static str,
-) -> kube::Result<R> {
-    let mut req = req.map_err(kube::Error::BuildRequest)?;
-    req.extensions_mut().insert(verb);
+    let mut req = request(api)
+        .patch_subresource("status", name, pp, patch)
+        .map_err(kube::Error::BuildRequest)?;
+    req.extensions_mut().insert("patch_status");
     client.request(req).await
 }
 
