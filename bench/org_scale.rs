@@ -491,8 +491,8 @@ struct Raw {
 }
 
 /// The raw write bound: a bulk client creating what the controller creates for the
-/// scenario (library entries, the reader Role and RoleBinding per workflow, one
-/// notification Event per grant) as fast as the API server takes them.
+/// scenario (library entries, the owner workspace's organization readers Role and
+/// RoleBinding, one notification Event per grant) as fast as the API server takes them.
 /// Waits until the entry watch has seen `want` entries (in `namespace`, or in all).
 async fn seen_by_watch(arrivals: &Arc<Mutex<Arrivals>>, namespace: Option<&str>, want: usize) {
     let seen = || {
@@ -545,26 +545,32 @@ async fn raw_bound(cluster: &Cluster, sc: Scenario, arrivals: &Arc<Mutex<Arrival
     seen_by_watch(arrivals, None, total).await;
     raw.shared_workflows = start.elapsed();
 
-    let mut rbac_roles = Vec::new();
-    let mut rbac_bindings = Vec::new();
-    for wf in 0..sc.workflows {
-        let name = format!("workflow-share.{}", workflow_name(wf));
-        rbac_roles.push(json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-            "metadata": {"name": name, "namespace": src},
-            "rules": [{"apiGroups": ["sharing.workflows.dev"], "resources": ["workflows"],
-                "resourceNames": [workflow_name(wf)], "verbs": ["get", "watch"]}],
-        }));
-        let subjects: Vec<Value> = (0..sc.workspaces)
-            .map(|ws| json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": format!("manager-{ws}")}))
-            .collect();
-        rbac_bindings.push(json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-            "metadata": {"name": name, "namespace": src},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-            "subjects": subjects,
-        }));
-    }
+    // The organization readers grant of the owner workspace: one Role listing every
+    // workflow, one RoleBinding of every workspace's members and service accounts.
+    let name = "workflow-share-organization-readers";
+    let rbac_roles = vec![json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": name, "namespace": src},
+        "rules": [{"apiGroups": ["sharing.workflows.dev"], "resources": ["workflows"],
+            "resourceNames": (0..sc.workflows).map(workflow_name).collect::<Vec<_>>(),
+            "verbs": ["get", "watch"]}],
+    })];
+    let subjects: Vec<Value> = (0..sc.workspaces)
+        .flat_map(|ws| {
+            [
+                json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                    "name": format!("system:serviceaccounts:{}", workspace("raw", ws))}),
+                json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
+                    "name": format!("manager-{ws}")}),
+            ]
+        })
+        .collect();
+    let rbac_bindings = vec![json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": src},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": subjects,
+    })];
     raw.writes += rbac_roles.len() + rbac_bindings.len();
     create_all::<Role>(c, rbac_roles).await?;
     create_all::<RoleBinding>(c, rbac_bindings).await?;

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use workflow_share::{controller, diff, manifests, resources, visible};
+use workflow_share::{controller, diff, manifests, planner, resources, visible};
 
 // jemalloc: a burst's freed memory is reused and returned to the system; glibc's
 // per-thread arenas kept it (a converged controller stayed near its burst peak).
@@ -274,7 +274,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     "{}",
                     serde_json::to_string_pretty(&manifests::plans_value(&plans))?
                 ),
-                _ => emit!("{}", manifests::plans_table(&plans)),
+                _ => {
+                    let readers =
+                        planner::organization_readers_of_plans(&snapshot.directory(), &plans);
+                    emit!("{}", manifests::plans_table(&plans, &readers))
+                }
             }
         }
         Command::Controller {

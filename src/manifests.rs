@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
-use crate::planner::{Snapshot, WorkflowPlan};
+use crate::planner::{DesiredRbac, Snapshot, WorkflowPlan};
 
 fn yaml_files(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     if path.is_dir() {
@@ -85,7 +85,7 @@ pub fn load_snapshot(paths: &[PathBuf]) -> anyhow::Result<Snapshot> {
 }
 
 /// One line per grant: the view `kubectl get workflowshares -o wide` gives, before applying.
-pub fn plans_table(plans: &[WorkflowPlan]) -> String {
+pub fn plans_table(plans: &[WorkflowPlan], readers: &[(String, DesiredRbac)]) -> String {
     let mut rows = vec![[
         "WORKFLOW".to_string(),
         "SHARE".into(),
@@ -110,18 +110,27 @@ pub fn plans_table(plans: &[WorkflowPlan]) -> String {
         }
     }
     let mut out = crate::text::columns(&rows);
-    for plan in plans {
-        for rbac in plan.rbac.iter().chain(&plan.creator_rbac) {
-            let _ = writeln!(
-                out,
-                "\nrbac {}/{}: {} on workflow {} for {} subject(s)",
-                plan.namespace,
-                rbac.name,
-                rbac.verbs.join(","),
-                rbac.object,
-                rbac.subjects.len()
-            );
-        }
+    let grants = plans
+        .iter()
+        .flat_map(|p| {
+            p.rbac
+                .iter()
+                .chain(&p.creator_rbac)
+                .map(|r| (p.namespace.as_str(), r))
+        })
+        .chain(readers.iter().map(|(ns, r)| (ns.as_str(), r)));
+    for (namespace, rbac) in grants {
+        let on = match rbac.objects.as_slice() {
+            [one] => format!("workflow {one}"),
+            many => format!("{} workflows", many.len()),
+        };
+        let _ = writeln!(
+            out,
+            "\nrbac {namespace}/{}: {} on {on} for {} subject(s)",
+            rbac.name,
+            rbac.verbs.join(","),
+            rbac.subjects.len()
+        );
     }
     out
 }
@@ -136,6 +145,7 @@ pub fn plans_value(plans: &[WorkflowPlan]) -> serde_json::Value {
                 "sharedWorkflows": p.shared_workflows.iter().map(|s| format!("{}/{}", s.workspace, s.name)).collect::<Vec<_>>(),
                 "tier": p.workflow_status.as_ref().and_then(|s| s.tier),
                 "creator": p.workflow_status.as_ref().and_then(|s| s.creator.clone()),
+                "organizationReadable": p.organization_readable,
                 "rbacSubjects": p.rbac.as_ref().map(|r| r.subjects.iter().map(|m| format!("{}:{}", m.kind, m.name)).collect::<Vec<_>>()).unwrap_or_default(),
                 "shares": p.shares.iter().map(|s| serde_json::json!({"name": s.name, "grants": s.status.grants})).collect::<Vec<_>>(),
             })

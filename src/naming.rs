@@ -45,6 +45,13 @@ pub fn creator_rbac_name(workflow: &str) -> String {
     fit(&format!("workflow-share-creator.{workflow}"), MAX_NAME)
 }
 
+/// Name of the Role and RoleBinding in an owner workspace that let every member of
+/// its organization read its organization-wide workflows. Never a workflow's grant
+/// name (those have a `.` after the prefix).
+pub fn organization_readers_name() -> String {
+    "workflow-share-organization-readers".to_string()
+}
+
 /// Name of the RoleBinding that gives one organization role (auditor, coordinator)
 /// in a workspace of `organization`.
 pub fn organization_binding_name(cluster_role: &str, organization: &str) -> String {

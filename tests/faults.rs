@@ -109,9 +109,12 @@ async fn all_granted(admin: &kube::Client, org: &Org) -> bool {
     entries(admin, org).await.len() == org.recipients.len() * org.workflows.len()
 }
 
-/// The reader grant Roles and RoleBindings in the owner workspace.
-async fn reader_grants(admin: &kube::Client, org: &Org) -> usize {
-    let readers = |name: Option<&str>| name.is_some_and(|n| n.starts_with("workflow-share."));
+/// The reader grants in the owner workspace: how many Roles and RoleBindings of
+/// single workflows, and the workflows the organization readers grant lists (empty
+/// when its Role or RoleBinding is missing).
+async fn reader_grants(admin: &kube::Client, org: &Org) -> (usize, Vec<String>) {
+    let per_workflow = |name: Option<&str>| name.is_some_and(|n| n.starts_with("workflow-share."));
+    let organization = "workflow-share-organization-readers";
     let roles = Api::<Role>::namespaced(admin.clone(), &org.src)
         .list(&Default::default())
         .await
@@ -122,14 +125,25 @@ async fn reader_grants(admin: &kube::Client, org: &Org) -> usize {
         .await
         .expect("bindings")
         .items;
-    roles
+    let single = roles
         .iter()
-        .filter(|r| readers(r.metadata.name.as_deref()))
+        .filter(|r| per_workflow(r.metadata.name.as_deref()))
         .count()
         + bindings
             .iter()
-            .filter(|b| readers(b.metadata.name.as_deref()))
-            .count()
+            .filter(|b| per_workflow(b.metadata.name.as_deref()))
+            .count();
+    let bound = bindings
+        .iter()
+        .any(|b| b.metadata.name.as_deref() == Some(organization));
+    let mut listed: Vec<String> = roles
+        .iter()
+        .filter(|r| bound && r.metadata.name.as_deref() == Some(organization))
+        .flat_map(|r| r.rules.iter().flatten())
+        .flat_map(|rule| rule.resource_names.iter().flatten().cloned())
+        .collect();
+    listed.sort();
+    (single, listed)
 }
 
 /// Every grant notified exactly once.
@@ -221,7 +235,13 @@ async fn sigkill_at_twenty_moments_leaves_the_exact_state() {
         all_ready(&shares).await.then_some(())
     })
     .await;
-    assert_eq!(reader_grants(&admin, &org).await, 2 * org.workflows.len());
+    let mut workflows = org.workflows.clone();
+    workflows.sort();
+    assert_eq!(
+        reader_grants(&admin, &org).await,
+        (0, workflows),
+        "one organization readers grant lists every workflow"
+    );
     assert_notified_once(&admin, &org).await;
 
     // Mass revocation, with 10 more kills.
@@ -241,7 +261,7 @@ async fn sigkill_at_twenty_moments_leaves_the_exact_state() {
                     .list(&Default::default())
                     .await
                     .is_ok_and(|l| l.items.is_empty())
-                && reader_grants(&admin, &org).await == 0;
+                && reader_grants(&admin, &org).await == (0, Vec::new());
             gone.then_some(())
         },
     )

@@ -55,12 +55,26 @@ async fn organization_wide_shares_follow_workspaces_joining_and_leaving() {
     let mut yaml = organization_yaml("ow-org", &[sales, support]);
     yaml += &workflow_doc(sales, "handbook", true);
     yaml += &share_doc(sales, "handbook", "  entireOrganization: true");
+    yaml += &member_yaml(support, "member", "sam");
+    yaml += &member_yaml(sales, "member", "sven");
     apply_yaml(&admin, &yaml).await.expect("apply");
     let entry = "ow-sales.handbook";
+    let wf = Some("handbook");
+    let (sam, sven, lena) = (
+        cp.impersonating("sam", &[]).await,
+        cp.impersonating("sven", &[]).await,
+        cp.impersonating("lena", &[]).await,
+    );
     eventually("existing workspace granted", WAIT, || async {
-        entry_exists(&admin, support, entry).await.then_some(())
+        (entry_exists(&admin, support, entry).await
+            && can_i(&sam, "get", G, "workflows", sales, wf).await)
+            .then_some(())
     })
     .await;
+    assert!(
+        can_i(&sven, "get", G, "workflows", sales, wf).await,
+        "the owner's own members read it"
+    );
     assert!(
         !entry_exists(&admin, sales, entry).await,
         "never the owner itself"
@@ -72,7 +86,10 @@ async fn organization_wide_shares_follow_workspaces_joining_and_leaving() {
         .expect("new workspace");
     apply_yaml(
         &admin,
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ow-late\n",
+        &format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ow-late\n{}",
+            member_yaml("ow-late", "member", "lena")
+        ),
     )
     .await
     .expect("plain namespace");
@@ -81,6 +98,10 @@ async fn organization_wide_shares_follow_workspaces_joining_and_leaving() {
     })
     .await;
     assert!(!entry_exists(&admin, "ow-late", entry).await);
+    assert!(
+        !can_i(&lena, "get", G, "workflows", sales, wf).await,
+        "not in the organization yet"
+    );
     let namespaces: Api<Namespace> = Api::all(admin.clone());
     let label = |value: serde_json::Value| json!({"metadata": {"labels": {"sharing.workflows.dev/organization": value}}});
     namespaces
@@ -92,7 +113,9 @@ async fn organization_wide_shares_follow_workspaces_joining_and_leaving() {
         .await
         .expect("label");
     eventually("labelled workspace granted", WAIT, || async {
-        entry_exists(&admin, "ow-late", entry).await.then_some(())
+        (entry_exists(&admin, "ow-late", entry).await
+            && can_i(&lena, "get", G, "workflows", sales, wf).await)
+            .then_some(())
     })
     .await;
 
@@ -106,7 +129,9 @@ async fn organization_wide_shares_follow_workspaces_joining_and_leaving() {
         .await
         .expect("unlabel");
     eventually("left workspace revoked", WAIT, || async {
-        (!entry_exists(&admin, "ow-late", entry).await).then_some(())
+        (!entry_exists(&admin, "ow-late", entry).await
+            && !can_i(&lena, "get", G, "workflows", sales, wf).await)
+            .then_some(())
     })
     .await;
 
@@ -137,10 +162,15 @@ async fn organization_wide_shares_follow_workspaces_joining_and_leaving() {
             let kept = entry_exists(&admin, support, entry).await;
             let s = shares.get("handbook").await.ok()?.status?;
             let via_ok = s.grants.len() == 1 && s.grants[0].via == vec![GrantVia::Explicit];
-            (gone && kept && via_ok).then_some(())
+            let owner_members_out = !can_i(&sven, "get", G, "workflows", sales, wf).await;
+            (gone && kept && via_ok && owner_members_out).then_some(())
         },
     )
     .await;
+    assert!(
+        can_i(&sam, "get", G, "workflows", sales, wf).await,
+        "the explicitly granted workspace still reads it"
+    );
 }
 
 #[tokio::test]

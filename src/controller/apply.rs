@@ -57,7 +57,7 @@ pub fn deleted_with<K: Resource<DynamicType = ()>>(owner: &K) -> Option<OwnerRef
 }
 
 /// Whether `meta` carries all of `wanted` labels (the object is ours, for this source).
-fn has_labels<R: Resource>(obj: &R, wanted: &BTreeMap<String, String>) -> bool {
+pub(super) fn has_labels<R: Resource>(obj: &R, wanted: &BTreeMap<String, String>) -> bool {
     let have = obj.meta().labels.as_ref();
     wanted
         .iter()
@@ -365,7 +365,7 @@ fn desired_role(rbac: &DesiredRbac) -> Vec<PolicyRule> {
     vec![PolicyRule {
         api_groups: Some(vec![GROUP.to_string()]),
         resources: Some(vec![rbac.resource.to_string()]),
-        resource_names: Some(vec![rbac.object.clone()]),
+        resource_names: Some(rbac.objects.clone()),
         verbs: rbac.verbs.clone(),
         ..Default::default()
     }]
@@ -509,6 +509,23 @@ pub async fn rbac_for(
 }
 
 /// Writes what differs between the Role and RoleBinding the stores show and `desired`.
+/// Whether the stores show `target` as `desired` (absent for None).
+pub fn rbac_shown(ctx: &Context, target: &RbacTarget<'_>, desired: Option<&DesiredRbac>) -> bool {
+    let at = ObjectRef::new(target.name).within(target.namespace);
+    let role = ctx.stores.roles.get(&at);
+    let binding = ctx
+        .stores
+        .role_bindings
+        .get(&ObjectRef::new(target.name).within(target.namespace));
+    match desired {
+        None => role.is_none() && binding.is_none(),
+        Some(d) => {
+            role.is_some_and(|r| role_is(&r, d))
+                && binding.is_some_and(|b| binding_is(&b, target.name, d))
+        }
+    }
+}
+
 async fn write_rbac(
     ctx: &Context,
     target: &RbacTarget<'_>,
@@ -726,7 +743,7 @@ mod tests {
         DesiredRbac {
             name: "lecteurs".into(),
             resource: "workflows",
-            object: "qualification-des-leads".into(),
+            objects: vec!["qualification-des-leads".into()],
             verbs: vec!["get".into()],
             subjects,
         }
@@ -756,7 +773,7 @@ mod tests {
             ..Default::default()
         };
         let mut other_object = more.clone();
-        other_object.object = "autre".into();
+        other_object.objects = vec!["autre".into()];
         assert!(adds_only(Some(&role), Some(&binding), &more));
         assert!(
             !adds_only(Some(&role), Some(&binding), &other_object),

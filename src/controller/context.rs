@@ -195,6 +195,8 @@ pub struct Context {
     /// What our writes produced, so their watch events wake nothing (see `echoes`).
     pub own_writes: Arc<super::echoes::OwnWrites>,
     pub stores: Stores,
+    /// The organization readers grant of each owner workspace (see `readers`).
+    pub readers: super::readers::OrganizationReaders,
     pub metrics: Arc<Metrics>,
     /// Name reported on Events (pod name in a cluster).
     pub instance: String,
@@ -219,6 +221,7 @@ impl Context {
             own_writes,
             written_statuses: Default::default(),
             stores,
+            readers: Default::default(),
             metrics,
             instance,
             created_events: Default::default(),

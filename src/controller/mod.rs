@@ -20,6 +20,7 @@ pub mod leader;
 mod notify;
 mod objects;
 mod organization;
+mod readers;
 mod runs;
 mod status;
 mod supervise;
@@ -428,6 +429,32 @@ fn audience_changes(
     tokio_stream::wrappers::BroadcastStream::new(audience.subscribe()).map(|_| ())
 }
 
+/// Workflows to sync when a generated Role or RoleBinding changes under us: its
+/// source workflow, or for a workspace's organization readers grant, one of the
+/// workflows shared organization-wide there (any sync of one restores the grant).
+fn sources_of_rbac<R: Resource>(
+    obj: &R,
+    workflows: &Store<Workflow>,
+    shares: &Store<WorkflowShare>,
+) -> Vec<WorkflowKey> {
+    if obj.meta().name.as_deref() != Some(crate::naming::organization_readers_name().as_str()) {
+        return source_of_rbac(obj, workflows).into_iter().collect();
+    }
+    let Some(namespace) = obj.meta().namespace.as_deref() else {
+        return Vec::new();
+    };
+    shares
+        .state()
+        .iter()
+        .filter(|s| {
+            s.spec.entire_organization && s.metadata.namespace.as_deref() == Some(namespace)
+        })
+        .filter_map(|s| WorkflowKey::of_share(s))
+        .min()
+        .into_iter()
+        .collect()
+}
+
 /// Source workflow of a generated Role or RoleBinding, from its labels.
 fn source_of_rbac<R: Resource>(obj: &R, workflows: &Store<Workflow>) -> Option<WorkflowKey> {
     let labels = obj.meta().labels.as_ref()?;
@@ -513,7 +540,8 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
     let (share_store, share_writer) = reflector::store::<WorkflowShare>();
     let (wf_store, wf_writer) = reflector::store::<Workflow>();
     let (ns_store, ns_writer) = reflector::store::<Namespace>();
-    let (s1, s2, s3, s4) = (
+    let (s1, s2, s3, s4, s5) = (
+        share_store.clone(),
         share_store.clone(),
         share_store.clone(),
         share_store.clone(),
@@ -622,7 +650,7 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
             move |rb: &RoleBinding| {
                 if is_ours(rb) {
                     // Our own grants wake only the workflow they serve.
-                    return source_of_rbac(rb, &w1).into_iter().collect();
+                    return sources_of_rbac(rb, &w1, &s4);
                 }
                 // Membership changed: who sees what may have changed.
                 c3.invalidate();
@@ -640,7 +668,7 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
             Api::all(client.clone()),
             managed(),
             triggers.clone(),
-            move |r: &Role| source_of_rbac(r, &w2).into_iter().collect(),
+            move |r: &Role| sources_of_rbac(r, &w2, &s5),
         ),
         shared_workflows: entry_store,
         entry_index,

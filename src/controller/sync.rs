@@ -175,15 +175,21 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
     }
     let readers = naming::grant_rbac_name(&key.name);
     let creator = naming::creator_rbac_name(&key.name);
+    // The organization's members first: a workflow's own grant then drops them.
+    let organization_owned = ctx
+        .readers
+        .converge(ctx, &key.namespace, &key.name, plan.organization_readable)
+        .await?;
     let readers_owned = apply::rbac(ctx, key, &readers, plan.rbac.as_ref()).await?;
     let creator_owned = apply::rbac(ctx, key, &creator, plan.creator_rbac.as_ref()).await?;
     let applied = Applied {
         uids: entries.uids,
         conflicts: entries.conflicts,
-        blocked_rbac: match (readers_owned, creator_owned) {
-            (false, _) => Some(readers),
-            (true, false) => Some(creator),
-            (true, true) => None,
+        blocked_rbac: match (organization_owned, readers_owned, creator_owned) {
+            (false, _, _) => Some(naming::organization_readers_name()),
+            (_, false, _) => Some(readers),
+            (_, _, false) => Some(creator),
+            (true, true, true) => None,
         },
     };
 

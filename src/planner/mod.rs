@@ -4,6 +4,7 @@
 mod directory;
 mod organization;
 mod plan;
+mod readers;
 pub mod schedule;
 mod settle;
 mod snapshot;
@@ -17,6 +18,7 @@ pub use plan::{
     DesiredRbac, DesiredSharedWorkflow, READ_VERBS, SHARE_VERB, SharePlan, WorkflowPlan,
     plan_workflow,
 };
+pub use readers::{organization_readers_of_plans, plan_organization_readers};
 pub use settle::{Applied, Notification, remember_enabled, settle};
 pub use snapshot::{Snapshot, WorkflowKey};
 pub use visibility::{ShareInput, SharedKind, Target, VisibilityPlan, plan_visibility};

@@ -21,14 +21,14 @@ pub struct DesiredSharedWorkflow {
 }
 
 /// A Role and RoleBinding (same name) in the owner workspace that give `subjects`
-/// `verbs` on exactly one workflow.
+/// `verbs` on exactly the named objects (one, but for the organization's readers).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredRbac {
     pub name: String,
-    /// The resource (plural) of the one object: workflows, projects or triggers.
+    /// The resource (plural) of the objects: workflows, projects or triggers.
     pub resource: &'static str,
-    /// Name of the one object.
-    pub object: String,
+    /// Names of the objects, sorted.
+    pub objects: Vec<String>,
     pub verbs: Vec<String>,
     pub subjects: Vec<Member>,
 }
@@ -56,8 +56,12 @@ pub struct WorkflowPlan {
     pub namespace: String,
     pub workflow: String,
     pub shared_workflows: Vec<DesiredSharedWorkflow>,
-    /// Read access for people, granted workspaces and (organization tier) everyone.
+    /// Read access for people and granted workspaces (but for the organization's
+    /// members when `organization_readable`).
     pub rbac: Option<DesiredRbac>,
+    /// Every member of the owner's organization may read it: the workspace's one
+    /// organization readers grant lists it (see `plan_organization_readers`).
+    pub organization_readable: bool,
     /// Read, edit, delete and (unless the organization reserves it) share, for the creator.
     pub creator_rbac: Option<DesiredRbac>,
     pub shares: Vec<SharePlan>,
@@ -90,11 +94,26 @@ pub(super) fn target_problem(
         ));
     }
     let Some(owner_org) = owner_org else {
-        return Some((
-            GrantState::Rejected,
-            "OwnerNotInOrganization",
-            format!("namespace {owner_namespace} is not a workspace of any organization"),
-        ));
+        return Some(match directory.lookup(owner_namespace) {
+            // The share exists in it, so the namespace is only not seen yet.
+            Lookup::Missing => (
+                GrantState::Pending,
+                "WorkspaceNotFound",
+                format!("namespace {owner_namespace} is not known yet"),
+            ),
+            Lookup::UnknownOrganization(org) => (
+                GrantState::Pending,
+                "OrganizationNotFound",
+                format!(
+                    "namespace {owner_namespace} names organization {org}, which does not exist yet; it is granted when it appears"
+                ),
+            ),
+            Lookup::Unlabelled | Lookup::Workspace(_) => (
+                GrantState::Rejected,
+                "OwnerNotInOrganization",
+                format!("namespace {owner_namespace} is not a workspace of any organization"),
+            ),
+        });
     };
     match directory.lookup(target) {
         Lookup::Missing => Some((
@@ -349,11 +368,34 @@ pub fn plan_workflow(
         });
     }
 
+    // Organization tier: every member of the organization reads it, the owner's own
+    // workspace included, through the owner workspace's one organization readers
+    // grant (a workspace joining is then one binding to update, not one per workflow).
+    let sharing_allowed = |s: &&&WorkflowShare| {
+        !s.metadata
+            .name
+            .as_ref()
+            .is_some_and(|n| unauthorized.contains(n))
+    };
+    let available =
+        workflow.is_some() && owner_org.is_some() && !archived && shareable == Some(true);
+    let organization_wide = available
+        && live
+            .iter()
+            .filter(sharing_allowed)
+            .any(|s| s.spec.entire_organization);
+    let organization_readable = organization_wide
+        && live
+            .iter()
+            .filter(sharing_allowed)
+            .any(|s| s.spec.entire_organization && s.spec.access == Access::View);
+
     let mut shared_workflows = Vec::new();
     let mut subjects: BTreeSet<Member> = people_subjects;
     if let Some(wf) = workflow {
         for (ws, (access, share)) in &recipients {
-            if *access == Access::View {
+            // Granted workspaces are all of the organization: its readers grant covers them.
+            if *access == Access::View && !organization_readable {
                 subjects.extend(directory.recipients_of(ws));
             }
             shared_workflows.push(DesiredSharedWorkflow {
@@ -375,17 +417,6 @@ pub fn plan_workflow(
                 },
             });
         }
-    }
-    // Organization tier: the owner's own workspace reads it too (other workspaces
-    // get it through their grants above).
-    let available = owner_org.is_some() && !archived && shareable == Some(true);
-    let organization_wide = available && live.iter().any(|s| s.spec.entire_organization);
-    if organization_wide
-        && live
-            .iter()
-            .any(|s| s.spec.entire_organization && s.spec.access == Access::View)
-    {
-        subjects.extend(directory.recipients_of(namespace));
     }
     let shared_with_people = share_plans
         .iter()
@@ -424,7 +455,7 @@ pub fn plan_workflow(
     let rbac = (!subjects.is_empty()).then(|| DesiredRbac {
         name: naming::grant_rbac_name(workflow_name),
         resource: "workflows",
-        object: workflow_name.to_string(),
+        objects: vec![workflow_name.to_string()],
         verbs: READ_VERBS.iter().map(|v| v.to_string()).collect(),
         subjects: subjects.into_iter().collect(),
     });
@@ -447,6 +478,7 @@ pub fn plan_workflow(
         workflow: workflow_name.to_string(),
         shared_workflows,
         rbac,
+        organization_readable,
         creator_rbac,
         shares: share_plans,
         workflow_status,
@@ -466,7 +498,7 @@ pub(super) fn creator_grant(
     DesiredRbac {
         name: rbac_name,
         resource,
-        object: object.to_string(),
+        objects: vec![object.to_string()],
         verbs: CREATOR_VERBS
             .iter()
             .copied()

@@ -1,6 +1,8 @@
 //! Table-driven tests of the pure planner: scopes × organization boundaries ×
 //! archival × de-identification, and notification bookkeeping.
 
+use std::collections::BTreeSet;
+
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding, RoleRef, Subject};
 use kube::api::ObjectMeta;
@@ -130,6 +132,27 @@ fn subject_names(plan: &WorkflowPlan) -> Vec<String> {
         .flat_map(|r| r.subjects.iter())
         .map(|m| format!("{}:{}", m.kind, m.name))
         .collect()
+}
+
+/// Everyone who may read the workflow: its own grant's subjects and, when it is
+/// organization-readable, those of its workspace's organization readers grant.
+fn reader_names(snap: &Snapshot, plan: &WorkflowPlan) -> Vec<String> {
+    let organization = plan
+        .organization_readable
+        .then(|| {
+            plan_organization_readers(&snap.directory(), &plan.namespace, [plan.workflow.as_str()])
+        })
+        .flatten();
+    let mut names: Vec<String> = plan
+        .rbac
+        .iter()
+        .chain(&organization)
+        .flat_map(|r| r.subjects.iter())
+        .map(|m| format!("{}:{}", m.kind, m.name))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 fn plan_one(snap: &Snapshot) -> WorkflowPlan {
@@ -418,18 +441,15 @@ fn cartesian_scopes_membership_archival_deidentification_boundaries() {
                                 entry, active,
                                 "SharedWorkflow exactly while active: {case}"
                             );
-                            let subjects: Vec<String> = plan
-                                .rbac
-                                .as_ref()
-                                .map(|r| r.subjects.iter().map(|m| m.name.clone()).collect())
-                                .unwrap_or_default();
+                            let subjects = reader_names(&snap, &plan);
                             assert_eq!(
-                                subjects.contains(&"dave".to_string()),
+                                subjects.contains(&"User:dave".to_string()),
                                 support_active && with_member,
                                 "member access: {case}"
                             );
                             assert_eq!(
-                                subjects.contains(&format!("system:serviceaccounts:{target}")),
+                                subjects
+                                    .contains(&format!("Group:system:serviceaccounts:{target}")),
                                 active,
                                 "service accounts: {case}"
                             );
@@ -503,7 +523,12 @@ fn tiers_follow_what_is_granted() {
         .push(binding("sales", "ws-member", "grace"));
     let plan = plan_one(&snap);
     assert_eq!(tier(&plan), Some(Tier::Organization));
-    let subjects = subject_names(&plan);
+    assert!(plan.organization_readable);
+    assert!(
+        plan.rbac.is_none(),
+        "the organization readers grant covers everyone"
+    );
+    let subjects = reader_names(&snap, &plan);
     assert!(subjects.contains(&"User:grace".to_string()), "{subjects:?}");
     assert!(subjects.contains(&"Group:system:serviceaccounts:sales".to_string()));
     assert!(subjects.contains(&"User:dave".to_string()));
@@ -609,4 +634,150 @@ fn settling_folds_conflicts_and_notifications_into_status() {
         ("False", "Conflict")
     );
     assert!(ready.message.contains("workflow-share.wf"));
+}
+
+#[test]
+fn organization_readable_needs_an_allowed_view_share_of_the_whole_organization() {
+    let wf = created_by(workflow(false, None), "bob");
+    let view = share("o", &[], true);
+    let mut run = share("r", &[], true);
+    run.spec.access = Access::Run;
+    let explicit = share("e", &["support"], false);
+    let cases: Vec<(&str, Vec<WorkflowShare>, BTreeSet<String>, bool)> = vec![
+        ("org-wide view", vec![view.clone()], BTreeSet::new(), true),
+        ("org-wide run", vec![run.clone()], BTreeSet::new(), false),
+        (
+            "explicit only",
+            vec![explicit.clone()],
+            BTreeSet::new(),
+            false,
+        ),
+        ("view + run", vec![view.clone(), run], BTreeSet::new(), true),
+        (
+            "author may not share",
+            vec![view.clone()],
+            ["o".to_string()].into(),
+            false,
+        ),
+    ];
+    for (case, shares, unauthorized, readable) in cases {
+        let snap = snapshot(vec![wf.clone()], shares.clone());
+        let refs: Vec<&WorkflowShare> = shares.iter().collect();
+        let plan = plan_workflow(
+            &snap.directory(),
+            "sales",
+            "wf",
+            Some(&wf),
+            &refs,
+            &unauthorized,
+            "2026-01-01T00:00:00Z",
+        );
+        assert_eq!(plan.organization_readable, readable, "{case}");
+        if !readable && case == "author may not share" {
+            assert_eq!(tier(&plan), Some(Tier::Private), "{case}: grants nothing");
+        }
+    }
+    // Archived or not de-identified: nobody but the creator.
+    for wf in [workflow(true, None), workflow(false, Some(false))] {
+        let plan = plan_one(&snapshot(vec![wf], vec![view.clone()]));
+        assert!(!plan.organization_readable);
+    }
+}
+
+#[test]
+fn the_organization_readers_grant_lists_its_workflows_for_every_member_of_the_organization() {
+    let mut snap = snapshot(vec![], vec![]);
+    snap.namespaces.push(ns("ventes-été", Some("acme")));
+    snap.role_bindings
+        .push(binding("ventes-été", "ws-member", "zoë"));
+    snap.role_bindings
+        .push(binding("elsewhere", "ws-member", "mallory"));
+    let directory = snap.directory();
+    let grant = plan_organization_readers(
+        &directory,
+        "sales",
+        ["qualification-des-leads-✓", "forecast", "forecast"],
+    )
+    .expect("a grant");
+    assert_eq!(grant.name, "workflow-share-organization-readers");
+    assert_eq!(grant.resource, "workflows");
+    assert_eq!(grant.objects, ["forecast", "qualification-des-leads-✓"]);
+    assert_eq!(grant.verbs, ["get", "watch"]);
+    let subjects: Vec<String> = grant
+        .subjects
+        .iter()
+        .map(|m| format!("{}:{}", m.kind, m.name))
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            "Group:system:serviceaccounts:finance",
+            "Group:system:serviceaccounts:sales",
+            "Group:system:serviceaccounts:support",
+            "Group:system:serviceaccounts:ventes-été",
+            "User:carol",
+            "User:dave",
+            "User:zoë",
+        ],
+        "the owner's own workspace included, another organization's members not"
+    );
+
+    assert!(plan_organization_readers(&directory, "sales", []).is_none());
+    assert!(plan_organization_readers(&directory, "plain", ["wf"]).is_none());
+    assert!(plan_organization_readers(&directory, "nowhere", ["wf"]).is_none());
+}
+
+#[test]
+fn offline_plans_show_one_organization_readers_grant_per_owner_workspace() {
+    let wf = created_by(workflow(false, None), "bob");
+    let mut other = wf.clone();
+    other.metadata.name = Some("autre".into());
+    let mut share_other = share("a", &[], true);
+    share_other.spec.workflow_ref.name = "autre".into();
+    let private = {
+        let mut w = wf.clone();
+        w.metadata.name = Some("privé".into());
+        w
+    };
+    let snap = snapshot(
+        vec![wf, other, private],
+        vec![share("o", &[], true), share_other],
+    );
+    let plans = snap.plan_all("2026-01-01T00:00:00Z");
+    let readers = organization_readers_of_plans(&snap.directory(), &plans);
+    assert_eq!(readers.len(), 1);
+    assert_eq!(readers[0].0, "sales");
+    assert_eq!(readers[0].1.objects, ["autre", "wf"]);
+}
+
+#[test]
+fn an_owner_workspace_not_yet_seen_in_its_organization_waits_and_an_unlabelled_one_is_refused() {
+    let snap = snapshot(vec![], vec![]);
+    let directory = snap.directory();
+    for (owner, state, reason) in [
+        ("plain", GrantState::Rejected, "OwnerNotInOrganization"),
+        ("ghost-org", GrantState::Pending, "OrganizationNotFound"),
+        ("not-seen-yet-é", GrantState::Pending, "WorkspaceNotFound"),
+    ] {
+        let mut wf = workflow(false, None);
+        wf.metadata.namespace = Some(owner.into());
+        let mut s = share("s", &["support"], false);
+        s.metadata.namespace = Some(owner.into());
+        let plan = plan_workflow(
+            &directory,
+            owner,
+            "wf",
+            Some(&wf),
+            &[&s],
+            &BTreeSet::new(),
+            "2026-01-01T00:00:00Z",
+        );
+        let grant = &plan.shares[0].status.grants[0];
+        assert_eq!(
+            (grant.state, grant.reason.as_str()),
+            (state, reason),
+            "{owner}"
+        );
+        assert!(plan.shared_workflows.is_empty(), "{owner}");
+    }
 }

@@ -233,7 +233,7 @@ pub fn plan_visibility(
         readers: (exists && !readers.is_empty()).then(|| DesiredRbac {
             name: readers_name,
             resource: kind.resource(),
-            object: name.to_string(),
+            objects: vec![name.to_string()],
             verbs: READ_VERBS.iter().map(|v| v.to_string()).collect(),
             subjects: readers.into_iter().collect(),
         }),
@@ -341,7 +341,7 @@ mod tests {
         assert!(plan.readers.is_none());
         let creator = plan.creator.expect("creator");
         assert_eq!(creator.resource, "projects");
-        assert_eq!(creator.object, "roadmap");
+        assert_eq!(creator.objects, ["roadmap"]);
         assert_eq!(creator.name, "workflow-share-project-creator.roadmap");
 
         let people = ShareScope {
@@ -373,7 +373,7 @@ mod tests {
         assert_eq!(names(&plan), ["User:Zoë"]);
         let readers = plan.readers.expect("readers");
         assert_eq!(
-            (readers.resource, readers.object.as_str()),
+            (readers.resource, readers.objects[0].as_str()),
             ("projects", "roadmap")
         );
         assert_eq!(readers.verbs, ["get", "watch"]);
