@@ -35,16 +35,16 @@ contexts:
 current-context: workflow-share
 KC
 
-# Admission policies take effect a moment after they are created: wait until both
-# the self-share refusal and the creator stamp answer (server-side dry run).
+# Admission policies take effect a moment after they are created: wait until the
+# self-share refusal, the creator stamp and the finalizer answer (server-side dry run).
 probe_ns=workflow-share-system
 for _ in $(seq 1 100); do
   out=$(printf 'apiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata: {name: policy-probe, namespace: %s}\nspec: {workflowRef: {name: probe}}\n' "$probe_ns" \
-    | "$kubectl" create --dry-run=server -o jsonpath='{.metadata.annotations}' -f - 2>&1 || true)
+    | "$kubectl" create --dry-run=server -o jsonpath='{.metadata.annotations} {.metadata.finalizers}' -f - 2>&1 || true)
   refused=$(printf 'apiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata: {name: policy-probe, namespace: %s}\nspec: {workflowRef: {name: probe}, workspaces: [%s]}\n' "$probe_ns" "$probe_ns" \
     | "$kubectl" create --dry-run=server -f - 2>&1 || true)
   case "$out|$refused" in
-    *created-by*ValidatingAdmissionPolicy*) exit 0 ;;
+    *created-by*sharing.workflows.dev/grants*ValidatingAdmissionPolicy*) exit 0 ;;
   esac
   sleep 0.1
 done

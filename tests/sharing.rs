@@ -1,5 +1,5 @@
-//! SPEC §5 R1 against a real kube-apiserver: explicit workspaces are granted and
-//! revoked, with RBAC answers checked as the users involved.
+//! Explicit workspaces against a real kube-apiserver: granted and revoked, with RBAC
+//! answers checked as the users involved.
 
 mod support;
 
@@ -300,6 +300,43 @@ async fn a_share_may_not_name_another_namespace() {
     assert!(
         shares.get_opt("sneaky").await.expect("get").is_none(),
         "nothing partially applied"
+    );
+}
+
+#[tokio::test]
+async fn a_share_holds_the_grants_finalizer_from_its_creation() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    apply_yaml(
+        &admin,
+        &organization_yaml("fz-org", &["fz-sales", "fz-support"]),
+    )
+    .await
+    .expect("apply");
+    let share: WorkflowShare = serde_json::from_value(json!({
+        "apiVersion": "sharing.workflows.dev/v1alpha1", "kind": "WorkflowShare",
+        "metadata": {"name": "plan-trimestriel", "namespace": "fz-sales",
+            "finalizers": ["example.com/someone-elses"]},
+        "spec": {"workflowRef": {"name": "previsions"}, "workspaces": ["fz-support"]},
+    }))
+    .expect("share");
+    // Admission adds it before anything is stored: no moment without it, no write for it.
+    let created = Api::<WorkflowShare>::namespaced(admin.clone(), "fz-sales")
+        .create(
+            &kube::api::PostParams {
+                dry_run: true,
+                ..Default::default()
+            },
+            &share,
+        )
+        .await
+        .expect("dry-run create");
+    let mut finalizers = created.metadata.finalizers.unwrap_or_default();
+    finalizers.sort();
+    assert_eq!(
+        finalizers,
+        ["example.com/someone-elses", "sharing.workflows.dev/grants"],
+        "ours added, theirs kept"
     );
 }
 

@@ -118,13 +118,19 @@ impl OrganizationReaders {
         }
         let mut seen = ws.writing.lock().await;
         let directory = ctx.stores.directory();
+        let version = || {
+            ws.readable
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .version
+        };
+        if *seen == observe(ctx, &target, version(), &directory) {
+            return Ok(true);
+        }
         let (version, workflows) = {
             let state = ws.readable.lock().unwrap_or_else(|p| p.into_inner());
             (state.version, state.workflows.clone().unwrap_or_default())
         };
-        if *seen == observe(ctx, &target, version, &directory) {
-            return Ok(true);
-        }
         // Only workflows that exist: a namespace deleted and made again starts empty.
         let existing = workflows.iter().map(String::as_str).filter(|wf| {
             ctx.stores
