@@ -8,6 +8,7 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::Role;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use support::*;
@@ -115,6 +116,23 @@ async fn organization_wide_shares_follow_workspaces_joining_and_leaving() {
     eventually("labelled workspace granted", WAIT, || async {
         (entry_exists(&admin, "ow-late", entry).await
             && can_i(&lena, "get", G, "workflows", sales, wf).await)
+            .then_some(())
+    })
+    .await;
+
+    // The organization readers grant, deleted by someone, comes back.
+    let readers = "workflow-share-organization-readers";
+    Api::<Role>::namespaced(admin.clone(), sales)
+        .delete(readers, &Default::default())
+        .await
+        .expect("delete the readers Role");
+    eventually("readers grant restored", WAIT, || async {
+        let role = Api::<Role>::namespaced(admin.clone(), sales)
+            .get_opt(readers)
+            .await
+            .ok()??;
+        let listed = role.rules?.first()?.resource_names.clone()?;
+        (listed == ["handbook"] && can_i(&lena, "get", G, "workflows", sales, wf).await)
             .then_some(())
     })
     .await;

@@ -508,11 +508,12 @@ pub async fn rbac_for(
     Ok(true)
 }
 
-/// Writes what differs between the Role and RoleBinding the stores show and `desired`.
 /// Whether the stores show `target` as `desired` (absent for None).
 pub fn rbac_shown(ctx: &Context, target: &RbacTarget<'_>, desired: Option<&DesiredRbac>) -> bool {
-    let at = ObjectRef::new(target.name).within(target.namespace);
-    let role = ctx.stores.roles.get(&at);
+    let role = ctx
+        .stores
+        .roles
+        .get(&ObjectRef::new(target.name).within(target.namespace));
     let binding = ctx
         .stores
         .role_bindings
@@ -526,6 +527,7 @@ pub fn rbac_shown(ctx: &Context, target: &RbacTarget<'_>, desired: Option<&Desir
     }
 }
 
+/// Writes what differs between the Role and RoleBinding the stores show and `desired`.
 async fn write_rbac(
     ctx: &Context,
     target: &RbacTarget<'_>,
