@@ -9,6 +9,7 @@
 //! entries are ours but for `spec.enabled`, which neither write touches.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt, stream};
 
@@ -462,20 +463,43 @@ pub struct RbacTarget<'a> {
     pub owner: Option<OwnerReference>,
 }
 
+/// The Role and RoleBinding of `target` as the stores show them.
+pub(super) fn stored(
+    ctx: &Context,
+    target: &RbacTarget<'_>,
+) -> (Option<Arc<Role>>, Option<Arc<RoleBinding>>) {
+    (
+        ctx.stores
+            .roles
+            .get(&ObjectRef::new(target.name).within(target.namespace)),
+        ctx.stores
+            .role_bindings
+            .get(&ObjectRef::new(target.name).within(target.namespace)),
+    )
+}
+
+/// Whether `role` and `binding` are `target`'s as `desired` (both absent for None).
+fn shown_as(
+    role: Option<&Role>,
+    binding: Option<&RoleBinding>,
+    name: &str,
+    desired: Option<&DesiredRbac>,
+) -> bool {
+    match desired {
+        None => role.is_none() && binding.is_none(),
+        Some(d) => {
+            role.is_some_and(|r| role_is(r, d)) && binding.is_some_and(|b| binding_is(b, name, d))
+        }
+    }
+}
+
 /// Converges one Role and RoleBinding for any object (see `rbac`).
 pub async fn rbac_for(
     ctx: &Context,
     target: &RbacTarget<'_>,
     desired: Option<&DesiredRbac>,
 ) -> Result<bool> {
-    let role = ctx
-        .stores
-        .roles
-        .get(&ObjectRef::new(target.name).within(target.namespace));
-    let binding = ctx
-        .stores
-        .role_bindings
-        .get(&ObjectRef::new(target.name).within(target.namespace));
+    let (role, binding) = stored(ctx, target);
     let foreign = role
         .as_ref()
         .is_some_and(|r| !has_labels(r.as_ref(), &target.labels))
@@ -485,18 +509,13 @@ pub async fn rbac_for(
     if foreign {
         return Ok(false);
     }
-    if let Some(d) = desired
-        && role.as_ref().is_some_and(|r| role_is(r, d))
-        && binding
-            .as_ref()
-            .is_some_and(|b| binding_is(b, target.name, d))
-    {
+    let (role, binding) = (role.as_deref(), binding.as_deref());
+    if desired.is_some() && shown_as(role, binding, target.name, desired) {
         return Ok(true); // as it should be: the common case, and no slot to wait for
     }
     // Access being added waits behind library entries, so that under a burst (a
     // workspace joining) the entries appear first; access being taken away never
     // waits behind anything.
-    let (role, binding) = (role.as_deref(), binding.as_deref());
     let only_adds = desired.is_some_and(|d| adds_only(role, binding, d));
     if only_adds {
         let lane = super::lanes::Lane::Bookkeeping;
@@ -510,21 +529,8 @@ pub async fn rbac_for(
 
 /// Whether the stores show `target` as `desired` (absent for None).
 pub fn rbac_shown(ctx: &Context, target: &RbacTarget<'_>, desired: Option<&DesiredRbac>) -> bool {
-    let role = ctx
-        .stores
-        .roles
-        .get(&ObjectRef::new(target.name).within(target.namespace));
-    let binding = ctx
-        .stores
-        .role_bindings
-        .get(&ObjectRef::new(target.name).within(target.namespace));
-    match desired {
-        None => role.is_none() && binding.is_none(),
-        Some(d) => {
-            role.is_some_and(|r| role_is(&r, d))
-                && binding.is_some_and(|b| binding_is(&b, target.name, d))
-        }
-    }
+    let (role, binding) = stored(ctx, target);
+    shown_as(role.as_deref(), binding.as_deref(), target.name, desired)
 }
 
 /// Writes what differs between the Role and RoleBinding the stores show and `desired`.

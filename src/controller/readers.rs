@@ -118,15 +118,15 @@ impl OrganizationReaders {
         }
         let mut seen = ws.writing.lock().await;
         let directory = ctx.stores.directory();
-        let version = || {
-            ws.readable
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .version
-        };
-        if *seen == observe(ctx, &target, version(), &directory) {
+        let current = ws
+            .readable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .version;
+        if *seen == observe(ctx, &target, current, &directory) {
             return Ok(true);
         }
+        // Copied only when there is something to plan: the list as of its version.
         let (version, workflows) = {
             let state = ws.readable.lock().unwrap_or_else(|p| p.into_inner());
             (state.version, state.workflows.clone().unwrap_or_default())
@@ -163,30 +163,18 @@ fn observe(
     version: u64,
     directory: &Arc<Directory>,
 ) -> Seen {
-    let at = ObjectRef::new(target.name).within(target.namespace);
+    let (role, binding) = apply::stored(ctx, target);
     Seen {
         version,
         directory: Some(directory.clone()),
-        role: ctx
-            .stores
-            .roles
-            .get(&at)
-            .and_then(|r| r.metadata.resource_version.clone()),
-        binding: ctx
-            .stores
-            .role_bindings
-            .get(&ObjectRef::new(target.name).within(target.namespace))
-            .and_then(|b| b.metadata.resource_version.clone()),
+        role: role.and_then(|r| r.metadata.resource_version.clone()),
+        binding: binding.and_then(|b| b.metadata.resource_version.clone()),
     }
 }
 
 /// The workflows our grant in the store lists that still exist: where a start picks up.
 fn listed_in_store(ctx: &Context, target: &RbacTarget<'_>) -> BTreeSet<String> {
-    let Some(role) = ctx
-        .stores
-        .roles
-        .get(&ObjectRef::new(target.name).within(target.namespace))
-    else {
+    let Some(role) = apply::stored(ctx, target).0 else {
         return BTreeSet::new();
     };
     if !apply::has_labels(role.as_ref(), &target.labels) {
