@@ -45,6 +45,13 @@ pub fn creator_rbac_name(workflow: &str) -> String {
     fit(&format!("workflow-share-creator.{workflow}"), MAX_NAME)
 }
 
+/// Whether `name` is that of a creator's grant (of a workflow, project or trigger).
+pub fn is_creator_rbac_name(name: &str) -> bool {
+    ["workflow-share-creator.", "workflow-share-project-creator.", "workflow-share-trigger-creator."]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}
+
 /// Name of the Role and RoleBinding in an owner workspace that let every member of
 /// its organization read its organization-wide workflows. Never a workflow's grant
 /// name (those have a `.` after the prefix).

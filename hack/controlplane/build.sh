@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl and etcd from the Go modules beside this script
+# Builds kube-apiserver, kube-controller-manager, kubectl and etcd from the Go modules beside this script
 # and caches them outside the clone, keyed by version, so later runs and CI reuse them.
 # Prints the bin directory on stdout.
 set -euo pipefail
@@ -12,16 +12,17 @@ mkdir -p "$bin"
 
 log() { echo "controlplane: $*" >&2; }
 
-if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/kubectl" ]; then
+if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/kubectl" ] || [ ! -x "$bin/kube-controller-manager" ]; then
   minor=${k8s#v1.}; minor=${minor%%.*}
   ldflags="-s -w"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitVersion=$k8s -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  log "building kube-apiserver and kubectl $k8s (first time only, several minutes)"
+  log "building kube-apiserver, kube-controller-manager and kubectl $k8s (first time only, several minutes)"
   (cd "$here/kube" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kubectl)
 fi
 if [ ! -x "$bin/etcd" ]; then
   log "building etcd $etcd (first time only)"

@@ -21,6 +21,7 @@ mapfile -t repos < <(grep -E '^\s*k8s.io/[a-z0-9-]+ v0.0.0$' "$modfile" | awk '{
   echo
   echo "tool ("
   echo "	k8s.io/kubernetes/cmd/kube-apiserver"
+  echo "	k8s.io/kubernetes/cmd/kube-controller-manager"
   echo "	k8s.io/kubernetes/cmd/kubectl"
   echo ")"
   echo

@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Starts a real etcd + kube-apiserver (RBAC on) on free loopback ports.
+# Starts a real etcd, kube-apiserver (RBAC on) and kube-controller-manager on free
+# loopback ports. The controller-manager runs what gives deletion its real meaning:
+# the garbage collector (owner references), the namespace controller (a deleted
+# namespace's contents are deleted, then the namespace) and the ServiceAccount
+# controllers, each with its own ServiceAccount's credentials as in a cluster.
 #
 #   hack/controlplane/up.sh DIR [--watch-pid PID]
 #
@@ -133,13 +137,34 @@ kc="$dir/kubeconfig"
 ln -sf "$bin/kubectl" "$dir/kubectl"
 printf 'export KUBECONFIG=%q\nexport PATH=%q:"$PATH"\n' "$kc" "$bin" >"$dir/env"
 
+# --- kube-controller-manager ----------------------------------------------------
+kcm_kc="$dir/controller-manager.kubeconfig"
+{
+  echo "apiVersion: v1"
+  echo "kind: Config"
+  echo "clusters: [{name: local, cluster: {server: '$server', certificate-authority: '$pki/ca.crt'}}]"
+  echo "users: [{name: admin, user: {token: admin-token}}]"
+  echo "contexts: [{name: admin, context: {cluster: local, user: admin}}]"
+  echo "current-context: admin"
+} >"$kcm_kc"
+kcm_cmd=("$bin/kube-controller-manager"
+  --kubeconfig "$kcm_kc"
+  --controllers garbagecollector,namespace,serviceaccount,serviceaccount-token
+  --use-service-account-credentials=true
+  --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt"
+  --leader-elect=false --secure-port 0 --v 0)
+printf '%q ' "${kcm_cmd[@]}" >"$dir/controller-manager.cmd"
+"${kcm_cmd[@]}" >"$dir/controller-manager.log" 2>&1 &
+echo $! >"$dir/controller-manager.pid"
+
 for _ in $(seq 1 600); do
   if curl -fsS --cacert "$pki/ca.crt" -H "Authorization: Bearer admin-token" "$server/readyz" >/dev/null 2>&1; then
     log "ready at $server (kubeconfig $kc)"
     exit 0
   fi
-  if ! kill -0 "$(cat "$dir/apiserver.pid")" 2>/dev/null || ! kill -0 "$(cat "$dir/etcd.pid")" 2>/dev/null; then
-    log "a component exited; last log lines:"; tail -n 20 "$dir/etcd.log" "$dir/apiserver.log" >&2
+  if ! kill -0 "$(cat "$dir/apiserver.pid")" 2>/dev/null || ! kill -0 "$(cat "$dir/etcd.pid")" 2>/dev/null \
+    || ! kill -0 "$(cat "$dir/controller-manager.pid")" 2>/dev/null; then
+    log "a component exited; last log lines:"; tail -n 20 "$dir/etcd.log" "$dir/apiserver.log" "$dir/controller-manager.log" >&2
     exit 1
   fi
   sleep 0.1

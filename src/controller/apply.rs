@@ -444,12 +444,13 @@ pub async fn rbac(
     key: &WorkflowKey,
     name: &str,
     desired: Option<&DesiredRbac>,
+    owner: Option<OwnerReference>,
 ) -> Result<bool> {
     let target = RbacTarget {
         namespace: &key.namespace,
         name,
         labels: source_labels(key),
-        owner: None,
+        owner,
     };
     rbac_for(ctx, &target, desired).await
 }
@@ -482,15 +483,39 @@ pub(super) fn stored(
 fn shown_as(
     role: Option<&Role>,
     binding: Option<&RoleBinding>,
-    name: &str,
+    target: &RbacTarget<'_>,
     desired: Option<&DesiredRbac>,
 ) -> bool {
+    let owner = target.owner.as_ref();
     match desired {
         None => role.is_none() && binding.is_none(),
         Some(d) => {
-            role.is_some_and(|r| role_is(r, d)) && binding.is_some_and(|b| binding_is(b, name, d))
+            role.is_some_and(|r| role_is(r, d) && owned_by(r, owner))
+                && binding.is_some_and(|b| binding_is(b, target.name, d) && owned_by(b, owner))
         }
     }
+}
+
+/// Whether `obj` names `owner` as its only owner (anything, when there is none to name).
+fn owned_by<R: Resource>(obj: &R, owner: Option<&OwnerReference>) -> bool {
+    let Some(owner) = owner else {
+        return true;
+    };
+    let refs = obj.meta().owner_references.as_deref().unwrap_or_default();
+    refs.len() == 1 && refs[0].uid == owner.uid
+}
+
+/// Whether `obj` was made for another object than `owner`: an earlier one of the
+/// same name, deleted since. It is replaced whole, never patched: a patch would
+/// keep the earlier owner (and its creator) beside the new one.
+fn made_for_another<R: Resource>(obj: &R, owner: Option<&OwnerReference>) -> bool {
+    owner.is_some_and(|owner| {
+        obj.meta()
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.uid != owner.uid)
+    })
 }
 
 /// Converges one Role and RoleBinding for any object (see `rbac`).
@@ -510,13 +535,16 @@ pub async fn rbac_for(
         return Ok(false);
     }
     let (role, binding) = (role.as_deref(), binding.as_deref());
-    if desired.is_some() && shown_as(role, binding, target.name, desired) {
+    if desired.is_some() && shown_as(role, binding, target, desired) {
         return Ok(true); // as it should be: the common case, and no slot to wait for
     }
     // Access being added waits behind library entries, so that under a burst (a
     // workspace joining) the entries appear first; access being taken away never
     // waits behind anything.
-    let only_adds = desired.is_some_and(|d| adds_only(role, binding, d));
+    let owner = target.owner.as_ref();
+    let stale = role.is_some_and(|r| made_for_another(r, owner))
+        || binding.is_some_and(|b| made_for_another(b, owner));
+    let only_adds = !stale && desired.is_some_and(|d| adds_only(role, binding, d));
     if only_adds {
         let lane = super::lanes::Lane::Bookkeeping;
         let write = || write_rbac(ctx, target, role, binding, desired);
@@ -530,7 +558,7 @@ pub async fn rbac_for(
 /// Whether the stores show `target` as `desired` (absent for None).
 pub fn rbac_shown(ctx: &Context, target: &RbacTarget<'_>, desired: Option<&DesiredRbac>) -> bool {
     let (role, binding) = stored(ctx, target);
-    shown_as(role.as_deref(), binding.as_deref(), target.name, desired)
+    shown_as(role.as_deref(), binding.as_deref(), target, desired)
 }
 
 /// Writes what differs between the Role and RoleBinding the stores show and `desired`.
@@ -548,23 +576,20 @@ async fn write_rbac(
     let roles: Api<Role> = Api::namespaced(ctx.client.clone(), &namespace);
     let bindings: Api<RoleBinding> = Api::namespaced(ctx.client.clone(), &namespace);
 
+    // Made for an earlier object of this name: removed, then made anew below.
+    let stale = role.is_some_and(|r| made_for_another(r, target.owner.as_ref()))
+        || binding.is_some_and(|b| made_for_another(b, target.owner.as_ref()));
+    let (role, binding) = if stale && desired.is_some() {
+        remove_rbac(ctx, &bindings, &roles, &name, binding.is_some(), role.is_some()).await?;
+        (None, None)
+    } else {
+        (role, binding)
+    };
+
     let Some(desired) = desired else {
-        // Nothing to grant: remove what exists (binding first, so access ends first).
-        if binding.is_some() {
-            ctx.metrics.write(WriteKind::RoleBinding);
-            ignore_not_found(
-                bindings.delete(&name, &DeleteParams::default()).await,
-                "delete RoleBinding",
-            )?;
-        }
-        if role.is_some() {
-            ctx.metrics.write(WriteKind::Role);
-            ignore_not_found(
-                roles.delete(&name, &DeleteParams::default()).await,
-                "delete Role",
-            )?;
-        }
-        return Ok(());
+        // Nothing to grant: remove what exists.
+        return remove_rbac(ctx, &bindings, &roles, &name, binding.is_some(), role.is_some())
+            .await;
     };
 
     if role.is_none_or(|r| !role_is(r, desired)) {
@@ -601,6 +626,32 @@ async fn write_rbac(
             .await
             .map_err(Error::kube("apply RoleBinding"))?;
         ctx.own_writes.wrote(&written);
+    }
+    Ok(())
+}
+
+/// Deletes a RoleBinding and Role `name` (the binding first, so access ends first).
+async fn remove_rbac(
+    ctx: &Context,
+    bindings: &Api<RoleBinding>,
+    roles: &Api<Role>,
+    name: &str,
+    binding: bool,
+    role: bool,
+) -> Result<()> {
+    if binding {
+        ctx.metrics.write(WriteKind::RoleBinding);
+        ignore_not_found(
+            bindings.delete(name, &DeleteParams::default()).await,
+            "delete RoleBinding",
+        )?;
+    }
+    if role {
+        ctx.metrics.write(WriteKind::Role);
+        ignore_not_found(
+            roles.delete(name, &DeleteParams::default()).await,
+            "delete Role",
+        )?;
     }
     Ok(())
 }

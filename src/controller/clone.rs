@@ -18,7 +18,7 @@ use crate::resources::{
     Access, Condition, Workflow, WorkflowClone, WorkflowCloneStatus, WorkflowSpec,
 };
 
-use super::{Context, status};
+use super::{Context, grants, status};
 
 /// Why a clone cannot be made (yet).
 struct Refusal {
@@ -51,10 +51,12 @@ async fn make_copy(
     ns: &str,
 ) -> Result<Result<String, Refusal>> {
     let sw_name = &clone.spec.shared_workflow_ref.name;
+    // An entry being deleted is gone, whatever holds it back.
     let Some(entry) = ctx
         .stores
         .shared_workflows
         .get(&ObjectRef::new(sw_name).within(ns))
+        .filter(|e| e.metadata.deletion_timestamp.is_none())
     else {
         return Ok(Err(refuse(
             "SharedWorkflowNotFound",
@@ -69,19 +71,31 @@ async fn make_copy(
             format!("{sw_name} was not shared by workflow-share"),
         )));
     }
-    if entry.access == Access::Run {
-        return Ok(Err(refuse(
-            "RunAccessOnly",
-            true,
-            "the workflow is shared with Run access: it can be run but not cloned".into(),
-        )));
-    }
     let source = &entry.source;
     let from = format!("{}/{}", source.namespace, source.name);
+    // Decided by the grant as it is now, checked right before the source is read.
+    match grants::current_access(ctx, source, ns).await? {
+        None => {
+            return Ok(Err(refuse(
+                "NotGranted",
+                false,
+                format!("workflow {from} is not shared with {ns} (any more)"),
+            )));
+        }
+        Some(Access::Run) => {
+            return Ok(Err(refuse(
+                "RunAccessOnly",
+                true,
+                "the workflow is shared with Run access: it can be run but not cloned".into(),
+            )));
+        }
+        Some(Access::View) => {}
+    }
     let Some(original) = ctx
         .stores
         .workflows
         .get(&ObjectRef::new(&source.name).within(&source.namespace))
+        .filter(|w| w.metadata.uid.as_deref() == Some(source.uid.as_str()))
     else {
         return Ok(Err(refuse(
             "SourceNotFound",

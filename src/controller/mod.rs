@@ -15,6 +15,7 @@ mod echoes;
 mod entries;
 mod events;
 mod fault;
+mod grants;
 mod lanes;
 pub mod leader;
 mod notify;
@@ -62,9 +63,13 @@ use crate::resources::{
 const RESYNC: Duration = Duration::from_secs(300);
 /// Re-check of shares refused because their author may not share.
 const RECHECK: Duration = Duration::from_secs(10);
+/// Re-check after RBAC an author's right depends on changed (see `sync::Outcome`).
+const SETTLING: Duration = Duration::from_secs(2);
 
 fn after(outcome: sync::Outcome) -> Action {
-    Action::requeue(if outcome.recheck_soon {
+    Action::requeue(if outcome.settling {
+        SETTLING
+    } else if outcome.recheck_soon {
         RECHECK
     } else {
         RESYNC
@@ -412,6 +417,26 @@ fn all_shared_keys(shares: &Store<WorkflowShare>) -> Vec<WorkflowKey> {
         .collect()
 }
 
+/// One of our Roles or RoleBindings changed (our own writes included): kept answers
+/// about who may share that it may have decided are asked again. A creator's grant
+/// decides about its object; an auditor or coordinator binding, about its namespace.
+/// Readers' grants give only reads and decide nothing about sharing.
+fn rbac_changed<R: Resource>(decisions: &authorize::Decisions, obj: &R) {
+    let meta = obj.meta();
+    let (Some(namespace), Some(name)) = (meta.namespace.as_deref(), meta.name.as_deref()) else {
+        return;
+    };
+    if crate::naming::is_creator_rbac_name(name) {
+        decisions.creator_grant_changed(namespace, name);
+    } else if meta
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.contains_key(labels::ORGANIZATION_GRANT))
+    {
+        decisions.namespace_changed(namespace);
+    }
+}
+
 fn is_ours<R: Resource>(obj: &R) -> bool {
     obj.meta()
         .labels
@@ -560,7 +585,12 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
     );
     // RBAC changes seen here make the API server's kept answers be asked again.
     let decisions = Arc::new(authorize::Decisions::default());
-    let (d1, d2, d3) = (decisions.clone(), decisions.clone(), decisions.clone());
+    let (d1, d2, d3, d4) = (
+        decisions.clone(),
+        decisions.clone(),
+        decisions.clone(),
+        decisions.clone(),
+    );
     let n1 = ns_store.clone();
     // Those same changes make the directory be built again.
     let directory = Arc::new(context::DirectoryCache::default());
@@ -649,6 +679,8 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
             triggers.clone(),
             move |rb: &RoleBinding| {
                 if is_ours(rb) {
+                    // Kept answers about sharing forget what this grant may have decided.
+                    rbac_changed(&d3, rb);
                     // Our own grants wake only the workflow they serve.
                     return sources_of_rbac(rb, &w1, &s4);
                 }
@@ -668,7 +700,10 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
             Api::all(client.clone()),
             managed(),
             triggers.clone(),
-            move |r: &Role| sources_of_rbac(r, &w2, &s5),
+            move |r: &Role| {
+                rbac_changed(&d4, r);
+                sources_of_rbac(r, &w2, &s5)
+            },
         ),
         shared_workflows: entry_store,
         entry_index,

@@ -11,7 +11,9 @@ use kube::{Resource, ResourceExt};
 use crate::error::{Error, Result};
 use crate::labels;
 use crate::naming;
-use crate::planner::{ShareInput, SharedKind, Target, VisibilityPlan, plan_visibility};
+use crate::planner::{
+    ShareInput, SharedKind, Target, VisibilityPlan, creator_grant_of, plan_visibility,
+};
 use crate::resources::condition::now_rfc3339;
 use crate::resources::{
     Project, ProjectShare, ShareScope, Trigger, TriggerShare, WorkflowShareStatus,
@@ -62,6 +64,19 @@ impl Shareable for Trigger {
     }
 }
 
+/// Labels of the grants of `name` of kind `K` in `namespace`.
+pub fn grant_labels<K: Shareable>(namespace: &str, name: &str) -> BTreeMap<String, String> {
+    [
+        (labels::MANAGED_BY_KEY, labels::MANAGED_BY_VALUE.to_string()),
+        (labels::SOURCE_NAMESPACE, namespace.to_string()),
+        (labels::SOURCE_KIND, K::kind(&()).to_string()),
+        (labels::SOURCE_NAME, naming::label_value(name)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 /// Shares in `namespace` that name `name`.
 pub fn shares_of<K: Shareable>(stores: &Stores, namespace: &str, name: &str) -> Vec<Arc<K::Share>> {
     K::shares(stores)
@@ -81,7 +96,27 @@ pub async fn converge<K: Shareable>(ctx: &Context, obj: &K) -> Result<Visibility
     let shares = shares_of::<K>(&ctx.stores, &namespace, &name);
     let metas: Vec<&kube::api::ObjectMeta> = shares.iter().map(|s| s.meta()).collect();
     let resource = K::KIND.resource();
-    let unauthorized = authorize::unauthorized(ctx, resource, &namespace, &name, &metas).await?;
+    let labels = grant_labels::<K>(&namespace, &name);
+    let (readers, creator) = K::KIND.rbac_names(&name);
+    let directory = ctx.stores.directory();
+    // The creator's grant first: the author's right is asked of the API server next,
+    // and must not be answered from a grant that should be gone.
+    let creator_target = RbacTarget {
+        namespace: &namespace,
+        name: &creator,
+        labels: labels.clone(),
+        owner: super::apply::deleted_with(obj),
+    };
+    let creator_grant = creator_grant_of(&directory, K::KIND, &namespace, &name, obj.meta());
+    rbac_for(ctx, &creator_target, creator_grant.as_ref()).await?;
+    let object = authorize::Shared {
+        resource,
+        namespace: &namespace,
+        name: &name,
+        uid: obj.meta().uid.as_deref().unwrap_or_default(),
+        creator_rbac: &creator,
+    };
+    let unauthorized = authorize::unauthorized(ctx, &object, &metas).await?;
     let inputs: Vec<ShareInput<'_>> = shares
         .iter()
         .map(|s| ShareInput {
@@ -92,7 +127,7 @@ pub async fn converge<K: Shareable>(ctx: &Context, obj: &K) -> Result<Visibility
         .collect();
     let now = now_rfc3339();
     let plan = plan_visibility(
-        &ctx.stores.directory(),
+        &directory,
         &Target {
             kind: K::KIND,
             namespace: &namespace,
@@ -104,16 +139,6 @@ pub async fn converge<K: Shareable>(ctx: &Context, obj: &K) -> Result<Visibility
         &now,
     );
 
-    let labels: BTreeMap<String, String> = [
-        (labels::MANAGED_BY_KEY, labels::MANAGED_BY_VALUE.to_string()),
-        (labels::SOURCE_NAMESPACE, namespace.clone()),
-        (labels::SOURCE_KIND, K::kind(&()).to_string()),
-        (labels::SOURCE_NAME, naming::label_value(&name)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let (readers, creator) = K::KIND.rbac_names(&name);
     for (rbac_name, desired) in [(&readers, &plan.readers), (&creator, &plan.creator)] {
         let target = RbacTarget {
             namespace: &namespace,

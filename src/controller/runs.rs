@@ -15,7 +15,9 @@ use crate::resources::{
     Accounting, Condition, RunPhase, RunnableKind, RunnableRef, WorkflowRun, WorkflowRunStatus,
 };
 
-use super::{Context, authorize, status};
+use crate::planner::stamped_creator;
+
+use super::{Context, authorize, grants, status};
 
 /// Why a workflow cannot run here (a CamelCase reason and a sentence).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +60,7 @@ pub async fn availability(
                 )));
             }
             // A private workflow of someone else is not theirs to run.
-            if !authorize::may(ctx, "get", "workflows", namespace, name, user, groups).await? {
+            if !authorize::may_now(ctx, "get", "workflows", namespace, name, user, groups).await? {
                 return Ok(Err(refuse(
                     "WorkflowNotVisible",
                     format!("{user} may not see workflow {name}"),
@@ -66,10 +68,12 @@ pub async fn availability(
             }
         }
         RunnableKind::SharedWorkflow => {
+            // An entry being deleted is gone, whatever holds it back.
             let Some(entry) = ctx
                 .stores
                 .shared_workflows
                 .get(&ObjectRef::new(name).within(namespace))
+                .filter(|e| e.managed && e.metadata.deletion_timestamp.is_none())
             else {
                 return Ok(Err(refuse(
                     "SharedWorkflowNotFound",
@@ -82,6 +86,19 @@ pub async fn availability(
                 return Ok(Err(refuse(
                     "NotEnabled",
                     format!("SharedWorkflow {name} is not enabled in {namespace}"),
+                )));
+            }
+            if grants::current_access(ctx, &entry.source, namespace)
+                .await?
+                .is_none()
+            {
+                let source = &entry.source;
+                return Ok(Err(refuse(
+                    "NotGranted",
+                    format!(
+                        "workflow {}/{} is not shared with {namespace} any more (revoked, archived or not de-identified)",
+                        source.namespace, source.name
+                    ),
                 )));
             }
         }
@@ -104,13 +121,13 @@ pub async fn reconcile(run: Arc<WorkflowRun>, ctx: Arc<Context>) -> Result<Actio
     let namespace = run
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
-    let (user, groups) = match authorize::stamped_creator(run.meta()) {
-        Some((creator, groups)) if run.spec.run_as.is_empty() || run.spec.run_as == creator => {
-            (creator, groups)
+    let (user, groups) = match stamped_creator(run.meta()) {
+        Some(creator) if run.spec.run_as.is_empty() || run.spec.run_as == creator.user => {
+            (creator.user, creator.groups)
         }
         // A trigger's run: the controller set runAs to the trigger's creator and
         // copied their groups into the stamp.
-        Some((_, groups)) => (run.spec.run_as.clone(), groups),
+        Some(creator) => (run.spec.run_as.clone(), creator.groups),
         None => (run.spec.run_as.clone(), Vec::new()),
     };
     let decision = if user.is_empty() {

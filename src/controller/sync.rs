@@ -10,7 +10,9 @@ use kube::runtime::reflector::ObjectRef;
 
 use crate::error::Result;
 use crate::naming;
-use crate::planner::{Applied, WorkflowKey, plan_workflow, remember_enabled, settle};
+use crate::planner::{
+    Applied, WorkflowKey, plan_workflow, remember_enabled, settle, workflow_creator_grant,
+};
 use crate::resources::condition::ConditionType;
 use crate::resources::condition::now_rfc3339;
 use crate::resources::{Condition, Workflow, WorkflowShare, WorkflowShareStatus};
@@ -38,6 +40,9 @@ pub struct Outcome {
     /// all watched (and the API server's authorizer lags a watch event a little), so
     /// ask again soon rather than only at the periodic resync.
     pub recheck_soon: bool,
+    /// RBAC the author's right depends on changed a moment ago, possibly by this
+    /// sync: the API server's answers may lag it, so ask again within seconds.
+    pub settling: bool,
 }
 
 pub async fn sync_workflow(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
@@ -146,10 +151,29 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         .copied()
         .filter(|s| s.metadata.deletion_timestamp.is_none())
         .collect();
-    let unauthorized = if workflow.is_some() {
-        authorize::unauthorized_shares(ctx, key, &live).await?
-    } else {
-        Default::default()
+    // The creator's grant first: whether its author may share is asked of the API
+    // server below, and must not be answered from a grant that should be gone (a
+    // creator who left the workspace, an earlier object of the same name).
+    let creator = naming::creator_rbac_name(&key.name);
+    let owner = workflow.as_deref().and_then(apply::deleted_with);
+    let creator_grant = workflow
+        .as_deref()
+        .and_then(|wf| workflow_creator_grant(&directory, wf));
+    let creator_owned =
+        apply::rbac(ctx, key, &creator, creator_grant.as_ref(), owner.clone()).await?;
+    let unauthorized = match workflow.as_deref() {
+        Some(wf) => {
+            let metas: Vec<&kube::api::ObjectMeta> = live.iter().map(|s| &s.metadata).collect();
+            let object = authorize::Shared {
+                resource: "workflows",
+                namespace: &key.namespace,
+                name: &key.name,
+                uid: wf.metadata.uid.as_deref().unwrap_or_default(),
+                creator_rbac: &creator,
+            };
+            authorize::unauthorized(ctx, &object, &metas).await?
+        }
+        None => Default::default(),
     };
     let mut plan = plan_workflow(
         &directory,
@@ -174,21 +198,19 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         apply::restore_enabled(ctx, ws, &sw_name).await?;
     }
     let readers = naming::grant_rbac_name(&key.name);
-    let creator = naming::creator_rbac_name(&key.name);
     // The organization's members first: a workflow's own grant then drops them.
     let organization_owned = ctx
         .readers
         .converge(ctx, &key.namespace, &key.name, plan.organization_readable)
         .await?;
-    let readers_owned = apply::rbac(ctx, key, &readers, plan.rbac.as_ref()).await?;
-    let creator_owned = apply::rbac(ctx, key, &creator, plan.creator_rbac.as_ref()).await?;
+    let readers_owned = apply::rbac(ctx, key, &readers, plan.rbac.as_ref(), owner).await?;
     let applied = Applied {
         uids: entries.uids,
         conflicts: entries.conflicts,
         blocked_rbac: match (organization_owned, readers_owned, creator_owned) {
             (false, _, _) => Some(naming::organization_readers_name()),
             (_, false, _) => Some(readers),
-            (_, _, false) => Some(creator),
+            (_, _, false) => Some(creator.clone()),
             (true, true, true) => None,
         },
     };
@@ -248,6 +270,7 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         status::share_finalizer(ctx, share, false).await?;
     }
     Ok(Outcome {
-        recheck_soon: !unauthorized.is_empty() || ctx.decisions.unsettled(&key.namespace),
+        recheck_soon: !unauthorized.is_empty(),
+        settling: ctx.decisions.unsettled(&key.namespace, &creator),
     })
 }

@@ -14,6 +14,7 @@ use crate::labels;
 use crate::metrics::WriteKind;
 use crate::naming;
 use crate::planner::schedule::{self, DEFAULT_STARTING_DEADLINE_SECONDS};
+use crate::planner::{Creator, stamped_creator};
 use crate::resources::condition::{ConditionType, now_rfc3339};
 use crate::resources::{
     Condition, Fire, Project, Trigger, TriggerStatus, TriggerType, VisibilityStatus, WorkflowRun,
@@ -44,10 +45,14 @@ async fn fire(
         run: String::new(),
         outcome: reason.to_string(),
     };
-    let Some((creator, groups)) = authorize::stamped_creator(trigger.meta()) else {
+    let Some(Creator {
+        user: creator,
+        groups,
+    }) = stamped_creator(trigger.meta())
+    else {
         return Ok(refused("NoCreator"));
     };
-    if !authorize::may(
+    if !authorize::may_now(
         ctx,
         "create",
         "workflowruns",

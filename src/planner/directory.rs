@@ -205,6 +205,28 @@ impl Directory {
         self.managers.get(workspace).cloned().unwrap_or_default()
     }
 
+    /// Whether `user`, with `groups`, is a recipient subject of `namespace`: bound
+    /// there to a workspace role by name, as a ServiceAccount, or through one of
+    /// `groups`; or one of its ServiceAccounts.
+    pub fn is_member(&self, namespace: &str, user: &str, groups: &[String]) -> bool {
+        let own_accounts = format!("system:serviceaccounts:{namespace}");
+        if groups.contains(&own_accounts) {
+            return true;
+        }
+        self.members.get(namespace).is_some_and(|members| {
+            members.iter().any(|m| match m.kind.as_str() {
+                "User" => m.name == user,
+                "Group" => groups.contains(&m.name),
+                "ServiceAccount" => m.namespace.as_deref().is_some_and(|ns| {
+                    user.strip_prefix("system:serviceaccount:")
+                        .and_then(|rest| rest.split_once(':'))
+                        == Some((ns, m.name.as_str()))
+                }),
+                _ => false,
+            })
+        })
+    }
+
     /// Recipient subjects of a workspace: its service accounts plus everyone bound
     /// there to a workspace-role ClusterRole.
     pub fn recipients_of(&self, workspace: &str) -> BTreeSet<Member> {

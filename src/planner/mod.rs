@@ -15,13 +15,15 @@ pub use organization::{
     AUDITOR_ROLE, COORDINATOR_ROLE, DesiredOrganizationBinding, plan_organization_roles,
 };
 pub use plan::{
-    DesiredRbac, DesiredSharedWorkflow, READ_VERBS, SHARE_VERB, SharePlan, WorkflowPlan,
-    plan_workflow,
+    Creator, DesiredRbac, DesiredSharedWorkflow, READ_VERBS, SHARE_VERB, SharePlan, WorkflowPlan,
+    plan_workflow, stamped_creator, workflow_creator_grant,
 };
 pub use readers::{organization_readers_of_plans, plan_organization_readers};
 pub use settle::{Applied, Notification, remember_enabled, settle};
 pub use snapshot::{Snapshot, WorkflowKey};
-pub use visibility::{ShareInput, SharedKind, Target, VisibilityPlan, plan_visibility};
+pub use visibility::{
+    ShareInput, SharedKind, Target, VisibilityPlan, creator_grant_of, plan_visibility,
+};
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@ use crate::naming;
 use crate::resources::condition::ConditionType;
 use crate::resources::workflow::Tier;
 use crate::resources::{
-    Access, Condition, GrantState, GrantVia, People, PersonGrant, SharedWorkflowSource,
+    Access, Condition, GrantState, GrantVia, GrantedObject, People, PersonGrant, SharedWorkflowSource,
     SharedWorkflowSpec, Workflow, WorkflowShare, WorkflowShareStatus, WorkflowStatus,
     WorkspaceGrant,
 };
@@ -70,6 +70,16 @@ pub struct WorkflowPlan {
 }
 
 impl WorkflowPlan {
+    /// The access `workspace` holds now, if its grant is active. Runs, clones and
+    /// trigger fires are judged by this, never by whether a library entry exists:
+    /// an entry can outlive its grant (a finalizer, a slow deletion).
+    pub fn access_of(&self, workspace: &str) -> Option<Access> {
+        self.shared_workflows
+            .iter()
+            .find(|s| s.workspace == workspace)
+            .map(|s| s.spec.access)
+    }
+
     /// Workspaces with an active grant, sorted.
     pub fn active_workspaces(&self) -> Vec<&str> {
         self.shared_workflows
@@ -169,6 +179,47 @@ pub(super) fn share_targets(
 /// The creator stamped by admission on a Workflow or WorkflowShare.
 pub(super) fn created_by(meta: &kube::api::ObjectMeta) -> Option<String> {
     meta.annotations.as_ref()?.get(labels::CREATED_BY).cloned()
+}
+
+/// Who created an object, and the groups they had then, as admission stamped them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Creator {
+    pub user: String,
+    pub groups: Vec<String>,
+}
+
+/// The stamped creator of an object (groups one per line in their stamp).
+pub fn stamped_creator(meta: &kube::api::ObjectMeta) -> Option<Creator> {
+    let annotations = meta.annotations.as_ref()?;
+    let user = annotations.get(labels::CREATED_BY)?.clone();
+    let groups = annotations
+        .get(labels::CREATED_BY_GROUPS)
+        .map(|g| {
+            g.lines()
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Creator { user, groups })
+}
+
+/// The object a share grants now: its UID, its creator, and whether it is younger
+/// than the share (the share was written for an earlier object of that name).
+pub(super) fn granted_object(
+    object: &kube::api::ObjectMeta,
+    share: &kube::api::ObjectMeta,
+) -> Option<GrantedObject> {
+    let uid = object.uid.clone()?;
+    let created_after_share = match (&object.creation_timestamp, &share.creation_timestamp) {
+        (Some(o), Some(s)) => o.0 > s.0,
+        _ => false,
+    };
+    Some(GrantedObject {
+        uid,
+        creator: created_by(object),
+        created_after_share,
+    })
 }
 
 /// Earliest notification already recorded for `workspace` by any share of the workflow.
@@ -363,6 +414,7 @@ pub fn plan_workflow(
                 grants,
                 people,
                 shared_by: created_by(&share.metadata),
+                object: workflow.and_then(|w| granted_object(&w.metadata, &share.metadata)),
             },
             notify,
         });
@@ -442,16 +494,7 @@ pub fn plan_workflow(
         .chain(people_with_access)
         .collect();
     let creator = workflow.and_then(|wf| created_by(&wf.metadata));
-    let creator_rbac = creator.as_ref().map(|user| {
-        creator_grant(
-            directory,
-            namespace,
-            "workflows",
-            workflow_name,
-            naming::creator_rbac_name(workflow_name),
-            user,
-        )
-    });
+    let creator_rbac = workflow.and_then(|wf| workflow_creator_grant(directory, wf));
     let rbac = (!subjects.is_empty()).then(|| DesiredRbac {
         name: naming::grant_rbac_name(workflow_name),
         resource: "workflows",
@@ -485,17 +528,41 @@ pub fn plan_workflow(
     }
 }
 
+/// The creator's grant on a workflow (see `creator_grant`).
+pub fn workflow_creator_grant(directory: &Directory, workflow: &Workflow) -> Option<DesiredRbac> {
+    let namespace = workflow.metadata.namespace.as_deref()?;
+    let name = workflow.metadata.name.as_deref()?;
+    if workflow.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    creator_grant(
+        directory,
+        namespace,
+        "workflows",
+        name,
+        naming::creator_rbac_name(name),
+        &workflow.metadata,
+    )
+}
+
 /// The creator's grant on one object: read, edit, delete and, unless the organization
-/// reserves it, share.
+/// reserves it, share. Only while the creator is a member of the object's workspace
+/// (bound there by name, or through a group stamped at creation that is still bound):
+/// a creator who leaves loses it, and gets it back on rejoining.
 pub(super) fn creator_grant(
     directory: &Directory,
     namespace: &str,
     resource: &'static str,
     object: &str,
     rbac_name: String,
-    user: &str,
-) -> DesiredRbac {
-    DesiredRbac {
+    meta: &kube::api::ObjectMeta,
+) -> Option<DesiredRbac> {
+    let creator = stamped_creator(meta)?;
+    if !directory.is_member(namespace, &creator.user, &creator.groups) {
+        return None;
+    }
+    let user = creator.user.as_str();
+    Some(DesiredRbac {
         name: rbac_name,
         resource,
         objects: vec![object.to_string()],
@@ -514,7 +581,7 @@ pub(super) fn creator_grant(
             name: user.to_string(),
             namespace: None,
         }],
-    }
+    })
 }
 
 /// The target state of every grant of a share whose author may not share the object.

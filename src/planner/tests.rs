@@ -111,6 +111,7 @@ fn snapshot(workflows: Vec<Workflow>, shares: Vec<WorkflowShare>) -> Snapshot {
         role_bindings: vec![
             binding("support", "ws-member", "dave"),
             binding("support", "ws-owner", "carol"),
+            binding("sales", "ws-member", "bob"),
         ],
         workflows,
         shares,
@@ -489,6 +490,89 @@ fn a_new_workflow_is_private_and_only_its_creator_edits_and_shares_it() {
     assert_eq!(creator.subjects[0].name, "bob");
 }
 
+/// A group binding of `group` to `cluster_role` in `ns`.
+fn group_binding(ns: &str, cluster_role: &str, group: &str) -> RoleBinding {
+    let mut b = binding(ns, cluster_role, group);
+    if let Some(subjects) = b.subjects.as_mut() {
+        subjects[0].kind = "Group".into();
+    }
+    b
+}
+
+#[test]
+fn a_creator_holds_their_grant_only_while_a_member_of_the_workspace() {
+    let wf = created_by(workflow(false, None), "bob");
+    let mut left = snapshot(vec![wf.clone()], vec![]);
+    left.role_bindings
+        .retain(|b| b.metadata.name.as_deref() != Some("ws-member-bob"));
+    assert!(
+        plan_one(&left).creator_rbac.is_none(),
+        "a creator who left keeps no rights on what they made"
+    );
+
+    // Bound through a group stamped at creation: a member while the group is bound.
+    let mut through_group = wf.clone();
+    through_group.metadata.annotations.get_or_insert_default().insert(
+        crate::labels::CREATED_BY_GROUPS.to_string(),
+        "system:authenticated\néquipe-ventes".into(),
+    );
+    let mut snap = snapshot(vec![through_group.clone()], vec![]);
+    snap.role_bindings
+        .retain(|b| b.metadata.name.as_deref() != Some("ws-member-bob"));
+    snap.role_bindings
+        .push(group_binding("sales", "ws-member", "équipe-ventes"));
+    let creator = plan_one(&snap).creator_rbac.expect("member through a group");
+    assert_eq!(creator.subjects[0].name, "bob");
+    snap.role_bindings.pop();
+    assert!(
+        plan_one(&snap).creator_rbac.is_none(),
+        "a group no longer bound in the workspace grants no creator rights"
+    );
+    snap.role_bindings
+        .push(group_binding("support", "ws-member", "équipe-ventes"));
+    assert!(
+        plan_one(&snap).creator_rbac.is_none(),
+        "bound in another workspace is not a member of this one"
+    );
+}
+
+#[test]
+fn a_share_says_which_object_it_grants_and_whether_it_came_after_the_share() {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    let at = |s: &str| Some(Time(s.parse().expect("timestamp")));
+    let mut wf = created_by(workflow(false, None), "grace");
+    wf.metadata.uid = Some("uid-2".into());
+    wf.metadata.creation_timestamp = at("2026-12-04T10:00:05Z");
+    let mut s = share("s", &["support"], false);
+    s.metadata.creation_timestamp = at("2026-12-04T10:00:00Z");
+    let plan = plan_one(&snapshot(vec![wf.clone()], vec![s.clone()]));
+    let object = plan.shares[0].status.object.clone().expect("object");
+    assert_eq!(object.uid, "uid-2");
+    assert_eq!(object.creator.as_deref(), Some("grace"));
+    assert!(object.created_after_share, "the share was written for an earlier workflow");
+
+    wf.metadata.creation_timestamp = at("2026-12-04T09:00:00Z");
+    let plan = plan_one(&snapshot(vec![wf], vec![s]));
+    let object = plan.shares[0].status.object.clone().expect("object");
+    assert!(!object.created_after_share);
+}
+
+#[test]
+fn the_access_a_workspace_holds_is_the_active_grant_only() {
+    let wf = workflow(false, None);
+    let plan = plan_one(&snapshot(vec![wf.clone()], vec![share("s", &["support"], false)]));
+    assert_eq!(plan.access_of("support"), Some(Access::View));
+    assert_eq!(plan.access_of("finance"), None, "never granted");
+    let plan = plan_one(&snapshot(vec![workflow(true, None)], vec![share("s", &["support"], false)]));
+    assert_eq!(plan.access_of("support"), None, "archived");
+    let mut revoked = share("s", &["support"], false);
+    revoked.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-12-04T10:00:00Z".parse().expect("timestamp"),
+    ));
+    let plan = plan_one(&snapshot(vec![wf], vec![revoked]));
+    assert_eq!(plan.access_of("support"), None, "a share being deleted grants nothing");
+}
+
 #[test]
 fn managers_only_organizations_do_not_let_creators_share() {
     let mut snap = snapshot(vec![created_by(workflow(false, None), "bob")], vec![]);
@@ -715,6 +799,7 @@ fn the_organization_readers_grant_lists_its_workflows_for_every_member_of_the_or
             "Group:system:serviceaccounts:sales",
             "Group:system:serviceaccounts:support",
             "Group:system:serviceaccounts:ventes-été",
+            "User:bob",
             "User:carol",
             "User:dave",
             "User:zoë",

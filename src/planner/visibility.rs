@@ -16,7 +16,8 @@ use crate::resources::{
 
 use super::directory::{Directory, Member};
 use super::plan::{
-    DesiredRbac, READ_VERBS, SharePlan, created_by, creator_grant, person_grants, share_conditions,
+    DesiredRbac, READ_VERBS, SharePlan, created_by, creator_grant, granted_object, person_grants,
+    share_conditions,
     share_targets, sharer_not_allowed, target_problem,
 };
 
@@ -51,6 +52,28 @@ impl SharedKind {
             naming::fit_name(&format!("workflow-share-{noun}-creator.{object}")),
         )
     }
+}
+
+/// The creator's grant on a project or trigger (see `plan_visibility`).
+pub fn creator_grant_of(
+    directory: &Directory,
+    kind: SharedKind,
+    namespace: &str,
+    name: &str,
+    meta: &ObjectMeta,
+) -> Option<DesiredRbac> {
+    if meta.deletion_timestamp.is_some() {
+        return None;
+    }
+    let (_, creator_rbac_name) = kind.rbac_names(name);
+    creator_grant(
+        directory,
+        namespace,
+        kind.resource(),
+        name,
+        creator_rbac_name,
+        meta,
+    )
 }
 
 /// One share of the object, as the planner needs it.
@@ -204,6 +227,9 @@ pub fn plan_visibility(
                 grants,
                 people,
                 shared_by: created_by(share.meta),
+                object: object
+                    .filter(|_| exists)
+                    .and_then(|meta| granted_object(meta, share.meta)),
             },
             notify: Vec::new(),
         });
@@ -211,14 +237,14 @@ pub fn plan_visibility(
 
     let creator_name = object.filter(|_| exists).and_then(created_by);
     let (readers_name, creator_rbac_name) = kind.rbac_names(name);
-    let creator = creator_name.as_ref().map(|user| {
+    let creator = object.filter(|_| exists).and_then(|meta| {
         creator_grant(
             directory,
             namespace,
             kind.resource(),
             name,
             creator_rbac_name,
-            user,
+            meta,
         )
     });
     let shared = !workspaces_with_access.is_empty() || !people_with_access.is_empty();
@@ -293,7 +319,8 @@ mod tests {
         };
         let (a, b) = (ns("sales"), ns("support"));
         let (ga, gb) = (binding("sales", "grace"), binding("support", "dave"));
-        Directory::build([&org], [&a, &b], [&role], [&ga, &gb])
+        let bob = binding("sales", "bob");
+        Directory::build([&org], [&a, &b], [&role], [&ga, &gb, &bob])
     }
 
     fn object(creator: &str) -> ObjectMeta {

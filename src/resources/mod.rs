@@ -30,7 +30,7 @@ pub use workflow_clone::{
 pub use workflow_run::{Accounting, RunPhase, WorkflowRun, WorkflowRunSpec, WorkflowRunStatus};
 pub use workflow_share::{
     Access, GrantState, GrantVia, People, PersonGrant, WorkflowRef, WorkflowShare,
-    WorkflowShareSpec, WorkflowShareStatus, WorkspaceGrant,
+    GrantedObject, WorkflowShareSpec, WorkflowShareStatus, WorkspaceGrant,
 };
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

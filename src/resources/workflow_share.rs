@@ -161,6 +161,26 @@ pub struct WorkflowShareStatus {
     /// Who created the share.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_by: Option<String>,
+    /// The object this share grants now. Shares name objects, not their UIDs: when an
+    /// object is deleted and another of the same name is created, the share grants the
+    /// new one, and says so here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<GrantedObject>,
+}
+
+/// The object a share grants, as it is now.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantedObject {
+    /// Its UID.
+    pub uid: String,
+    /// Its creator, stamped by the API server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator: Option<String>,
+    /// It was created after this share: the share was written for an earlier object
+    /// of the same name and now grants this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created_after_share: bool,
 }
 
 /// The grant of the workflow to one named user or group.
