@@ -47,9 +47,13 @@ pub fn creator_rbac_name(workflow: &str) -> String {
 
 /// Whether `name` is that of a creator's grant (of a workflow, project or trigger).
 pub fn is_creator_rbac_name(name: &str) -> bool {
-    ["workflow-share-creator.", "workflow-share-project-creator.", "workflow-share-trigger-creator."]
-        .iter()
-        .any(|prefix| name.starts_with(prefix))
+    [
+        "workflow-share-creator.",
+        "workflow-share-project-creator.",
+        "workflow-share-trigger-creator.",
+    ]
+    .iter()
+    .any(|prefix| name.starts_with(prefix))
 }
 
 /// Name of the Role and RoleBinding in an owner workspace that let every member of

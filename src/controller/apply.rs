@@ -580,7 +580,15 @@ async fn write_rbac(
     let stale = role.is_some_and(|r| made_for_another(r, target.owner.as_ref()))
         || binding.is_some_and(|b| made_for_another(b, target.owner.as_ref()));
     let (role, binding) = if stale && desired.is_some() {
-        remove_rbac(ctx, &bindings, &roles, &name, binding.is_some(), role.is_some()).await?;
+        remove_rbac(
+            ctx,
+            &bindings,
+            &roles,
+            &name,
+            binding.is_some(),
+            role.is_some(),
+        )
+        .await?;
         (None, None)
     } else {
         (role, binding)
@@ -588,8 +596,15 @@ async fn write_rbac(
 
     let Some(desired) = desired else {
         // Nothing to grant: remove what exists.
-        return remove_rbac(ctx, &bindings, &roles, &name, binding.is_some(), role.is_some())
-            .await;
+        return remove_rbac(
+            ctx,
+            &bindings,
+            &roles,
+            &name,
+            binding.is_some(),
+            role.is_some(),
+        )
+        .await;
     };
 
     if role.is_none_or(|r| !role_is(r, desired)) {

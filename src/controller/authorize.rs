@@ -313,7 +313,10 @@ mod tests {
         decisions.remember(other.clone(), long_ago());
         decisions.creator_grant_changed("ventes", "workflow-share-creator.qualification-des-leads");
         assert!(!decisions.allowed(&question("ventes")));
-        assert!(decisions.allowed(&other), "another object's grant did not change");
+        assert!(
+            decisions.allowed(&other),
+            "another object's grant did not change"
+        );
         assert!(decisions.unsettled("ventes", "workflow-share-creator.qualification-des-leads"));
         assert!(!decisions.unsettled("ventes", "workflow-share-creator.autre"));
     }

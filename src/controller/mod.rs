@@ -15,6 +15,7 @@ mod echoes;
 mod entries;
 mod events;
 mod fault;
+mod gone;
 mod grants;
 mod lanes;
 pub mod leader;
@@ -583,6 +584,8 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
         audience.clone(),
         audience.clone(),
     );
+    // Deleted objects wake the sweep of what was made for them (see `gone`).
+    let sweeper = Arc::new(gone::Sweeper::default());
     // RBAC changes seen here make the API server's kept answers be asked again.
     let decisions = Arc::new(authorize::Decisions::default());
     let (d1, d2, d3, d4) = (
@@ -645,6 +648,7 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
             keys
         },
     );
+    let gone_organizations = sweeper.clone();
     let stores = Stores {
         organizations: reflect_where(
             &mut watches,
@@ -653,6 +657,7 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
             triggers.clone(),
             organization_changed,
             move |_: &Organization| {
+                gone_organizations.poke();
                 c1.invalidate();
                 d1.all_changed();
                 let _ = a1.send(());
@@ -756,16 +761,21 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
             keys_touching_namespace(&s2, &w4, &ns.name_any())
         },
     );
+    let (workflows_now, gone_workflows) = (wf_store.clone(), sweeper.clone());
     spawn_reflector(
         &mut watches,
         Api::<Workflow>::all(client.clone()),
         all(),
         wf_writer,
         triggers.clone(),
-        |w| {
+        move |w| {
             let key = WorkflowKey::of_workflow(w);
             if let Some(key) = &key {
                 fault::on_workflow_event(key);
+                // The store already shows the event: absent means deleted.
+                if workflows_now.get(&ObjectRef::from_obj(w)).is_none() {
+                    gone_workflows.workflow_gone(key.clone());
+                }
             }
             key.into_iter().collect()
         },
@@ -948,8 +958,8 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
 
     // Projects and triggers: their shares name them; membership, namespaces and
     // organizations may change who sees any of them.
-    let project_ctl = Controller::new(Api::<Project>::all(client.clone()), all());
-    let project_ctl = project_ctl
+    let (projects, project_events) = watched_with_deletes::<Project>(&client, sweeper.clone());
+    let project_ctl = Controller::for_stream(project_events, projects.clone())
         .reconcile_on(UnboundedReceiverStream::new(project_rx))
         .reconcile_all_on(audience_changes(&audience))
         .graceful_shutdown_on(stopping())
@@ -965,7 +975,8 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
         });
     loops.spawn(project_ctl.map(|_| "project controller".to_string()));
 
-    let trigger_ctl = Controller::new(Api::<Trigger>::all(client.clone()), all())
+    let (trigger_store, trigger_events) = watched_with_deletes::<Trigger>(&client, sweeper.clone());
+    let trigger_ctl = Controller::for_stream(trigger_events, trigger_store.clone())
         .reconcile_on(UnboundedReceiverStream::new(trigger_rx))
         .reconcile_all_on(audience_changes(&audience))
         .graceful_shutdown_on(stopping())
@@ -994,6 +1005,21 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
             }
         });
     loops.spawn(run_ctl.map(|_| "run controller".to_string()));
+
+    // What was made for deleted objects goes with them, swept until the stop signal.
+    let owners = gone::Owners {
+        projects,
+        triggers: trigger_store,
+    };
+    let sweep = gone::run(ctx.clone(), sweeper, owners);
+    let stop_sweep = stopping();
+    loops.spawn(async move {
+        tokio::select! {
+            _ = sweep => {}
+            _ = stop_sweep => {}
+        }
+        "deleted-object sweep".to_string()
+    });
 
     ctx.metrics.set_health(Health::Running);
     info!("caches filled; controller started");
@@ -1030,6 +1056,32 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
     background.abort_all();
     info!(writes = ctx.metrics.total_writes(), "controller stopped");
     Ok(())
+}
+
+/// A cache of `K` for a Controller, and the stream of its changed objects; a deletion
+/// also pokes `sweeper` (a Controller alone does not see deletions).
+fn watched_with_deletes<K>(
+    client: &kube::Client,
+    sweeper: Arc<gone::Sweeper>,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Watched,
+{
+    let (store, writer) = reflector::store::<K>();
+    let events = watcher(Api::<K>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .modify(|obj| obj.managed_fields_mut().clear())
+        .reflect(writer)
+        .inspect_ok(move |event| {
+            if matches!(event, watcher::Event::Delete(_)) {
+                sweeper.poke();
+            }
+        })
+        .applied_objects();
+    (store, events)
 }
 
 /// A long-running task ended without being asked to: report it and fail, so the

@@ -127,14 +127,26 @@ where
         retry_in_s = delay.as_secs(),
         "reconcile failed; retrying"
     );
-    if let Error::Panicked(message) = error {
+    let report = match error {
+        Error::Panicked(message) => Some((
+            "ReconcilePanicked",
+            format!(
+                "internal error while reconciling (a bug in workflow-share; other objects are \
+                 not affected), retried with backoff: {message}"
+            ),
+        )),
+        // The API server refused a write: a retry alone will not fix it, and whoever
+        // owns the object must see why, not only the controller's log.
+        _ if refused_by_api_server(error) => Some((
+            "WriteRefused",
+            format!("the API server refused a write, retried with backoff: {error}"),
+        )),
+        _ => None,
+    };
+    if let Some((reason, note)) = report {
         let regarding = obj.object_ref(&());
-        let note = format!(
-            "internal error while reconciling (a bug in workflow-share; other objects are \
-             not affected), retried with backoff: {message}"
-        );
         tokio::spawn(async move {
-            if let Err(e) = report_failure(&ctx, regarding, note, failures).await {
+            if let Err(e) = report_failure(&ctx, regarding, reason, note, failures).await {
                 warn!(error = %e, "could not record the failure as an Event");
             }
         });
@@ -142,9 +154,24 @@ where
     Action::requeue(delay)
 }
 
+/// An answer of the API server that says the request itself is wrong (invalid,
+/// forbidden), not that it should be retried (a conflict, throttling, a server error).
+fn refused_by_api_server(error: &Error) -> bool {
+    match error {
+        Error::Kube { source, .. } => match source.as_ref() {
+            kube::Error::Api(s) => {
+                (400..500).contains(&s.code) && ![404, 409, 429].contains(&s.code)
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 async fn report_failure(
     ctx: &Context,
     regarding: ObjectReference,
+    reason: &'static str,
     note: String,
     failures: u32,
 ) -> Result<(), kube::Error> {
@@ -162,7 +189,7 @@ async fn report_failure(
             namespace,
             type_: "Warning",
             action: "Reconcile",
-            reason: "ReconcilePanicked",
+            reason,
             note,
             regarding,
             related: None,

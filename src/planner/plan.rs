@@ -5,9 +5,9 @@ use crate::naming;
 use crate::resources::condition::ConditionType;
 use crate::resources::workflow::Tier;
 use crate::resources::{
-    Access, Condition, GrantState, GrantVia, GrantedObject, People, PersonGrant, SharedWorkflowSource,
-    SharedWorkflowSpec, Workflow, WorkflowShare, WorkflowShareStatus, WorkflowStatus,
-    WorkspaceGrant,
+    Access, Condition, GrantState, GrantVia, GrantedObject, People, PersonGrant,
+    SharedWorkflowSource, SharedWorkflowSpec, Workflow, WorkflowShare, WorkflowShareStatus,
+    WorkflowStatus, WorkspaceGrant,
 };
 
 use super::directory::{Directory, Lookup, Member};
@@ -204,16 +204,23 @@ pub fn stamped_creator(meta: &kube::api::ObjectMeta) -> Option<Creator> {
     Some(Creator { user, groups })
 }
 
-/// The object a share grants now: its UID, its creator, and whether it is younger
-/// than the share (the share was written for an earlier object of that name).
+/// The object a share grants now: its UID, its creator, and whether it came after
+/// the share (the share was written for an earlier object of that name). That is
+/// known for sure when the share's status recorded another UID before; otherwise
+/// from the creation times (to the second).
 pub(super) fn granted_object(
     object: &kube::api::ObjectMeta,
     share: &kube::api::ObjectMeta,
+    recorded: Option<&GrantedObject>,
 ) -> Option<GrantedObject> {
     let uid = object.uid.clone()?;
-    let created_after_share = match (&object.creation_timestamp, &share.creation_timestamp) {
-        (Some(o), Some(s)) => o.0 > s.0,
-        _ => false,
+    let created_after_share = match recorded {
+        Some(before) if before.uid == uid => before.created_after_share,
+        Some(_) => true,
+        None => match (&object.creation_timestamp, &share.creation_timestamp) {
+            (Some(o), Some(s)) => o.0 > s.0,
+            _ => false,
+        },
     };
     Some(GrantedObject {
         uid,
@@ -414,7 +421,10 @@ pub fn plan_workflow(
                 grants,
                 people,
                 shared_by: created_by(&share.metadata),
-                object: workflow.and_then(|w| granted_object(&w.metadata, &share.metadata)),
+                object: workflow.and_then(|w| {
+                    let recorded = share.status.as_ref().and_then(|s| s.object.as_ref());
+                    granted_object(&w.metadata, &share.metadata, recorded)
+                }),
             },
             notify,
         });

@@ -17,8 +17,7 @@ use crate::resources::{
 use super::directory::{Directory, Member};
 use super::plan::{
     DesiredRbac, READ_VERBS, SharePlan, created_by, creator_grant, granted_object, person_grants,
-    share_conditions,
-    share_targets, sharer_not_allowed, target_problem,
+    share_conditions, share_targets, sharer_not_allowed, target_problem,
 };
 
 /// The kinds shared like workflows but without library entries.
@@ -227,9 +226,10 @@ pub fn plan_visibility(
                 grants,
                 people,
                 shared_by: created_by(share.meta),
-                object: object
-                    .filter(|_| exists)
-                    .and_then(|meta| granted_object(meta, share.meta)),
+                object: object.filter(|_| exists).and_then(|meta| {
+                    let recorded = share.previous.and_then(|s| s.object.as_ref());
+                    granted_object(meta, share.meta, recorded)
+                }),
             },
             notify: Vec::new(),
         });
