@@ -775,6 +775,9 @@ struct Measured {
     join_requests: Option<Requests>,
     change_p50: Option<Duration>,
     change_p99: Option<Duration>,
+    /// From a revoking write to the first run refused, over the converged organization.
+    revoke_p50: Option<Duration>,
+    revoke_p99: Option<Duration>,
     restart_writes: Option<f64>,
     restart_ready: Option<Duration>,
     restart_rss_mb: Option<f64>,
@@ -1032,6 +1035,19 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
         m.change_p99 = latencies.get(latencies.len() * 99 / 100).copied();
         controller.settle(Duration::from_secs(2)).await;
 
+        // Revocation: the probe is granted, enabled and run, then revoked; runs are
+        // asked for right after the revoking write until the first is refused.
+        eprintln!("bench: revocations");
+        let mut ends = Vec::new();
+        for i in 0..REVOCATIONS {
+            let target = workspace("bench", i % sc.workspaces.max(1));
+            ends.push(revocation_to_refused_run(c, src, probe, &target, i).await?);
+        }
+        ends.sort();
+        m.revoke_p50 = ends.get(ends.len() / 2).copied();
+        m.revoke_p99 = ends.get(ends.len() * 99 / 100).copied();
+        controller.settle(Duration::from_secs(2)).await;
+
         // The API server restarts under a converged controller: watches relist.
         eprintln!("bench: API server restart");
         let syncs = controller.counter("workflow_share_syncs_total");
@@ -1060,6 +1076,128 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
         again.stop();
     }
     Ok(m)
+}
+
+/// Revocations timed per run (each takes a few seconds: a refused run is decided
+/// after the controller's grace period for caches behind the API server).
+const REVOCATIONS: usize = 20;
+
+/// Grants `probe` to `target`, enables it and has a run accepted; then revokes, and
+/// from the revoking write asks for a run every 20 ms until one is refused. Returns
+/// the time from the write to the creation of the first run that was refused.
+async fn revocation_to_refused_run(
+    c: &Client,
+    src: &str,
+    probe: &str,
+    target: &str,
+    round: usize,
+) -> Res<Duration> {
+    let shares: Api<WorkflowShare> = Api::namespaced(c.clone(), src);
+    let body = json!({"apiVersion": GROUP, "kind": "WorkflowShare",
+        "metadata": {"name": probe, "namespace": src},
+        "spec": {"workflowRef": {"name": probe}, "workspaces": [target]}});
+    shares
+        .patch(probe, &PatchParams::apply("bench"), &Patch::Apply(&body))
+        .await?;
+    let entry = format!("{src}.{probe}");
+    let entries: Api<DynamicObject> = Api::namespaced_with(
+        c.clone(),
+        target,
+        &kube::api::ApiResource::erase::<workflow_share::resources::SharedWorkflow>(&()),
+    );
+    let runs: Api<DynamicObject> = Api::namespaced_with(
+        c.clone(),
+        target,
+        &kube::api::ApiResource::erase::<workflow_share::resources::WorkflowRun>(&()),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while entries
+        .patch(
+            &entry,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"enabled": true}})),
+        )
+        .await
+        .is_err()
+    {
+        if Instant::now() > deadline {
+            return Err("the probe's entry did not appear".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let run_of = |name: String| {
+        json!({"apiVersion": GROUP, "kind": "WorkflowRun",
+            "metadata": {"name": name, "namespace": target},
+            "spec": {"workflowRef": {"kind": "SharedWorkflow", "name": entry}}})
+    };
+    let phase = |name: String| {
+        let runs = runs.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let run = runs.get(&name).await?;
+                let phase = run.data["status"]["phase"]
+                    .as_str()
+                    .unwrap_or("Pending")
+                    .to_string();
+                if phase != "Pending" {
+                    return Ok::<String, Box<dyn std::error::Error + Send + Sync>>(phase);
+                }
+                if Instant::now() > deadline {
+                    return Err("a run was not decided in 60 s".into());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let accepted = format!("revoke-{round}-before");
+    runs.create(
+        &Default::default(),
+        &serde_json::from_value(run_of(accepted.clone()))?,
+    )
+    .await?;
+    if phase(accepted).await? != "Accepted" {
+        return Err("the run before the revocation was not accepted".into());
+    }
+    let revoked = json!({"apiVersion": GROUP, "kind": "WorkflowShare",
+        "metadata": {"name": probe, "namespace": src},
+        "spec": {"workflowRef": {"name": probe}, "workspaces": []}});
+    let sent = Instant::now();
+    shares
+        .patch(probe, &PatchParams::apply("bench"), &Patch::Apply(&revoked))
+        .await?;
+    // An accepted run is decided within milliseconds; a refused one is held Pending
+    // for the controller's grace period, then Rejected. So a run not accepted within
+    // 300 ms is the first refused one (confirmed by waiting for its rejection).
+    let mut n = 0;
+    let first_refused = loop {
+        let name = format!("revoke-{round}-after-{n}");
+        n += 1;
+        let created = Instant::now();
+        runs.create(
+            &Default::default(),
+            &serde_json::from_value(run_of(name.clone()))?,
+        )
+        .await?;
+        let mut accepted = false;
+        while created.elapsed() < Duration::from_millis(300) {
+            if runs.get(&name).await?.data["status"]["phase"].as_str() == Some("Accepted") {
+                accepted = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if !accepted {
+            if phase(name).await? != "Rejected" {
+                return Err("a run after the revocation was accepted late".into());
+            }
+            break created;
+        }
+        if sent.elapsed() > Duration::from_secs(60) {
+            return Err("no run was refused within 60 s of the revocation".into());
+        }
+    };
+    Ok(first_refused.duration_since(sent))
 }
 
 // --- report -----------------------------------------------------------------------
@@ -1134,6 +1272,14 @@ fn report(curve: &[Measured]) -> String {
         let _ = writeln!(
             out,
             "| one share change to the grant visible (100 samples) | p50 {:.0} ms, p99 {:.0} ms |",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
+    if let (Some(p50), Some(p99)) = (big.revoke_p50, big.revoke_p99) {
+        let _ = writeln!(
+            out,
+            "| a revoking write to the first run refused ({REVOCATIONS} samples) | p50 {:.0} ms, p99 {:.0} ms |",
             p50.as_secs_f64() * 1e3,
             p99.as_secs_f64() * 1e3
         );

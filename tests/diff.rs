@@ -45,6 +45,7 @@ async fn diff_shows_what_a_share_change_grants_keeps_and_removes() {
     let admin = cp.admin().await;
     let mut yaml = organization_yaml("df-org", &["df-sales", "df-support", "df-finance"]);
     yaml += &member_yaml("df-support", "member", "dave");
+    yaml += &member_yaml("df-finance", "member", "Zoë");
     yaml += &manifest(
         "Workflow",
         "df-sales",

@@ -262,6 +262,7 @@ async fn accepted_but_hostile_input_is_reported_and_grants_nothing() {
     setup += &member_yaml(sales, "owner", "alice");
     setup += &member_yaml(sales, "member", "bob");
     setup += &member_yaml(sales, "member", "dave");
+    setup += &member_yaml(support, "member", "frank");
     apply_yaml(&admin, &setup).await.expect("setup");
     let alice = cp.as_user("alice").await;
     let bob = cp.as_user("bob").await;

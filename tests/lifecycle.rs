@@ -72,10 +72,13 @@ async fn organization_wide_shares_follow_workspaces_joining_and_leaving() {
             .then_some(())
     })
     .await;
-    assert!(
-        can_i(&sven, "get", G, "workflows", sales, wf).await,
-        "the owner's own members read it"
-    );
+    // (Their membership may reach the controller a moment after the others'.)
+    eventually("the owner's own members read it", WAIT, || async {
+        can_i(&sven, "get", G, "workflows", sales, wf)
+            .await
+            .then_some(())
+    })
+    .await;
     assert!(
         !entry_exists(&admin, sales, entry).await,
         "never the owner itself"

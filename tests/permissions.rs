@@ -66,7 +66,7 @@ impl Row {
             Row::OwnerOfO => "an owner of O",
             Row::Coordinator => "a coordinator",
             Row::Auditor => "an auditor",
-            Row::NamedPerson => "a person named in the share",
+            Row::NamedPerson => "a person named in the share (a member of R)",
             Row::MemberOfR => "a member of R",
             Row::MemberOfONotNamed => "a member of O, not named",
             Row::Outsider => "anyone else",
@@ -189,7 +189,10 @@ fn expected(kind: Kind, row: Row, action: Action, tier: Tier) -> bool {
     );
     let sees = audit_view
         || (row == Row::NamedPerson && tier == Tier::Shared)
-        || (matches!(row, Row::MemberOfR | Row::MemberOfONotNamed) && tier == Tier::Organization);
+        || (matches!(
+            row,
+            Row::MemberOfR | Row::MemberOfONotNamed | Row::NamedPerson
+        ) && tier == Tier::Organization);
     match action {
         Action::See | Action::ListWithGet => sees,
         Action::Edit => row == Row::Creator,
@@ -291,6 +294,8 @@ async fn the_access_table_holds_for_every_kind_person_action_and_tier() {
     yaml += &member_yaml(O, "member", "alice");
     yaml += &member_yaml(O, "member", "grace");
     yaml += &member_yaml(R, "member", "dave");
+    // People are granted only within the organization: yamada is a member of R too.
+    yaml += &role_binding_yaml(R, "member-yamada", "member", &[yamada_name()]);
     apply_yaml(&admin, &yaml).await.expect("organizations");
     let orgs: Api<workflow_share::resources::Organization> = Api::all(admin.clone());
     orgs.patch(

@@ -344,11 +344,18 @@ async fn a_share_holds_the_grants_finalizer_from_its_creation() {
 async fn named_people_read_the_workflow_while_it_is_shared() {
     let cp = control_plane();
     let admin = cp.admin().await;
-    let sales = "pp-sales";
-    let mut yaml = organization_yaml("pp-org", &[sales]);
+    let (sales, finance) = ("pp-sales", "pp-finance");
+    let mut yaml = organization_yaml("pp-org", &[sales, finance]);
     yaml += &workflow_yaml(sales, "forecast");
+    // People are reached within the organization: frank and the group finance-team
+    // are bound in its finance workspace; mallory is in none of its workspaces.
+    yaml += &member_yaml(finance, "member", "frank");
+    yaml += &role_binding_yaml(finance, "finance-team", "member", &[]).replace(
+        "subjects:\n",
+        "subjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: Group\n  name: finance-team\n",
+    );
     yaml += &format!(
-        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata:\n  name: forecast\n  namespace: {sales}\nspec:\n  workflowRef: {{name: forecast}}\n  people: {{users: [frank], groups: [finance-team]}}\n"
+        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata:\n  name: forecast\n  namespace: {sales}\nspec:\n  workflowRef: {{name: forecast}}\n  people: {{users: [frank, mallory], groups: [finance-team, 'system:authenticated']}}\n"
     );
     apply_yaml(&admin, &yaml).await.expect("apply");
     let frank = cp.as_user("frank").await;
@@ -369,6 +376,22 @@ async fn named_people_read_the_workflow_while_it_is_shared() {
         !can_i(&bob, "get", G, "workflows", sales, wf).await,
         "not named: no access"
     );
+    let mallory = cp.impersonating("mallory", &[]).await;
+    assert!(
+        !can_i(&mallory, "get", G, "workflows", sales, wf).await,
+        "outside the organization: no access, even through system:authenticated"
+    );
+    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
+    eventually("people outside the organization reported", WAIT, || async {
+        let people = shares.get("forecast").await.ok()?.status?.people;
+        let outside: Vec<&str> = people
+            .iter()
+            .filter(|p| p.state == GrantState::Rejected && p.reason == "NotInOrganization")
+            .map(|p| p.name.as_str())
+            .collect();
+        (outside == ["mallory", "system:authenticated"]).then_some(())
+    })
+    .await;
 
     let workflows: Api<workflow_share::resources::Workflow> = Api::namespaced(admin.clone(), sales);
     workflows
@@ -384,13 +407,13 @@ async fn named_people_read_the_workflow_while_it_is_shared() {
     })
     .await;
     // Access is withdrawn first; the share's status is written after it.
-    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
     eventually("the share reports its people suspended", WAIT, || async {
         let status = shares.get("forecast").await.ok()?.status?;
         (!status.people.is_empty()
             && status
                 .people
                 .iter()
+                .filter(|p| p.reason != "NotInOrganization")
                 .all(|p| p.state == GrantState::Suspended && p.reason == "WorkflowArchived"))
         .then_some(())
     })

@@ -227,6 +227,36 @@ impl Directory {
         })
     }
 
+    /// Whether the user or group `name` (`kind` User or Group) is a recipient subject
+    /// of some workspace of `organization`: bound there to a workspace role, or one
+    /// of its ServiceAccounts (or their group).
+    pub fn reaches_organization(&self, organization: &str, kind: &str, name: &str) -> bool {
+        self.workspaces_of(organization).any(|ws| match kind {
+            "Group" => {
+                name.strip_prefix("system:serviceaccounts:") == Some(ws)
+                    || self.members.get(ws).is_some_and(|members| {
+                        members.iter().any(|m| m.kind == "Group" && m.name == name)
+                    })
+            }
+            "User" => {
+                let account = name
+                    .strip_prefix("system:serviceaccount:")
+                    .and_then(|rest| rest.split_once(':'));
+                account.is_some_and(|(ns, _)| ns == ws)
+                    || self.members.get(ws).is_some_and(|members| {
+                        members.iter().any(|m| match m.kind.as_str() {
+                            "User" => m.name == name,
+                            "ServiceAccount" => {
+                                account == m.namespace.as_deref().map(|ns| (ns, m.name.as_str()))
+                            }
+                            _ => false,
+                        })
+                    })
+            }
+            _ => false,
+        })
+    }
+
     /// Recipient subjects of a workspace: its service accounts plus everyone bound
     /// there to a workspace-role ClusterRole.
     pub fn recipients_of(&self, workspace: &str) -> BTreeSet<Member> {

@@ -373,6 +373,8 @@ pub fn plan_workflow(
             });
         }
         let mut people = person_grants(
+            directory,
+            owner_org,
             share.spec.people.as_ref(),
             share.status.as_ref(),
             workflow.is_some(),
@@ -610,9 +612,14 @@ pub(super) fn sharer_not_allowed(
     )
 }
 
-/// Grants to the named people of a share: same availability rules as workspaces,
-/// without the organization checks (people are not workspaces).
+/// Grants to the named people of a share: same availability rules as workspaces.
+/// The organization is the boundary for people too: someone who is not a recipient
+/// subject of any workspace of the owner's organization (`owner_org`) gets nothing,
+/// and gets it once they join.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn person_grants(
+    directory: &Directory,
+    owner_org: Option<&str>,
     people: Option<&People>,
     previous: Option<&WorkflowShareStatus>,
     workflow_exists: bool,
@@ -630,8 +637,12 @@ pub(super) fn person_grants(
         .chain(people.groups.iter().map(|n| ("Group", n)));
     named
         .map(|(kind, name)| {
+            let in_organization =
+                owner_org.is_some_and(|org| directory.reaches_organization(org, kind, name));
             let (state, reason) = if !workflow_exists {
                 (GrantState::Pending, "WorkflowNotFound")
+            } else if !in_organization {
+                (GrantState::Rejected, "NotInOrganization")
             } else if archived {
                 (GrantState::Suspended, "WorkflowArchived")
             } else if shareable == Some(false) {

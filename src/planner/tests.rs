@@ -118,6 +118,19 @@ fn snapshot(workflows: Vec<Workflow>, shares: Vec<WorkflowShare>) -> Snapshot {
     }
 }
 
+/// `snapshot` with people bound in workspaces: frank and Zoë in finance, the group
+/// auditors in support (all of acme), mallory in globex's workspace.
+fn snapshot_with_people(workflows: Vec<Workflow>, shares: Vec<WorkflowShare>) -> Snapshot {
+    let mut snap = snapshot(workflows, shares);
+    snap.role_bindings.extend([
+        binding("finance", "ws-member", "frank"),
+        binding("finance", "ws-member", "Zoë"),
+        group_binding("support", "ws-member", "auditors"),
+        binding("elsewhere", "ws-member", "mallory"),
+    ]);
+    snap
+}
+
 fn states(plan: &WorkflowPlan) -> Vec<(String, GrantState, String)> {
     plan.shares
         .iter()
@@ -353,7 +366,10 @@ fn named_people_are_granted_with_the_workflow_and_suspended_with_it() {
         users: vec!["frank".into()],
         groups: vec!["auditors".into()],
     });
-    let plan = plan_one(&snapshot(vec![workflow(false, None)], vec![s.clone()]));
+    let plan = plan_one(&snapshot_with_people(
+        vec![workflow(false, None)],
+        vec![s.clone()],
+    ));
     let people: Vec<(String, String, GrantState)> = plan.shares[0]
         .status
         .people
@@ -370,7 +386,7 @@ fn named_people_are_granted_with_the_workflow_and_suspended_with_it() {
     let subjects = subject_names(&plan);
     assert_eq!(subjects, vec!["Group:auditors", "User:frank"]);
 
-    let archived = plan_one(&snapshot(vec![workflow(true, None)], vec![s]));
+    let archived = plan_one(&snapshot_with_people(vec![workflow(true, None)], vec![s]));
     assert!(
         archived.shares[0]
             .status
@@ -620,6 +636,78 @@ fn the_access_a_workspace_holds_is_the_active_grant_only() {
 }
 
 #[test]
+fn people_outside_the_organization_are_rejected_one_by_one() {
+    let mut s = share("s", &[], false);
+    s.spec.people = Some(People {
+        users: vec![
+            "frank".into(),
+            "mallory".into(),
+            "nobody".into(),
+            "system:serviceaccount:support:robot".into(),
+            "system:serviceaccount:elsewhere:robot".into(),
+        ],
+        groups: vec![
+            "auditors".into(),
+            "system:authenticated".into(),
+            "system:serviceaccounts:finance".into(),
+            "system:serviceaccounts".into(),
+        ],
+    });
+    let plan = plan_one(&snapshot_with_people(
+        vec![workflow(false, None)],
+        vec![s.clone()],
+    ));
+    let states: Vec<(String, String)> = plan.shares[0]
+        .status
+        .people
+        .iter()
+        .map(|p| (p.name.clone(), p.reason.clone()))
+        .collect();
+    let reason = |name: &str| {
+        states
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| r.as_str())
+            .unwrap_or("missing")
+    };
+    assert_eq!(
+        reason("frank"),
+        "Granted",
+        "a member of another workspace of acme"
+    );
+    assert_eq!(
+        reason("auditors"),
+        "Granted",
+        "a group bound in a workspace of acme"
+    );
+    assert_eq!(reason("system:serviceaccount:support:robot"), "Granted");
+    assert_eq!(reason("system:serviceaccounts:finance"), "Granted");
+    for outside in [
+        "mallory",
+        "nobody",
+        "system:serviceaccount:elsewhere:robot",
+        "system:authenticated",
+        "system:serviceaccounts",
+    ] {
+        assert_eq!(reason(outside), "NotInOrganization", "{outside}");
+    }
+    let subjects = subject_names(&plan);
+    assert!(
+        !subjects
+            .iter()
+            .any(|s| s.contains("mallory") || s.contains("system:authenticated"))
+    );
+
+    // Someone who joins is granted; the owner outside any organization grants nobody.
+    let mut snap = snapshot_with_people(vec![workflow(false, None)], vec![s]);
+    snap.role_bindings
+        .push(binding("support", "ws-member", "mallory"));
+    assert!(subject_names(&plan_one(&snap)).contains(&"User:mallory".to_string()));
+    snap.namespaces[0] = ns("sales", None);
+    assert!(plan_one(&snap).rbac.is_none());
+}
+
+#[test]
 fn managers_only_organizations_do_not_let_creators_share() {
     let mut snap = snapshot(vec![created_by(workflow(false, None), "bob")], vec![]);
     snap.organizations[0].spec.sharing_policy = SharingPolicy::ManagersOnly;
@@ -637,7 +725,7 @@ fn tiers_follow_what_is_granted() {
         users: vec!["Zoë".into()],
         groups: vec![],
     });
-    let plan = plan_one(&snapshot(vec![wf()], vec![people]));
+    let plan = plan_one(&snapshot_with_people(vec![wf()], vec![people]));
     assert_eq!(tier(&plan), Some(Tier::Shared));
     assert_eq!(subject_names(&plan), ["User:Zoë"]);
     let status = plan.workflow_status.expect("status");

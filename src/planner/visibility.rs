@@ -181,6 +181,8 @@ pub fn plan_visibility(
             });
         }
         let mut people = person_grants(
+            directory,
+            owner_org,
             share.scope.people.as_ref(),
             share.previous,
             exists,
@@ -319,8 +321,8 @@ mod tests {
         };
         let (a, b) = (ns("sales"), ns("support"));
         let (ga, gb) = (binding("sales", "grace"), binding("support", "dave"));
-        let bob = binding("sales", "bob");
-        Directory::build([&org], [&a, &b], [&role], [&ga, &gb, &bob])
+        let (bob, zoe) = (binding("sales", "bob"), binding("support", "Zoë"));
+        Directory::build([&org], [&a, &b], [&role], [&ga, &gb, &bob, &zoe])
     }
 
     fn object(creator: &str) -> ObjectMeta {
