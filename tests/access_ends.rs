@@ -252,6 +252,20 @@ async fn a_revoked_person_cannot_run_a_moment_later() {
         (!can_i(&grace, "get", G, "workflows", sales, Some("forecast")).await).then_some(())
     })
     .await;
+    // A trigger she makes now does not fire as her.
+    let revoked_at = jiff::Timestamp::now();
+    apply_yaml(
+        &grace,
+        &manifest(
+            "Trigger",
+            sales,
+            "after-revocation",
+            "",
+            "  type: Schedule\n  workflowRef: {kind: Workflow, name: forecast}\n  schedule: {cron: '* * * * *'}",
+        ),
+    )
+    .await
+    .expect("grace's trigger");
     // Every run from now on is refused, the first one included.
     for n in 2..=4 {
         let name = format!("g{n}");
@@ -262,6 +276,25 @@ async fn a_revoked_person_cannot_run_a_moment_later() {
         assert_eq!(phase, RunPhase::Rejected, "run {name}: {reason}");
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
+    let triggers: Api<workflow_share::resources::Trigger> = Api::namespaced(admin.clone(), sales);
+    let outcome = eventually(
+        "the trigger's first fire",
+        Duration::from_secs(100),
+        || async {
+            let status = triggers.get("after-revocation").await.ok()?.status?;
+            status
+                .recent_fires
+                .iter()
+                .find(|f| {
+                    f.scheduled_time
+                        .parse::<jiff::Timestamp>()
+                        .is_ok_and(|t| t > revoked_at)
+                })
+                .map(|f| f.outcome.clone())
+        },
+    )
+    .await;
+    assert_eq!(outcome, "WorkflowNotVisible", "the fire is refused");
 }
 
 #[tokio::test]

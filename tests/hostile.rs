@@ -256,13 +256,14 @@ async fn accepted_but_hostile_input_is_reported_and_grants_nothing() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("hy-sales", "hy-support");
-    let mut setup = organization_yaml("hy-org", &[sales, support]);
+    let mut setup = organization_yaml("hy-org", &[sales, support, "hy-legal"]);
     setup += &organization_yaml("hy-other", &["hy-foreign"]);
     setup += "\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: hy-plain\n";
     setup += &member_yaml(sales, "owner", "alice");
     setup += &member_yaml(sales, "member", "bob");
     setup += &member_yaml(sales, "member", "dave");
-    setup += &member_yaml(support, "member", "frank");
+    // People are reached within the organization: frank works in its legal workspace.
+    setup += &member_yaml("hy-legal", "member", "frank");
     apply_yaml(&admin, &setup).await.expect("setup");
     let alice = cp.as_user("alice").await;
     let bob = cp.as_user("bob").await;

@@ -66,7 +66,7 @@ impl Row {
             Row::OwnerOfO => "an owner of O",
             Row::Coordinator => "a coordinator",
             Row::Auditor => "an auditor",
-            Row::NamedPerson => "a person named in the share (a member of R)",
+            Row::NamedPerson => "named in the share (in R)",
             Row::MemberOfR => "a member of R",
             Row::MemberOfONotNamed => "a member of O, not named",
             Row::Outsider => "anyone else",

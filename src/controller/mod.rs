@@ -240,8 +240,11 @@ fn spawn_projected_reflector<S, K, P, F>(
             }),
     );
     // A relist (after a watch expired or the API server restarted) delivers every
-    // object again; only those that changed meanwhile wake anything.
+    // object again; only those that changed meanwhile wake anything, and only once
+    // the relist is done: the store takes the relisted objects all at once then, and
+    // a sync woken before would plan from the store as it was before the relist.
     let mut relisting: Option<HashMap<ObjectRef<K>, Arc<K>>> = None;
+    let mut changed: Vec<K> = Vec::new();
     let watch = stream.for_each(move |res| {
         match res {
             Ok(watcher::Event::Apply(_)) if quiet.load(std::sync::atomic::Ordering::SeqCst) => {}
@@ -249,6 +252,7 @@ fn spawn_projected_reflector<S, K, P, F>(
                 triggers.fire(affected(&obj))
             }
             Ok(watcher::Event::Init) => {
+                changed.clear();
                 // The store still holds what the previous watch saw.
                 relisting = Some(
                     known
@@ -266,10 +270,13 @@ fn spawn_projected_reflector<S, K, P, F>(
                     b.resource_version().is_some() && b.resource_version() == obj.resource_version()
                 });
                 if !unchanged {
-                    triggers.fire(affected(&obj));
+                    changed.push(obj);
                 }
             }
             Ok(watcher::Event::InitDone) => {
+                for obj in std::mem::take(&mut changed) {
+                    triggers.fire(affected(&obj));
+                }
                 // Deleted while the watch was down: the last known object says whom it affected.
                 for gone in relisting.take().unwrap_or_default().into_values() {
                     triggers.fire(affected(&gone));

@@ -402,7 +402,14 @@ pub fn plan_workflow(
             .iter()
             .filter(|g| g.state == GrantState::Active)
             .count();
-        let conditions = if sharer_allowed || workflow.is_none() {
+        let owner_problem = (share.spec.entire_organization && workflow.is_some())
+            .then(|| target_problem(directory, namespace, owner_org, ""))
+            .flatten()
+            .filter(|_| owner_org.is_none());
+        let conditions = if let Some((state, reason, message)) = owner_problem {
+            // "The whole organization" of a workspace in none is nobody: not Ready.
+            owner_conditions(state, reason, message)
+        } else if sharer_allowed || workflow.is_none() {
             share_conditions("workflow", workflow.is_some(), archived, &grants)
         } else {
             let (_, reason, message) =
@@ -668,6 +675,26 @@ pub(super) fn person_grants(
             }
         })
         .collect()
+}
+
+/// kstatus conditions of an organization-wide share whose own workspace is not (yet)
+/// a workspace of an organization: waiting (Pending) or stalled (Rejected).
+pub(super) fn owner_conditions(
+    state: GrantState,
+    reason: &'static str,
+    message: String,
+) -> Vec<Condition> {
+    let stalled = state == GrantState::Rejected;
+    vec![
+        Condition::new(ConditionType::Ready, false, reason, message.clone()),
+        Condition::new(ConditionType::Reconciling, false, "Reconciled", ""),
+        Condition::new(
+            ConditionType::Stalled,
+            stalled,
+            if stalled { reason } else { "Reconciled" },
+            if stalled { message } else { String::new() },
+        ),
+    ]
 }
 
 /// kstatus conditions of a share from its grants.

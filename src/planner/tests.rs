@@ -708,6 +708,42 @@ fn people_outside_the_organization_are_rejected_one_by_one() {
 }
 
 #[test]
+fn an_organization_wide_share_of_a_workspace_in_no_organization_is_not_ready() {
+    let cases = [
+        (ns("sales", None), "OwnerNotInOrganization", true),
+        (ns("sales", Some("nobody")), "OrganizationNotFound", false),
+    ];
+    for (owner, reason, stalled) in cases {
+        let mut snap = snapshot(vec![workflow(false, None)], vec![share("o", &[], true)]);
+        snap.namespaces[0] = owner;
+        let plan = plan_one(&snap);
+        let conditions = &plan.shares[0].status.conditions;
+        let ready = conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .expect("Ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", reason)
+        );
+        let stalled_now = conditions
+            .iter()
+            .any(|c| c.type_ == "Stalled" && c.status == "True");
+        assert_eq!(stalled_now, stalled, "{reason}");
+    }
+    let mut snap = snapshot(vec![workflow(false, None)], vec![share("o", &[], true)]);
+    snap.namespaces.remove(0);
+    let plan = plan_one(&snap);
+    let ready = plan.shares[0]
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready");
+    assert_eq!(ready.reason, "WorkspaceNotFound", "not seen yet: waiting");
+}
+
+#[test]
 fn managers_only_organizations_do_not_let_creators_share() {
     let mut snap = snapshot(vec![created_by(workflow(false, None), "bob")], vec![]);
     snap.organizations[0].spec.sharing_policy = SharingPolicy::ManagersOnly;
