@@ -141,6 +141,14 @@ fn corpus() -> Vec<Case> {
         case("a namespace editor joining without the join right", "dave", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: hx-wannabe\n  labels: {sharing.workflows.dev/organization: hx-org}\n".to_string(), "join"),
         case("a namespace editor moving a workspace to another organization", "dave", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: hx-support\n  labels: {sharing.workflows.dev/organization: hx-other}\n".to_string(), "join"),
         case("a member cloning an entry", "bob", manifest("WorkflowClone", SALES, "h62", "", "  sharedWorkflowRef: {name: hx-support.base}\n  targetName: mine"), "forbidden"),
+        // Groups that span the cluster, and the controller's mark on other kinds.
+        case("a share to every authenticated identity", "alice", share("h63", "  workflowRef: {name: base}\n  people: {groups: ['system:authenticated']}"), "spec.people.groups"),
+        case("a share to the cluster administrators' group", "alice", share("h64", "  workflowRef: {name: base}\n  people: {groups: ['system:masters']}"), "spec.people.groups"),
+        case("a project share to every ServiceAccount", "alice", manifest("ProjectShare", SALES, "h65", "", "  projectRef: {name: p}\n  people: {groups: ['system:serviceaccounts']}"), "spec.people.groups"),
+        case("an organization audited by every authenticated identity", "admin", organization("hx-bad-6", "  auditors: [{kind: Group, name: 'system:authenticated'}]"), "spec.auditors[0].name"),
+        case("an organization coordinated by the nodes", "admin", organization("hx-bad-7", "  coordinators: [{kind: Group, name: 'system:nodes'}]"), "spec.coordinators[0].name"),
+        case("a member marking her workflow as the controller's", "bob", manifest("Workflow", SALES, "h68", "  labels: {app.kubernetes.io/managed-by: workflow-share}\n", "  displayName: d"), "only workflow-share creates objects managed by workflow-share"),
+        case("a member marking her run as the controller's", "bob", manifest("WorkflowRun", SALES, "h69", "  labels: {app.kubernetes.io/managed-by: workflow-share}\n", "  workflowRef: {kind: Workflow, name: bobs}"), "only workflow-share creates objects managed by workflow-share"),
     ]
 }
 

@@ -106,8 +106,12 @@ async fn make_copy(
 
     let api: Api<Workflow> = Api::namespaced(ctx.client.clone(), ns);
     let target = &clone.spec.target_name;
-    let ours =
-        |w: &Workflow| w.annotations().get(labels::CLONED_BY_REQUEST) == Some(&clone.name_any());
+    // Annotations anyone can write; the managed-by label only the controller may set
+    // (an admission policy). A target without both is someone else's.
+    let ours = |w: &Workflow| {
+        w.labels().get(labels::MANAGED_BY_KEY).map(String::as_str) == Some(labels::MANAGED_BY_VALUE)
+            && w.annotations().get(labels::CLONED_BY_REQUEST) == Some(&clone.name_any())
+    };
     if let Some(existing) = api
         .get_opt(target)
         .await
@@ -140,10 +144,19 @@ async fn make_copy(
     let mut copy = Workflow::new(target, spec);
     copy.metadata.namespace = Some(ns.to_string());
     copy.metadata.annotations = Some(annotations);
+    copy.metadata.labels = Some(std::collections::BTreeMap::from([(
+        labels::MANAGED_BY_KEY.to_string(),
+        labels::MANAGED_BY_VALUE.to_string(),
+    )]));
     ctx.metrics.write(WriteKind::Workflow);
     match api.create(&PostParams::default(), &copy).await {
         Ok(_) => Ok(Ok(from)),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(Ok(from)), // made by an earlier attempt; re-checked next time
+        // Made meanwhile, by an earlier attempt or by someone else: judged next time.
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(Err(refuse(
+            "TargetExists",
+            false,
+            format!("a Workflow named {target} appeared in {ns}; checking whose it is"),
+        ))),
         Err(e) => Err(Error::kube("create cloned Workflow")(e)),
     }
 }

@@ -123,11 +123,16 @@ async fn fire(
     })
 }
 
-/// Deletes the oldest runs of `trigger` beyond its history limit.
+/// Deletes the oldest runs of `trigger` beyond its history limit: only runs this
+/// controller made for it. An owner reference anyone with `patch` can copy onto
+/// someone else's run, so it is not proof; the managed-by label only the controller
+/// may set (an admission policy), with the trigger's label and reference, is.
 async fn prune(ctx: &Context, trigger: &Trigger, namespace: &str) -> Result<()> {
     let Some(uid) = trigger.meta().uid.clone() else {
         return Ok(());
     };
+    let name = trigger.name_any();
+    let label = naming::label_value(&name);
     let mut mine: Vec<Arc<WorkflowRun>> = ctx
         .stores
         .workflow_runs
@@ -135,6 +140,12 @@ async fn prune(ctx: &Context, trigger: &Trigger, namespace: &str) -> Result<()> 
         .into_iter()
         .filter(|r| r.namespace().as_deref() == Some(namespace))
         .filter(|r| r.owner_references().iter().any(|o| o.uid == uid))
+        .filter(|r| {
+            let labels = r.labels();
+            labels.get(labels::MANAGED_BY_KEY).map(String::as_str) == Some(labels::MANAGED_BY_VALUE)
+                && labels.get(labels::TRIGGER) == Some(&label)
+                && r.spec.trigger_ref.as_deref() == Some(name.as_str())
+        })
         .collect();
     mine.sort_by(|a, b| {
         b.spec

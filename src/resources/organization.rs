@@ -83,11 +83,13 @@ pub enum SharingPolicy {
     ManagersOnly,
 }
 
-/// An RBAC subject (User or Group).
+/// An RBAC subject (User or Group). A `system:` group spans the cluster, beyond any
+/// organization, and is refused.
 #[derive(
     KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord,
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.kind != 'Group' || !self.name.startsWith('system:')").message("a system: group spans the cluster, beyond any organization: name people or groups of the organization").field_path(".name").reason(kube::core::Reason::FieldValueForbidden))]
 pub struct Subject {
     /// User or Group.
     #[schemars(extend("enum" = ["User", "Group"]))]

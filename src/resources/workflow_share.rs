@@ -97,6 +97,9 @@ pub struct WorkflowRef {
     pub namespace: Option<String>,
 }
 
+/// CEL: every group is outside `system:`, or one namespace's ServiceAccounts.
+pub const SCOPED_GROUPS: &str = "self.all(g, !g.startsWith('system:') || g.matches('^system:serviceaccounts:[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))";
+
 /// Named people who receive the workflow.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -106,10 +109,14 @@ pub struct People {
     #[schemars(length(max = 1000), inner(length(min = 1, max = 256)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub users: Vec<String>,
-    /// Group names as the authenticator reports them.
+    /// Group names as the authenticator reports them. Groups that span the cluster
+    /// (`system:authenticated`, `system:masters`, …) are refused; a workspace's own
+    /// `system:serviceaccounts:<namespace>` is allowed (granted while that workspace is
+    /// in the organization).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 1000), inner(length(min = 1, max = 256)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
+    #[x_kube(validation = Rule::new(SCOPED_GROUPS).message("a system: group spans the cluster, beyond any organization: name people, or a workspace's system:serviceaccounts:<namespace>").reason(kube::core::Reason::FieldValueForbidden))]
     pub groups: Vec<String>,
 }
 
