@@ -684,9 +684,19 @@ pub(super) fn owner_conditions(
     reason: &'static str,
     message: String,
 ) -> Vec<Condition> {
-    let stalled = state == GrantState::Rejected;
+    settled_conditions(false, state == GrantState::Rejected, reason, message)
+}
+
+/// Ready, Reconciling (done) and Stalled, the reason and message on Ready, and on
+/// Stalled when it is stalled.
+fn settled_conditions(
+    ready: bool,
+    stalled: bool,
+    reason: &'static str,
+    message: String,
+) -> Vec<Condition> {
     vec![
-        Condition::new(ConditionType::Ready, false, reason, message.clone()),
+        Condition::new(ConditionType::Ready, ready, reason, message.clone()),
         Condition::new(ConditionType::Reconciling, false, "Reconciled", ""),
         Condition::new(
             ConditionType::Stalled,
@@ -757,14 +767,5 @@ pub(super) fn share_conditions(
             format!("{active} workspace(s) granted"),
         )
     };
-    vec![
-        Condition::new(ConditionType::Ready, ready, reason, message.clone()),
-        Condition::new(ConditionType::Reconciling, false, "Reconciled", ""),
-        Condition::new(
-            ConditionType::Stalled,
-            stalled,
-            if stalled { reason } else { "Reconciled" },
-            if stalled { message } else { String::new() },
-        ),
-    ]
+    settled_conditions(ready, stalled, reason, message)
 }

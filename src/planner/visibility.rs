@@ -238,17 +238,10 @@ pub fn plan_visibility(
     }
 
     let creator_name = object.filter(|_| exists).and_then(created_by);
-    let (readers_name, creator_rbac_name) = kind.rbac_names(name);
-    let creator = object.filter(|_| exists).and_then(|meta| {
-        creator_grant(
-            directory,
-            namespace,
-            kind.resource(),
-            name,
-            creator_rbac_name,
-            meta,
-        )
-    });
+    let (readers_name, _) = kind.rbac_names(name);
+    let creator = object
+        .filter(|_| exists)
+        .and_then(|meta| creator_grant_of(directory, kind, namespace, name, meta));
     let shared = !workspaces_with_access.is_empty() || !people_with_access.is_empty();
     let tier = if organization_wide {
         Tier::Organization
