@@ -547,10 +547,10 @@ pub async fn rbac_for(
     let only_adds = !stale && desired.is_some_and(|d| adds_only(role, binding, d));
     if only_adds {
         let lane = super::lanes::Lane::Bookkeeping;
-        let write = || write_rbac(ctx, target, role, binding, desired);
+        let write = || write_rbac(ctx, target, role, binding, desired, stale);
         super::lanes::in_slot(&ctx.slots, lane, write).await?;
     } else {
-        write_rbac(ctx, target, role, binding, desired).await?;
+        write_rbac(ctx, target, role, binding, desired, stale).await?;
     }
     Ok(true)
 }
@@ -568,6 +568,8 @@ async fn write_rbac(
     role: Option<&Role>,
     binding: Option<&RoleBinding>,
     desired: Option<&DesiredRbac>,
+    // Made for an earlier object of this name (see `made_for_another`).
+    stale: bool,
 ) -> Result<()> {
     let ours = target.labels.clone();
     let name = target.name.to_string();
@@ -577,8 +579,6 @@ async fn write_rbac(
     let bindings: Api<RoleBinding> = Api::namespaced(ctx.client.clone(), &namespace);
 
     // Made for an earlier object of this name: removed, then made anew below.
-    let stale = role.is_some_and(|r| made_for_another(r, target.owner.as_ref()))
-        || binding.is_some_and(|b| made_for_another(b, target.owner.as_ref()));
     let (role, binding) = if stale && desired.is_some() {
         remove_rbac(
             ctx,

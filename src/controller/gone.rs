@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams};
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
@@ -160,10 +160,8 @@ impl Existing {
 pub async fn run(ctx: std::sync::Arc<Context>, sweeper: std::sync::Arc<Sweeper>, owners: Owners) {
     loop {
         for key in sweeper.take_workflows() {
-            if ctx.stores.workflows.state().iter().any(|w| {
-                w.metadata.namespace.as_deref() == Some(key.namespace.as_str())
-                    && w.metadata.name.as_deref() == Some(key.name.as_str())
-            }) {
+            let workflow = ObjectRef::new(&key.name).within(&key.namespace);
+            if ctx.stores.workflows.get(&workflow).is_some() {
                 continue; // created again meanwhile: its own sync takes it from here
             }
             if let Err(error) = super::sync_workflow(&ctx, &key).await {
