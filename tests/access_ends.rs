@@ -12,8 +12,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 use support::*;
 use workflow_share::resources::{
-    GrantState, Organization, Project, RunPhase, SharedWorkflow, WorkflowClone, WorkflowRun,
-    WorkflowShare,
+    GrantState, Organization, Project, RunPhase, SharedWorkflow, WorkflowClone, WorkflowShare,
 };
 
 const G: &str = "sharing.workflows.dev";
@@ -56,16 +55,6 @@ fn clone_doc(ns: &str, name: &str, entry: &str, target: &str) -> String {
         "",
         &format!("  sharedWorkflowRef: {{name: {entry}}}\n  targetName: {target}"),
     )
-}
-
-/// The phase and reason a run was decided with, once decided.
-async fn decided(admin: &kube::Client, ns: &str, run: &str) -> (RunPhase, String) {
-    let api: Api<WorkflowRun> = Api::namespaced(admin.clone(), ns);
-    eventually(&format!("run {run} decided"), WAIT, || async {
-        let status = api.get(run).await.ok()?.status?;
-        (status.phase != RunPhase::Pending).then_some((status.phase, status.reason))
-    })
-    .await
 }
 
 /// The Ready reason of a clone once the controller has judged it, and whether its
@@ -151,7 +140,7 @@ async fn a_recipient_cannot_hold_back_a_revocation_and_a_terminating_entry_grant
         .await
         .expect("run");
     assert_eq!(
-        decided(&admin, support, "before").await.0,
+        run_decided(&admin, support, "before").await.0,
         RunPhase::Accepted
     );
 
@@ -179,7 +168,7 @@ async fn a_recipient_cannot_hold_back_a_revocation_and_a_terminating_entry_grant
     apply_yaml(&dave, &run_doc(support, "after", "SharedWorkflow", entry))
         .await
         .expect("run");
-    let (phase, reason) = decided(&admin, support, "after").await;
+    let (phase, reason) = run_decided(&admin, support, "after").await;
     assert_eq!(phase, RunPhase::Rejected, "{reason}");
     let carol = cp.as_user("carol").await;
     apply_yaml(&carol, &clone_doc(support, "copy", entry, "my-lead"))
@@ -215,12 +204,7 @@ async fn a_revoked_person_cannot_run_a_moment_later() {
     apply_yaml(&bob, &workflow_doc(sales, "forecast"))
         .await
         .expect("bob's workflow");
-    eventually("bob may share it", WAIT, || async {
-        can_i(&bob, "share", G, "workflows", sales, Some("forecast"))
-            .await
-            .then_some(())
-    })
-    .await;
+    until_may(&bob, true, "share", "workflows", sales, Some("forecast")).await;
     apply_yaml(
         &bob,
         &share_doc(
@@ -233,25 +217,17 @@ async fn a_revoked_person_cannot_run_a_moment_later() {
     .await
     .expect("shared with grace");
     let grace = cp.as_user("grace").await;
-    eventually("grace reads it", WAIT, || async {
-        can_i(&grace, "get", G, "workflows", sales, Some("forecast"))
-            .await
-            .then_some(())
-    })
-    .await;
+    until_may(&grace, true, "get", "workflows", sales, Some("forecast")).await;
     apply_yaml(&grace, &run_doc(sales, "g1", "Workflow", "forecast"))
         .await
         .expect("run");
-    assert_eq!(decided(&admin, sales, "g1").await.0, RunPhase::Accepted);
+    assert_eq!(run_decided(&admin, sales, "g1").await.0, RunPhase::Accepted);
 
     Api::<WorkflowShare>::namespaced(bob.clone(), sales)
         .delete("with-grace", &DeleteParams::default())
         .await
         .expect("bob revokes");
-    eventually("grace's read is refused", WAIT, || async {
-        (!can_i(&grace, "get", G, "workflows", sales, Some("forecast")).await).then_some(())
-    })
-    .await;
+    until_may(&grace, false, "get", "workflows", sales, Some("forecast")).await;
     // A trigger she makes now does not fire as her.
     let revoked_at = jiff::Timestamp::now();
     apply_yaml(
@@ -272,7 +248,7 @@ async fn a_revoked_person_cannot_run_a_moment_later() {
         apply_yaml(&grace, &run_doc(sales, &name, "Workflow", "forecast"))
             .await
             .expect("run");
-        let (phase, reason) = decided(&admin, sales, &name).await;
+        let (phase, reason) = run_decided(&admin, sales, &name).await;
         assert_eq!(phase, RunPhase::Rejected, "run {name}: {reason}");
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -313,12 +289,7 @@ async fn deleting_an_object_ends_its_creators_grant_and_the_name_carries_no_acce
     apply_yaml(&bob, &workflow_doc(sales, "tr-gone"))
         .await
         .expect("bob's workflow");
-    eventually("bob may edit it", WAIT, || async {
-        can_i(&bob, "update", G, "workflows", sales, Some("tr-gone"))
-            .await
-            .then_some(())
-    })
-    .await;
+    until_may(&bob, true, "update", "workflows", sales, Some("tr-gone")).await;
     Api::<workflow_share::resources::Workflow>::namespaced(bob.clone(), sales)
         .delete("tr-gone", &DeleteParams::default())
         .await
@@ -338,12 +309,7 @@ async fn deleting_an_object_ends_its_creators_grant_and_the_name_carries_no_acce
     apply_yaml(&bob, &workflow_doc(sales, "reused"))
         .await
         .expect("bob's workflow");
-    eventually("bob may share it", WAIT, || async {
-        can_i(&bob, "share", G, "workflows", sales, Some("reused"))
-            .await
-            .then_some(())
-    })
-    .await;
+    until_may(&bob, true, "share", "workflows", sales, Some("reused")).await;
     apply_yaml(
         &bob,
         &share_doc(sales, "reused", "reused", "  workspaces: [ae3-support]"),
@@ -356,21 +322,7 @@ async fn deleting_an_object_ends_its_creators_grant_and_the_name_carries_no_acce
             .then_some(())
     })
     .await;
-    // (The status that deletion protection reads, cleared as a race would leave it.)
-    let workflows: Api<workflow_share::resources::Workflow> = Api::namespaced(admin.clone(), sales);
-    let bobs: Api<workflow_share::resources::Workflow> = Api::namespaced(bob.clone(), sales);
-    eventually("deleted in the race", WAIT, || async {
-        workflows
-            .patch_status(
-                "reused",
-                &PatchParams::default(),
-                &Patch::Merge(json!({"status": {"shares": []}})),
-            )
-            .await
-            .ok()?;
-        bobs.delete("reused", &DeleteParams::default()).await.ok()
-    })
-    .await;
+    delete_before_the_share_is_recorded(&admin, &bob, sales, "reused").await;
 
     // grace makes her own private workflow of that name: bob's share grants nothing.
     let grace = cp.as_user("grace").await;
@@ -432,12 +384,7 @@ async fn a_creator_who_leaves_the_workspace_stops_sharing_and_editing_and_gets_i
     apply_yaml(&bob, &workflow_doc(sales, "handbook"))
         .await
         .expect("bob's workflow");
-    eventually("bob may share it", WAIT, || async {
-        can_i(&bob, "share", G, "workflows", sales, Some("handbook"))
-            .await
-            .then_some(())
-    })
-    .await;
+    until_may(&bob, true, "share", "workflows", sales, Some("handbook")).await;
     apply_yaml(
         &bob,
         &share_doc(sales, "handbook", "handbook", "  workspaces: [ae4-support]"),
@@ -445,12 +392,7 @@ async fn a_creator_who_leaves_the_workspace_stops_sharing_and_editing_and_gets_i
     .await
     .expect("shared");
     let dave = cp.as_user("dave").await;
-    eventually("dave reads it", WAIT, || async {
-        can_i(&dave, "get", G, "workflows", sales, Some("handbook"))
-            .await
-            .then_some(())
-    })
-    .await;
+    until_may(&dave, true, "get", "workflows", sales, Some("handbook")).await;
 
     let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), sales);
     bindings
@@ -501,12 +443,7 @@ async fn a_deleted_project_leaves_no_grant_and_its_name_can_be_used_again() {
     apply_yaml(&bob, &project(sales))
         .await
         .expect("bob's project");
-    eventually("bob may share it", WAIT, || async {
-        can_i(&bob, "share", G, "projects", sales, Some("roadmap"))
-            .await
-            .then_some(())
-    })
-    .await;
+    until_may(&bob, true, "share", "projects", sales, Some("roadmap")).await;
     apply_yaml(
         &bob,
         &manifest(
@@ -520,12 +457,7 @@ async fn a_deleted_project_leaves_no_grant_and_its_name_can_be_used_again() {
     .await
     .expect("shared with yann");
     let yann = cp.impersonating("yann", &[]).await;
-    eventually("yann reads it", WAIT, || async {
-        can_i(&yann, "get", G, "projects", sales, Some("roadmap"))
-            .await
-            .then_some(())
-    })
-    .await;
+    until_may(&yann, true, "get", "projects", sales, Some("roadmap")).await;
     Api::<Project>::namespaced(bob.clone(), sales)
         .delete("roadmap", &DeleteParams::default())
         .await
@@ -548,18 +480,10 @@ async fn a_deleted_project_leaves_no_grant_and_its_name_can_be_used_again() {
     apply_yaml(&grace, &project(sales))
         .await
         .expect("grace's project");
-    eventually("grace may edit her project", WAIT, || async {
-        can_i(&grace, "update", G, "projects", sales, Some("roadmap"))
-            .await
-            .then_some(())
-    })
-    .await;
+    until_may(&grace, true, "update", "projects", sales, Some("roadmap")).await;
     assert!(!can_i(&bob, "get", G, "projects", sales, Some("roadmap")).await);
     // bob's share names the project, and bob may not share grace's.
-    eventually("yann no longer reads it", WAIT, || async {
-        (!can_i(&yann, "get", G, "projects", sales, Some("roadmap")).await).then_some(())
-    })
-    .await;
+    until_may(&yann, false, "get", "projects", sales, Some("roadmap")).await;
     let failures = events_about(&admin, sales, "WriteRefused", "roadmap").await;
     assert!(failures.is_empty(), "no refused writes: {failures:?}");
 }

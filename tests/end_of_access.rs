@@ -16,9 +16,7 @@ use futures::future::join_all;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 use support::*;
-use workflow_share::resources::{
-    RunPhase, SharedWorkflow, Trigger, Workflow, WorkflowClone, WorkflowRun,
-};
+use workflow_share::resources::{RunPhase, SharedWorkflow, Trigger, Workflow, WorkflowClone};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Grant {
@@ -194,12 +192,7 @@ async fn run(
             Outcome::Refused(format!("{e}"))
         };
     }
-    let api: Api<WorkflowRun> = Api::namespaced(admin.clone(), ns);
-    let (phase, reason) = eventually(&format!("run {ns}/{name} decided"), WAIT, || async {
-        let status = api.get(name).await.ok()?.status?;
-        (status.phase != RunPhase::Pending).then_some((status.phase, status.reason))
-    })
-    .await;
+    let (phase, reason) = run_decided(admin, ns, name).await;
     match phase {
         RunPhase::Accepted => Outcome::Allowed("run Accepted".into()),
         _ => Outcome::Refused(format!("run {reason}")),
@@ -452,22 +445,7 @@ async fn row(cp: &ControlPlane, i: usize, grant: Grant, end: End) -> Vec<(Use, O
         End::DeletedAndNameReused => {
             // Deleted in the moment before its status records the share (the race
             // deletion protection cannot see), then made again by someone else.
-            let statuses: Api<Workflow> = Api::namespaced(admin.clone(), &row.own);
-            eventually("deleted in the race", WAIT, || async {
-                statuses
-                    .patch_status(
-                        "wf",
-                        &PatchParams::default(),
-                        &Patch::Merge(json!({"status": {"shares": []}})),
-                    )
-                    .await
-                    .ok()?;
-                creator_workflows
-                    .delete("wf", &DeleteParams::default())
-                    .await
-                    .ok()
-            })
-            .await;
+            delete_before_the_share_is_recorded(&admin, &creator, &row.own, "wf").await;
             let other = cp.impersonating("other", &[]).await;
             apply_yaml(
                 &other,

@@ -467,3 +467,80 @@ pub async fn events_about(
         .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(regarding))
         .collect()
 }
+
+/// Waits until `client` may (`may: true`) or may no longer (`may: false`) `verb` the
+/// sharing resource `resource`/`name` in `namespace`, asked as that user.
+pub async fn until_may(
+    client: &Client,
+    may: bool,
+    verb: &str,
+    resource: &str,
+    namespace: &str,
+    name: Option<&str>,
+) {
+    let what = format!(
+        "{verb} {resource}/{} in {namespace} {}",
+        name.unwrap_or("*"),
+        if may { "allowed" } else { "refused" }
+    );
+    eventually(&what, WAIT, || async {
+        (can_i(
+            client,
+            verb,
+            "sharing.workflows.dev",
+            resource,
+            namespace,
+            name,
+        )
+        .await
+            == may)
+            .then_some(())
+    })
+    .await;
+}
+
+/// The phase and reason a WorkflowRun was decided with, once it is not Pending.
+pub async fn run_decided(
+    admin: &Client,
+    namespace: &str,
+    run: &str,
+) -> (workflow_share::resources::RunPhase, String) {
+    let api: Api<workflow_share::resources::WorkflowRun> =
+        Api::namespaced(admin.clone(), namespace);
+    eventually(&format!("run {namespace}/{run} decided"), WAIT, || async {
+        let status = api.get(run).await.ok()?.status?;
+        (status.phase != workflow_share::resources::RunPhase::Pending)
+            .then_some((status.phase, status.reason))
+    })
+    .await
+}
+
+/// Deletes a shared workflow as `creator` in the moment before its status records
+/// the share, the race deletion protection cannot see: the status the policy reads
+/// is cleared by `admin` and the delete sent right after, until one gets through.
+pub async fn delete_before_the_share_is_recorded(
+    admin: &Client,
+    creator: &Client,
+    namespace: &str,
+    name: &str,
+) {
+    let statuses: Api<workflow_share::resources::Workflow> =
+        Api::namespaced(admin.clone(), namespace);
+    let workflows: Api<workflow_share::resources::Workflow> =
+        Api::namespaced(creator.clone(), namespace);
+    eventually("deleted in the race", WAIT, || async {
+        statuses
+            .patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"status": {"shares": []}})),
+            )
+            .await
+            .ok()?;
+        workflows
+            .delete(name, &kube::api::DeleteParams::default())
+            .await
+            .ok()
+    })
+    .await;
+}
