@@ -16,7 +16,7 @@ use k8s_openapi::api::authorization::v1::{
 use kube::api::{Api, ObjectMeta, PostParams};
 
 use crate::error::{Error, Result};
-use crate::planner::{Creator, SHARE_VERB, stamped_creator};
+use crate::planner::{Creator, SHARE_VERB, WorkflowKey, stamped_creator};
 use crate::resources::GROUP;
 
 use super::Context;
@@ -32,6 +32,19 @@ pub struct Shared<'a> {
     /// Name of its creator's Role and RoleBinding: a change to them forgets the
     /// answers about this object.
     pub creator_rbac: &'a str,
+}
+
+impl<'a> Shared<'a> {
+    /// The workflow `key` (of `uid`), whose creator grant is `creator_rbac`.
+    pub fn workflow(key: &'a WorkflowKey, uid: &'a str, creator_rbac: &'a str) -> Self {
+        Shared {
+            resource: "workflows",
+            namespace: &key.namespace,
+            name: &key.name,
+            uid,
+            creator_rbac,
+        }
+    }
 }
 
 /// Names of the shares (their metadata) whose author may not share `object`.

@@ -43,13 +43,7 @@ pub async fn current_access(
         .map(|s| &s.metadata)
         .collect();
     let creator_rbac = naming::creator_rbac_name(&key.name);
-    let object = authorize::Shared {
-        resource: "workflows",
-        namespace: &key.namespace,
-        name: &key.name,
-        uid: &source.uid,
-        creator_rbac: &creator_rbac,
-    };
+    let object = authorize::Shared::workflow(&key, &source.uid, &creator_rbac);
     let unauthorized = authorize::unauthorized(ctx, &object, &live).await?;
     let plan = plan_workflow(
         &ctx.stores.directory(),

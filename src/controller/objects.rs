@@ -65,7 +65,7 @@ impl Shareable for Trigger {
 }
 
 /// Labels of the grants of `name` of kind `K` in `namespace`.
-pub fn grant_labels<K: Shareable>(namespace: &str, name: &str) -> BTreeMap<String, String> {
+fn grant_labels<K: Shareable>(namespace: &str, name: &str) -> BTreeMap<String, String> {
     [
         (labels::MANAGED_BY_KEY, labels::MANAGED_BY_VALUE.to_string()),
         (labels::SOURCE_NAMESPACE, namespace.to_string()),

@@ -164,13 +164,8 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
     let unauthorized = match workflow.as_deref() {
         Some(wf) => {
             let metas: Vec<&kube::api::ObjectMeta> = live.iter().map(|s| &s.metadata).collect();
-            let object = authorize::Shared {
-                resource: "workflows",
-                namespace: &key.namespace,
-                name: &key.name,
-                uid: wf.metadata.uid.as_deref().unwrap_or_default(),
-                creator_rbac: &creator,
-            };
+            let uid = wf.metadata.uid.as_deref().unwrap_or_default();
+            let object = authorize::Shared::workflow(key, uid, &creator);
             authorize::unauthorized(ctx, &object, &metas).await?
         }
         None => Default::default(),
