@@ -39,7 +39,8 @@ enum Command {
         /// Run without leader election (only ever one replica).
         #[arg(long, env = "NO_LEADER_ELECTION")]
         no_leader_election: bool,
-        /// Namespace of the leader Lease (the pod's namespace in a cluster).
+        /// The controller's namespace (the pod's in a cluster): its leader Lease, and
+        /// the identity the who-may-share check asks which objects exist.
         #[arg(long, env = "POD_NAMESPACE", default_value = "workflow-share-system")]
         lease_namespace: String,
         /// Name of the leader Lease.
@@ -307,13 +308,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     // The pod name is unique per replica; outside a cluster two
                     // controllers may share a host name, so the process id is added.
                     lease: (!no_leader_election).then(|| controller::leader::LeaseOptions {
-                        namespace: lease_namespace,
+                        namespace: lease_namespace.clone(),
                         name: lease_name,
                         identity: format!("{instance}_{}", std::process::id()),
                         duration_seconds: lease_duration_seconds,
                     }),
                     instance,
                     metrics_addr,
+                    namespace: lease_namespace,
                 },
             )
             .await?;

@@ -52,6 +52,12 @@ const DELEGATED: &[(&str, &str, &str, &str)] = &[
     ),
     ("workflows", "get", "", "granted to readers and the creator"),
     (
+        "workflows",
+        "exists",
+        "",
+        "granted per name to the identity the who-may-share check asks",
+    ),
+    (
         "projects",
         "update",
         "",
@@ -67,6 +73,12 @@ const DELEGATED: &[(&str, &str, &str, &str)] = &[
     ("projects", "share", "", "granted to each project's creator"),
     ("projects", "get", "", "granted to readers and the creator"),
     (
+        "projects",
+        "exists",
+        "",
+        "granted per name to the identity the who-may-share check asks",
+    ),
+    (
         "triggers",
         "update",
         "",
@@ -81,6 +93,12 @@ const DELEGATED: &[(&str, &str, &str, &str)] = &[
     ),
     ("triggers", "share", "", "granted to each trigger's creator"),
     ("triggers", "get", "", "granted to readers and the creator"),
+    (
+        "triggers",
+        "exists",
+        "",
+        "granted per name to the identity the who-may-share check asks",
+    ),
     (
         "clusterroles",
         "bind",

@@ -12,7 +12,8 @@ use tokio::sync::Mutex;
 use crate::metrics::Metrics;
 use crate::planner::{Directory, WorkflowKey};
 use crate::resources::{
-    Organization, ProjectShare, TriggerShare, Workflow, WorkflowRun, WorkflowShare,
+    Organization, Project, ProjectShare, Trigger, TriggerShare, Workflow, WorkflowRun,
+    WorkflowShare,
 };
 
 /// The controller's two clients. Watches and the leader Lease use their own
@@ -62,6 +63,8 @@ pub struct Stores {
     pub project_shares: Store<ProjectShare>,
     pub trigger_shares: Store<TriggerShare>,
     pub workflow_runs: Store<WorkflowRun>,
+    pub projects: Store<Project>,
+    pub triggers: Store<Trigger>,
     /// The directory built from the stores above, until one of them changes.
     pub directory: Arc<DirectoryCache>,
 }
@@ -197,6 +200,8 @@ pub struct Context {
     pub stores: Stores,
     /// The organization readers grant of each owner workspace (see `readers`).
     pub readers: super::readers::OrganizationReaders,
+    /// The names of the objects that exist, for the who-may-share check (see `existing`).
+    pub existing: super::existing::ExistingNames,
     pub metrics: Arc<Metrics>,
     /// Name reported on Events (pod name in a cluster).
     pub instance: String,
@@ -212,6 +217,7 @@ impl Context {
         decisions: Arc<super::authorize::Decisions>,
         own_writes: Arc<super::echoes::OwnWrites>,
         instance: String,
+        namespace: String,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
@@ -222,6 +228,7 @@ impl Context {
             written_statuses: Default::default(),
             stores,
             readers: Default::default(),
+            existing: super::existing::ExistingNames::new(namespace),
             metrics,
             instance,
             created_events: Default::default(),

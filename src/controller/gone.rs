@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
@@ -25,7 +25,6 @@ use crate::labels;
 use crate::metrics::WriteKind;
 use crate::naming;
 use crate::planner::WorkflowKey;
-use crate::resources::{Project, Trigger};
 
 use super::Context;
 
@@ -60,12 +59,6 @@ impl Sweeper {
     fn take_workflows(&self) -> BTreeSet<WorkflowKey> {
         std::mem::take(&mut *self.workflows.lock().unwrap_or_else(|p| p.into_inner()))
     }
-}
-
-/// Caches of the kinds whose grants the sweep checks, besides the context's.
-pub struct Owners {
-    pub projects: Store<Project>,
-    pub triggers: Store<Trigger>,
 }
 
 /// What one of our Roles or RoleBindings was made for, from its name and labels.
@@ -157,7 +150,7 @@ impl Existing {
 }
 
 /// Sweeps until the task is dropped.
-pub async fn run(ctx: std::sync::Arc<Context>, sweeper: std::sync::Arc<Sweeper>, owners: Owners) {
+pub async fn run(ctx: std::sync::Arc<Context>, sweeper: std::sync::Arc<Sweeper>) {
     loop {
         for key in sweeper.take_workflows() {
             let workflow = ObjectRef::new(&key.name).within(&key.namespace);
@@ -168,7 +161,7 @@ pub async fn run(ctx: std::sync::Arc<Context>, sweeper: std::sync::Arc<Sweeper>,
                 warn!(%error, namespace = %key.namespace, workflow = %key.name, "could not clean up after a deleted workflow");
             }
         }
-        if let Err(error) = sweep(&ctx, &owners).await {
+        if let Err(error) = sweep(&ctx).await {
             warn!(%error, "could not remove the grants of deleted objects; retrying");
             tokio::time::sleep(Duration::from_secs(2)).await;
             continue;
@@ -182,15 +175,15 @@ pub async fn run(ctx: std::sync::Arc<Context>, sweeper: std::sync::Arc<Sweeper>,
 
 /// Removes our Roles and RoleBindings whose object is gone, and syncs the deleted
 /// workflows an organization readers grant still lists.
-async fn sweep(ctx: &Context, owners: &Owners) -> Result<()> {
+async fn sweep(ctx: &Context) -> Result<()> {
     let mut existing = Existing::default();
     for w in ctx.stores.workflows.state() {
         existing.add(w.as_ref());
     }
-    for p in owners.projects.state() {
+    for p in ctx.stores.projects.state() {
         existing.add(p.as_ref());
     }
-    for t in owners.triggers.state() {
+    for t in ctx.stores.triggers.state() {
         existing.add(t.as_ref());
     }
     for o in ctx.stores.organizations.state() {
@@ -232,7 +225,7 @@ async fn sweep(ctx: &Context, owners: &Owners) -> Result<()> {
     for key in listed_but_gone {
         super::sync_workflow(ctx, &key).await?;
     }
-    Ok(())
+    ctx.existing.forget_gone(ctx).await
 }
 
 /// Deletes one of our Roles or RoleBindings, if it is still there.

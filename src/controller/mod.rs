@@ -14,11 +14,13 @@ mod context;
 mod echoes;
 mod entries;
 mod events;
+mod existing;
 mod fault;
 mod gone;
 mod grants;
 mod lanes;
 pub mod leader;
+mod listed;
 mod notify;
 mod objects;
 mod organization;
@@ -544,6 +546,9 @@ pub struct Options {
     pub metrics_addr: std::net::SocketAddr,
     /// Leader election; None runs without it (a single replica).
     pub lease: Option<leader::LeaseOptions>,
+    /// The controller's own namespace: the identity the who-may-share check asks
+    /// about existing objects lives there (see `existing`).
+    pub namespace: String,
 }
 
 /// Runs the controllers until SIGTERM or Ctrl-C. Returns an error (the process
@@ -656,6 +661,9 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
         },
     );
     let gone_organizations = sweeper.clone();
+    // Projects and triggers have controllers of their own (below), fed by these watches.
+    let (projects, project_events) = watched_with_deletes::<Project>(&client, sweeper.clone());
+    let (trigger_store, trigger_events) = watched_with_deletes::<Trigger>(&client, sweeper.clone());
     let stores = Stores {
         organizations: reflect_where(
             &mut watches,
@@ -755,6 +763,8 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
             triggers.clone(),
             |_: &WorkflowRun| Vec::new(),
         ),
+        projects: projects.clone(),
+        triggers: trigger_store.clone(),
     };
     spawn_reflector(
         &mut watches,
@@ -811,6 +821,7 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
         decisions,
         own_writes,
         options.instance,
+        options.namespace,
         metrics,
     ));
     tokio::select! {
@@ -965,7 +976,6 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
 
     // Projects and triggers: their shares name them; membership, namespaces and
     // organizations may change who sees any of them.
-    let (projects, project_events) = watched_with_deletes::<Project>(&client, sweeper.clone());
     let project_ctl = Controller::for_stream(project_events, projects.clone())
         .reconcile_on(UnboundedReceiverStream::new(project_rx))
         .reconcile_all_on(audience_changes(&audience))
@@ -982,7 +992,6 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
         });
     loops.spawn(project_ctl.map(|_| "project controller".to_string()));
 
-    let (trigger_store, trigger_events) = watched_with_deletes::<Trigger>(&client, sweeper.clone());
     let trigger_ctl = Controller::for_stream(trigger_events, trigger_store.clone())
         .reconcile_on(UnboundedReceiverStream::new(trigger_rx))
         .reconcile_all_on(audience_changes(&audience))
@@ -1014,11 +1023,7 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
     loops.spawn(run_ctl.map(|_| "run controller".to_string()));
 
     // What was made for deleted objects goes with them, swept until the stop signal.
-    let owners = gone::Owners {
-        projects,
-        triggers: trigger_store,
-    };
-    let sweep = gone::run(ctx.clone(), sweeper, owners);
+    let sweep = gone::run(ctx.clone(), sweeper);
     let stop_sweep = stopping();
     loops.spawn(async move {
         tokio::select! {

@@ -109,6 +109,10 @@ pub async fn converge<K: Shareable>(ctx: &Context, obj: &K) -> Result<Visibility
     };
     let creator_grant = creator_grant_of(&directory, K::KIND, &namespace, &name, obj.meta());
     rbac_for(ctx, &creator_target, creator_grant.as_ref()).await?;
+    // Only now may the who-may-share check see the object as existing (see `existing`).
+    ctx.existing
+        .converge(ctx, resource, &namespace, &name, true)
+        .await?;
     let object = authorize::Shared {
         resource,
         namespace: &namespace,

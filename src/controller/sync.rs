@@ -161,6 +161,16 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         .and_then(|wf| workflow_creator_grant(&directory, wf));
     let creator_owned =
         apply::rbac(ctx, key, &creator, creator_grant.as_ref(), owner.clone()).await?;
+    // Only now may the who-may-share check see the workflow as existing (see `existing`).
+    ctx.existing
+        .converge(
+            ctx,
+            "workflows",
+            &key.namespace,
+            &key.name,
+            workflow.is_some(),
+        )
+        .await?;
     let unauthorized = match workflow.as_deref() {
         Some(wf) => {
             let metas: Vec<&kube::api::ObjectMeta> = live.iter().map(|s| &s.metadata).collect();

@@ -2,6 +2,7 @@
 //! workflow should have. No I/O. Used by the controller and by `workflow-share plan`.
 
 mod directory;
+mod existing;
 mod organization;
 mod plan;
 mod readers;
@@ -11,6 +12,7 @@ mod snapshot;
 mod visibility;
 
 pub use directory::{Directory, Lookup, Member};
+pub use existing::{EXISTENCE_IDENTITY, EXISTS_VERB, existing_names_grant, plan_existing};
 pub use organization::{
     AUDITOR_ROLE, COORDINATOR_ROLE, DesiredOrganizationBinding, plan_organization_roles,
 };
