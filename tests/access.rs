@@ -235,6 +235,7 @@ async fn owners_and_managers_share_members_cannot_and_the_creator_is_stamped() {
     apply_yaml(&alice, &workflow_doc(sales, "forecast", claim))
         .await
         .expect("alice creates workflow");
+    until_known::<workflow_share::resources::Workflow>(&admin, sales, "forecast").await;
     let share = share_doc(
         sales,
         "forecast",

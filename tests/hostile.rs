@@ -190,6 +190,7 @@ async fn hostile_manifests_are_refused_naming_the_field_and_nothing_is_applied()
     apply_yaml(&bob, &workflow("bobs", "  displayName: Bob's"))
         .await
         .expect("bob's workflow");
+    until_known::<workflow_share::resources::Workflow>(&admin, SALES, "base").await;
     eventually("alice may share base", WAIT, || async {
         can_i(&alice, "share", G, "workflows", SALES, Some("base"))
             .await

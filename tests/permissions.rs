@@ -466,6 +466,7 @@ async fn refusals_say_who_may() {
     )
     .await
     .expect("alice creates");
+    until_known::<Workflow>(&admin, "rf-sales", "notes").await;
 
     // An owner holds broad RBAC but is not the creator.
     let bob = cp.as_user("bob").await;

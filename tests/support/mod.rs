@@ -544,3 +544,23 @@ pub async fn delete_before_the_share_is_recorded(
     })
     .await;
 }
+
+/// Waits until the API server's who-may-share check knows that `name` (a `K`) exists:
+/// its status names its creator, which the controller writes only after listing it.
+/// Until then a share of it is admitted and decided by the controller instead.
+pub async fn until_known<K: kube::Resource<DynamicType = ()>>(
+    admin: &Client,
+    ns: &str,
+    name: &str,
+) {
+    let api: Api<DynamicObject> = Api::namespaced_with(admin.clone(), ns, &api_resource::<K>());
+    eventually(
+        &format!("{} {ns}/{name} known to the API server", K::kind(&())),
+        Duration::from_secs(30),
+        || async {
+            let obj = api.get(name).await.ok()?;
+            obj.data.get("status")?.get("creator")?.as_str().map(|_| ())
+        },
+    )
+    .await;
+}
