@@ -151,6 +151,16 @@ impl Existing {
 
 /// Sweeps until the task is dropped.
 pub async fn run(ctx: std::sync::Arc<Context>, sweeper: std::sync::Arc<Sweeper>) {
+    // Projects and triggers are cached by their own controllers' watches: until those
+    // have listed once, every project and trigger would look deleted.
+    for store in [
+        ctx.stores.projects.wait_until_ready().await,
+        ctx.stores.triggers.wait_until_ready().await,
+    ] {
+        if store.is_err() {
+            return; // the watch is gone: the controller is stopping
+        }
+    }
     loop {
         for key in sweeper.take_workflows() {
             let workflow = ObjectRef::new(&key.name).within(&key.namespace);
