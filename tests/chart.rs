@@ -140,3 +140,20 @@ async fn every_rendered_object_is_accepted_by_the_api_server() {
         "validatingadmissionpolicy.admissionregistration.k8s.io/workflow-share-creator-edits"
     ));
 }
+
+#[test]
+fn the_default_image_is_the_one_hack_image_sh_builds() {
+    let cargo = std::fs::read_to_string(repo().join("Cargo.toml")).expect("Cargo.toml");
+    let version = cargo
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("the package version");
+    let out = render(&[]);
+    let yaml = String::from_utf8_lossy(&out.stdout);
+    let expected = format!("image: \"ghcr.io/workflow-share/workflow-share:{version}\"");
+    assert!(
+        yaml.contains(&expected),
+        "{expected} not in the rendered chart"
+    );
+}

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
@@ -30,6 +30,8 @@ use super::Context;
 
 /// Longest wait between sweeps when nothing is deleted.
 const RESWEEP: Duration = Duration::from_secs(300);
+/// How often the sweep asks whether a cache has listed, at start.
+const READY_POLL: Duration = Duration::from_millis(100);
 /// Deletions arriving together (a namespace emptied) are swept once.
 const GATHER: Duration = Duration::from_millis(100);
 
@@ -153,13 +155,8 @@ impl Existing {
 pub async fn run(ctx: std::sync::Arc<Context>, sweeper: std::sync::Arc<Sweeper>) {
     // Projects and triggers are cached by their own controllers' watches: until those
     // have listed once, every project and trigger would look deleted.
-    for store in [
-        ctx.stores.projects.wait_until_ready().await,
-        ctx.stores.triggers.wait_until_ready().await,
-    ] {
-        if store.is_err() {
-            return; // the watch is gone: the controller is stopping
-        }
+    if !(listed_once(&ctx.stores.projects).await && listed_once(&ctx.stores.triggers).await) {
+        return; // a watch is gone: the controller is stopping
     }
     loop {
         for key in sweeper.take_workflows() {
@@ -179,6 +176,17 @@ pub async fn run(ctx: std::sync::Arc<Context>, sweeper: std::sync::Arc<Sweeper>)
         tokio::select! {
             _ = sweeper.wake.notified() => tokio::time::sleep(GATHER).await,
             _ = tokio::time::sleep(RESWEEP) => {}
+        }
+    }
+}
+
+/// Waits until `store` has listed once; false if its watch is gone. Asked again every
+/// 100 ms: kube's readiness signal wakes only the latest of its waiters, and the
+/// store's Controller waits on it too.
+async fn listed_once<K: Resource<DynamicType = ()> + Clone>(store: &Store<K>) -> bool {
+    loop {
+        if let Ok(listed) = tokio::time::timeout(READY_POLL, store.wait_until_ready()).await {
+            return listed.is_ok();
         }
     }
 }
