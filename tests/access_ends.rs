@@ -322,6 +322,14 @@ async fn deleting_an_object_ends_its_creators_grant_and_the_name_carries_no_acce
             .then_some(())
     })
     .await;
+    // The share records which object it granted: a later one of that name is then
+    // known for sure to have come after it (not judged from creation seconds).
+    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
+    eventually("the share records bob's workflow", WAIT, || async {
+        let object = shares.get("reused").await.ok()?.status?.object?;
+        (object.creator.as_deref() == Some("bob")).then_some(())
+    })
+    .await;
     delete_before_the_share_is_recorded(&admin, &bob, sales, "reused").await;
 
     // grace makes her own private workflow of that name: bob's share grants nothing.
