@@ -11,8 +11,14 @@
 # (admin context plus one context per test user) and `env` (KUBECONFIG, PATH with
 # the matching kubectl). With --watch-pid the control plane stops by itself when PID
 # exits (test binaries use their own pid). Stop it with hack/controlplane/down.sh DIR.
+#
+# With WORKFLOW_SHARE_NODE_IP set (hack/cluster/up.sh sets it), the API server also
+# serves on that address for a node's pods (its certificate names the `kubernetes`
+# Service IP), authorizes nodes, mounts ServiceAccount tokens into pods, and the
+# controller-manager runs every controller a cluster runs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+node_ip=${WORKFLOW_SHARE_NODE_IP:-}
 dir=${1:?usage: up.sh DIR [--watch-pid PID]}
 watch_pid=${3:-}
 [ "${2:-}" = "--watch-pid" ] || watch_pid=""
@@ -30,7 +36,9 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=workflow-share-te
   -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
 openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
   -keyout "$pki/apiserver.key" -out "$pki/apiserver.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' >"$pki/san.ext"
+san="IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc"
+[ -z "$node_ip" ] || san+=",IP:$node_ip,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default"
+printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$san" >"$pki/san.ext"
 openssl x509 -req -in "$pki/apiserver.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
   -days 365 -extfile "$pki/san.ext" -out "$pki/apiserver.crt" 2>/dev/null
 openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
@@ -52,6 +60,12 @@ for _ in 1 2 3 4 5 6 7; do yamada_name+=" 山田太郎 Zoë Ångström 𝓐𝓵�
   echo 'frank-token,frank,frank,"outsiders"'
   echo 'grace-token,grace,grace,"sales-team"'
   echo "yamada-token,$yamada_name,yamada,\"sales-team\""
+  if [ -n "$node_ip" ]; then
+    # The node's components, under the names the API server's default RBAC binds.
+    echo 'node-token,system:node:workflow-share-node,node,"system:nodes"'
+    echo 'kube-proxy-token,system:kube-proxy,kube-proxy'
+    echo 'scheduler-token,system:kube-scheduler,kube-scheduler'
+  fi
 } >"$pki/tokens.csv"
 
 # --- etcd --------------------------------------------------------------------
@@ -86,17 +100,22 @@ POLICY
 fi
 
 # --- kube-apiserver ------------------------------------------------------------
+if [ -n "$node_ip" ]; then
+  node_flags=(--bind-address 0.0.0.0 --advertise-address "$node_ip"
+    --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction)
+else
+  node_flags=(--bind-address 127.0.0.1 --advertise-address 127.0.0.1
+    --authorization-mode RBAC --disable-admission-plugins ServiceAccount)
+fi
 apiserver_cmd=("$bin/kube-apiserver"
   --etcd-servers "http://127.0.0.1:$etcd_port"
-  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port"
+  "${node_flags[@]}" --secure-port "$api_port"
   --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key"
   --client-ca-file "$pki/ca.crt"
   --token-auth-file "$pki/tokens.csv"
-  --authorization-mode RBAC
   --service-cluster-ip-range 10.0.0.0/24
   --service-account-issuer https://kubernetes.default.svc
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key"
-  --disable-admission-plugins ServiceAccount
   --max-requests-inflight 2000 --max-mutating-requests-inflight 1000
   --event-ttl 1h --v 0 ${audit_flags[@]+"${audit_flags[@]}"})
 printf '%q ' "${apiserver_cmd[@]}" >"$dir/apiserver.cmd"
@@ -149,7 +168,7 @@ kcm_kc="$dir/controller-manager.kubeconfig"
 } >"$kcm_kc"
 kcm_cmd=("$bin/kube-controller-manager"
   --kubeconfig "$kcm_kc"
-  --controllers garbagecollector,namespace,serviceaccount,serviceaccount-token
+  --controllers "$([ -n "$node_ip" ] && echo '*' || echo garbagecollector,namespace,serviceaccount,serviceaccount-token)"
   --use-service-account-credentials=true
   --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt"
   --leader-elect=false --secure-port 0 --v 0)

@@ -1,0 +1,521 @@
+//! The chart as users run it: the image `hack/image.sh` builds, installed with helm
+//! on a real one-node cluster (`hack/cluster/up.sh`: kubelet, containerd, runc, CNI,
+//! kube-proxy, scheduler and controller-manager), in a namespace that enforces the
+//! restricted Pod Security Standard. Needs root (the node changes the host's network,
+//! mounts and cgroups); `hack/cluster/down.sh` puts all of it back, which is checked.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::built_tool;
+
+const NS: &str = "workflow-share-system";
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// What the node changes on the host, as a comparable listing.
+fn host_state(dir: &Path) -> Vec<String> {
+    let mut state = Vec::new();
+    let sh = |script: &str| {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .expect("bash");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    for table in ["filter", "nat", "mangle", "raw"] {
+        state.push(format!(
+            "iptables {table}: {}",
+            sh(&format!(
+                "iptables -t {table} -S 2>/dev/null | grep -E '^-N ' | sort"
+            ))
+        ));
+    }
+    state.push(format!(
+        "links: {}",
+        sh("ip -o link show | awk -F': ' '{print $2}' | sort")
+    ));
+    state.push(format!("netns: {}", sh("ls /run/netns 2>/dev/null | sort")));
+    state.push(format!(
+        "mounts: {}",
+        sh(&format!("grep -cF '{}' /proc/self/mounts", dir.display()))
+    ));
+    state.push(format!(
+        "cgroups: {}",
+        sh("ls -d /sys/fs/cgroup/*/kubepods 2>/dev/null")
+    ));
+    state.push(format!(
+        "ip_forward: {}",
+        sh("cat /proc/sys/net/ipv4/ip_forward")
+    ));
+    // The reaper that tears the node down should this test die stays until it ends.
+    state.push(format!(
+        "processes: {}",
+        sh(&format!(
+            "pgrep -fa '{}' | grep -v -e pgrep -e 'kill -0' | wc -l",
+            dir.display()
+        ))
+    ));
+    state
+}
+
+struct Cluster {
+    dir: PathBuf,
+    kubectl: PathBuf,
+    helm: PathBuf,
+}
+
+impl Cluster {
+    fn kubectl(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.kubectl);
+        cmd.args(args)
+            .env("KUBECONFIG", self.dir.join("kubeconfig"));
+        cmd
+    }
+
+    fn get_json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["-o", "json"]);
+        serde_json::from_slice(&run(&mut self.kubectl(&all)).stdout).expect("json")
+    }
+
+    fn helm(&self, args: &[&str]) -> Output {
+        run(Command::new(&self.helm)
+            .args(args)
+            .env("KUBECONFIG", self.dir.join("kubeconfig")))
+    }
+
+    /// The Lease holder's pod name (identity `<pod>_<pid>`), if any.
+    fn leader(&self) -> Option<String> {
+        let lease = self.get_json(&["lease", "workflow-share", "-n", NS]);
+        let holder = lease["spec"]["holderIdentity"].as_str()?.to_string();
+        holder
+            .split('_')
+            .next()
+            .map(str::to_string)
+            .filter(|h| !h.is_empty())
+    }
+
+    fn pods(&self) -> Vec<String> {
+        let pods = self.get_json(&[
+            "pods",
+            "-n",
+            NS,
+            "-l",
+            "app.kubernetes.io/name=workflow-share",
+        ]);
+        pods["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+            .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    fn until<T>(&self, what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+        let start = Instant::now();
+        loop {
+            if let Some(v) = check() {
+                return v;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "timed out after {timeout:?}: {what}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("hack/cluster/down.sh"))
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+#[test]
+fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was() {
+    assert_eq!(
+        text(&run(Command::new("id").arg("-u"))),
+        "0",
+        "a node needs root (see README, Development)"
+    );
+    let started = Instant::now();
+    let image = run(&mut Command::new(repo().join("hack/image.sh")));
+    println!("image: {}", text(&image));
+    let helm = built_tool("helm");
+    let dir = std::env::temp_dir().join(format!("wsn-{}", std::process::id()));
+    let before = host_state(&dir);
+    run(Command::new(repo().join("hack/cluster/up.sh"))
+        .arg(&dir)
+        .arg("--watch-pid")
+        .arg(std::process::id().to_string()));
+    let cluster = Cluster {
+        kubectl: dir.join("kubectl"),
+        dir: dir.clone(),
+        helm,
+    };
+    println!("node Ready after {:.1?}", started.elapsed());
+    run(Command::new(dir.join("import")).arg(repo().join("target/image/workflow-share.oci.tar")));
+
+    // Default values, in a namespace that enforces the restricted Pod Security Standard.
+    run(&mut cluster.kubectl(&["create", "namespace", NS]));
+    run(&mut cluster.kubectl(&[
+        "label",
+        "namespace",
+        NS,
+        "pod-security.kubernetes.io/enforce=restricted",
+    ]));
+    let chart = repo().join("charts/workflow-share");
+    cluster.helm(&[
+        "install",
+        "workflow-share",
+        chart.to_str().expect("path"),
+        "-n",
+        NS,
+    ]);
+    run(&mut cluster.kubectl(&[
+        "rollout",
+        "status",
+        "deploy/workflow-share",
+        "-n",
+        NS,
+        "--timeout=180s",
+    ]));
+    let deploy = cluster.get_json(&["deploy", "workflow-share", "-n", NS]);
+    assert_eq!(deploy["status"]["readyReplicas"], 2, "{}", deploy["status"]);
+    let leader = cluster.until("a replica leads", Duration::from_secs(60), || {
+        cluster.leader()
+    });
+    assert!(
+        cluster.pods().contains(&leader),
+        "{leader} is not one of the pods"
+    );
+
+    // The examples converge through the in-cluster controller.
+    let examples = repo().join("examples");
+    let apply = |context: &str, file: &str| {
+        run(&mut cluster.kubectl(&[
+            "--context",
+            context,
+            "apply",
+            "--server-side",
+            "-f",
+            examples.join(file).to_str().expect("path"),
+        ]));
+    };
+    for file in [
+        "01-organization.yaml",
+        "02-workspaces.yaml",
+        "03-members.yaml",
+    ] {
+        apply("admin", file);
+    }
+    apply("alice", "04-workflows.yaml");
+    apply("alice", "05-shares.yaml");
+    run(&mut cluster.kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "workflowshares",
+        "--all",
+        "-n",
+        "sales",
+        "--timeout=60s",
+    ]));
+
+    // /metrics through the metrics Service (the API server's service proxy).
+    let metrics = run(&mut cluster.kubectl(&[
+        "get",
+        "--raw",
+        &format!("/api/v1/namespaces/{NS}/services/workflow-share-metrics:metrics/proxy/metrics"),
+    ]));
+    assert!(
+        text(&metrics).contains("workflow_share_"),
+        "no controller series in /metrics"
+    );
+
+    // The leader's pod is deleted (SIGTERM): it releases the Lease, the other leads,
+    // and a share made meanwhile is granted once, notified once.
+    let deleted = Instant::now();
+    run(&mut cluster.kubectl(&["delete", "pod", &leader, "-n", NS, "--wait=false"]));
+    let holder = || {
+        let lease = cluster.get_json(&["lease", "workflow-share", "-n", NS]);
+        lease["spec"]["holderIdentity"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let was = holder();
+    apply("bob", "07-private-workflow.yaml");
+    apply("bob", "08-people-share.yaml");
+    cluster.until("the Lease released", Duration::from_secs(30), || {
+        (holder() != was).then_some(())
+    });
+    let released = deleted.elapsed();
+    // The old pod's container, as the kubelet last reported it before the pod went.
+    let exit_code = cluster.until("the old pod gone", Duration::from_secs(60), || {
+        let out = cluster
+            .kubectl(&["get", "pod", &leader, "-n", NS, "-o", "json"])
+            .output()
+            .expect("kubectl");
+        if !out.status.success() {
+            return Some(None);
+        }
+        let pod: Value = serde_json::from_slice(&out.stdout).ok()?;
+        pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"]
+            .as_i64()
+            .map(Some)
+    });
+    let next = cluster.until("the other replica leads", Duration::from_secs(60), || {
+        cluster.leader().filter(|l| *l != leader)
+    });
+    let handover = deleted.elapsed();
+    run(&mut cluster.kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "workflowshares",
+        "--all",
+        "-n",
+        "sales",
+        "--timeout=60s",
+    ]));
+    let granted = deleted.elapsed();
+    println!(
+        "leader pod {leader} deleted: Lease released after {released:.1?}, exit code {}, {next} leads after {handover:.1?}, the share made meanwhile granted after {granted:.1?}",
+        exit_code.map_or("not seen (pod gone first)".to_string(), |c| c.to_string())
+    );
+    assert!(
+        released < Duration::from_secs(5),
+        "SIGTERM did not release the Lease: {released:?}"
+    );
+    if let Some(code) = exit_code {
+        assert_eq!(code, 0, "the leader did not exit cleanly on SIGTERM");
+    }
+    // The standby polls the Lease: it takes a released Lease within the lease duration.
+    assert!(
+        granted < Duration::from_secs(15 + 5),
+        "granted after {granted:?}"
+    );
+
+    // Evictions respect the PodDisruptionBudget: one at a time.
+    run(&mut cluster.kubectl(&[
+        "rollout",
+        "status",
+        "deploy/workflow-share",
+        "-n",
+        NS,
+        "--timeout=120s",
+    ]));
+    let pods = cluster.pods();
+    assert_eq!(pods.len(), 2, "{pods:?}");
+    cluster.until(
+        "the budget allows one disruption",
+        Duration::from_secs(60),
+        || {
+            let pdb = cluster.get_json(&["pdb", "workflow-share", "-n", NS]);
+            (pdb["status"]["disruptionsAllowed"] == 1).then_some(())
+        },
+    );
+    let evict = |pod: &str| -> Output {
+        let body = format!(
+            r#"{{"apiVersion":"policy/v1","kind":"Eviction","metadata":{{"name":"{pod}","namespace":"{NS}"}}}}"#
+        );
+        let path = dir.join(format!("eviction-{pod}.json"));
+        std::fs::write(&path, body).expect("write");
+        cluster
+            .kubectl(&[
+                "create",
+                "--raw",
+                &format!("/api/v1/namespaces/{NS}/pods/{pod}/eviction"),
+                "-f",
+                path.to_str().expect("path"),
+            ])
+            .output()
+            .expect("kubectl")
+    };
+    let evicted = Instant::now();
+    let first = evict(&pods[0]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let second = evict(&pods[1]);
+    assert!(
+        !second.status.success()
+            && String::from_utf8_lossy(&second.stderr).contains("disruption budget"),
+        "second eviction: {}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    cluster.until(
+        "a leader after the eviction",
+        Duration::from_secs(60),
+        || cluster.leader().filter(|l| cluster.pods().contains(l)),
+    );
+    run(&mut cluster.kubectl(&[
+        "rollout",
+        "status",
+        "deploy/workflow-share",
+        "-n",
+        NS,
+        "--timeout=120s",
+    ]));
+    println!(
+        "pod evicted: two Ready replicas again after {:.1?}",
+        evicted.elapsed()
+    );
+
+    // An upgrade that changes a value rolls the pods, never with two leaders at once.
+    cluster.helm(&[
+        "upgrade",
+        "workflow-share",
+        chart.to_str().expect("path"),
+        "-n",
+        NS,
+        "--set",
+        "maxRequestsInFlight=32",
+    ]);
+    let rolling = Instant::now();
+    let (mut most_leaders, mut samples) = (0, 0);
+    loop {
+        let leaders = cluster
+            .pods()
+            .iter()
+            .filter(|pod| {
+                let path = format!("/api/v1/namespaces/{NS}/pods/{pod}:8080/proxy/metrics");
+                let out = cluster
+                    .kubectl(&["get", "--raw", &path])
+                    .output()
+                    .expect("kubectl");
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .any(|l| l.starts_with("workflow_share_leader ") && l.ends_with(" 1"))
+            })
+            .count();
+        most_leaders = most_leaders.max(leaders);
+        samples += 1;
+        let deploy = cluster.get_json(&["deploy", "workflow-share", "-n", NS]);
+        let status = &deploy["status"];
+        let all_pods = cluster.get_json(&["pods", "-n", NS]);
+        let done = deploy["metadata"]["generation"] == status["observedGeneration"]
+            && status["updatedReplicas"] == 2
+            && status["readyReplicas"] == 2
+            && status["replicas"] == 2
+            && all_pods["items"].as_array().is_some_and(|p| p.len() == 2);
+        if done && samples > 1 {
+            break;
+        }
+        assert!(
+            rolling.elapsed() < Duration::from_secs(180),
+            "the upgrade did not roll out"
+        );
+    }
+    println!(
+        "upgrade rolled out in {:.1?}; at most {most_leaders} leader in {samples} samples",
+        rolling.elapsed()
+    );
+    assert!(most_leaders <= 1, "{most_leaders} replicas led at once");
+
+    // Uninstall: what stays is what the README lists (the CRDs and their objects, the
+    // grants the controller made, its Lease), nothing of the chart's own.
+    cluster.helm(&["uninstall", "workflow-share", "-n", NS, "--wait"]);
+    run(&mut cluster.kubectl(&[
+        "wait",
+        "--for=delete",
+        "pods",
+        "--all",
+        "-n",
+        NS,
+        "--timeout=60s",
+    ]));
+    let named_ours = |o: &&Value| {
+        o["metadata"]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("workflow-share"))
+    };
+    for kind in [
+        "clusterroles",
+        "clusterrolebindings",
+        "validatingadmissionpolicies",
+        "validatingadmissionpolicybindings",
+        "mutatingadmissionpolicies",
+        "mutatingadmissionpolicybindings",
+    ] {
+        let list = cluster.get_json(&[kind]);
+        let left: Vec<&Value> = list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(named_ours)
+            .collect();
+        assert!(left.is_empty(), "{kind} left by the chart: {left:?}");
+    }
+    for kind in ["roles", "rolebindings"] {
+        let list = cluster.get_json(&[kind, "-A"]);
+        let unlisted: Vec<&Value> = list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(named_ours)
+            .filter(|o| o["metadata"]["labels"]["app.kubernetes.io/managed-by"] != "workflow-share")
+            .collect();
+        assert!(
+            unlisted.is_empty(),
+            "{kind} left that are not the controller's grants: {unlisted:?}"
+        );
+    }
+    let system = cluster.get_json(&["all,leases,serviceaccounts,configmaps,secrets", "-n", NS]);
+    let kept: Vec<String> = system["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap_or(""),
+                o["metadata"]["name"].as_str().unwrap_or("")
+            )
+        })
+        .filter(|o| {
+            ![
+                "Lease/workflow-share",
+                "ServiceAccount/default",
+                "ConfigMap/kube-root-ca.crt",
+            ]
+            .contains(&o.as_str())
+        })
+        .collect();
+    assert!(kept.is_empty(), "left in {NS}: {kept:?}");
+
+    // The node goes: the host is as it was.
+    drop(cluster);
+    let after = host_state(&dir);
+    assert_eq!(before, after, "the host changed");
+    println!("in-cluster test: {:.1?}", started.elapsed());
+}
