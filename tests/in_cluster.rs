@@ -359,25 +359,33 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
             .output()
             .expect("kubectl")
     };
+    // The leader is evicted first: the other replica takes over.
+    let leading = cluster.until("a leader", Duration::from_secs(60), || cluster.leader());
+    let other = pods
+        .iter()
+        .find(|p| **p != leading)
+        .expect("a second pod")
+        .clone();
     let evicted = Instant::now();
-    let first = evict(&pods[0]);
+    let first = evict(&leading);
     assert!(
         first.status.success(),
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let second = evict(&pods[1]);
+    let second = evict(&other);
     assert!(
         !second.status.success()
             && String::from_utf8_lossy(&second.stderr).contains("disruption budget"),
         "second eviction: {}",
         String::from_utf8_lossy(&second.stderr)
     );
-    cluster.until(
+    let successor = cluster.until(
         "a leader after the eviction",
         Duration::from_secs(60),
-        || cluster.leader().filter(|l| cluster.pods().contains(l)),
+        || cluster.leader().filter(|l| *l != leading),
     );
+    let taken = evicted.elapsed();
     run(&mut cluster.kubectl(&[
         "rollout",
         "status",
@@ -387,8 +395,12 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
         "--timeout=120s",
     ]));
     println!(
-        "pod evicted: two Ready replicas again after {:.1?}",
+        "leader pod {leading} evicted (the second eviction refused): {successor} leads after {taken:.1?}, two Ready replicas again after {:.1?}",
         evicted.elapsed()
+    );
+    assert!(
+        taken < Duration::from_secs(15 + 5),
+        "hand-over took {taken:?}"
     );
 
     // An upgrade that changes a value rolls the pods, never with two leaders at once.
