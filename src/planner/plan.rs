@@ -430,10 +430,15 @@ pub fn plan_workflow(
                 grants,
                 people,
                 shared_by: created_by(&share.metadata),
-                object: workflow.and_then(|w| {
+                object: {
                     let recorded = share.status.as_ref().and_then(|s| s.object.as_ref());
-                    granted_object(&w.metadata, &share.metadata, recorded)
-                }),
+                    match workflow {
+                        Some(w) => granted_object(&w.metadata, &share.metadata, recorded),
+                        // Kept while none exists: a later one of the name is then known
+                        // for sure to have come after the share.
+                        None => recorded.cloned(),
+                    }
+                },
             },
             notify,
         });

@@ -609,6 +609,35 @@ fn a_share_says_which_object_it_grants_and_whether_it_came_after_the_share() {
 }
 
 #[test]
+fn while_no_object_of_its_name_exists_a_share_keeps_the_one_it_granted_last() {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    let at = |s: &str| Some(Time(s.parse().expect("timestamp")));
+    let mut s = share("s", &["support"], false);
+    s.metadata.creation_timestamp = at("2026-12-04T10:00:00Z");
+    let recorded = GrantedObject {
+        uid: "uid-1".into(),
+        creator: Some("bob".into()),
+        created_after_share: false,
+    };
+    s.status = Some(WorkflowShareStatus {
+        object: Some(recorded.clone()),
+        ..Default::default()
+    });
+    let gone = plan_one(&snapshot(vec![], vec![s.clone()]));
+    assert_eq!(gone.shares[0].status.object, Some(recorded));
+
+    // Then someone makes another of that name, in the very second of the share.
+    s.status = gone.shares[0].status.clone().into();
+    let mut wf = created_by(workflow(false, None), "grace");
+    wf.metadata.uid = Some("uid-2".into());
+    wf.metadata.creation_timestamp = at("2026-12-04T10:00:00Z");
+    let plan = plan_one(&snapshot(vec![wf], vec![s]));
+    let object = plan.shares[0].status.object.clone().expect("object");
+    assert_eq!(object.uid, "uid-2");
+    assert!(object.created_after_share, "known from the UID kept");
+}
+
+#[test]
 fn the_access_a_workspace_holds_is_the_active_grant_only() {
     let wf = workflow(false, None);
     let plan = plan_one(&snapshot(

@@ -228,10 +228,14 @@ pub fn plan_visibility(
                 grants,
                 people,
                 shared_by: created_by(share.meta),
-                object: object.filter(|_| exists).and_then(|meta| {
+                object: {
                     let recorded = share.previous.and_then(|s| s.object.as_ref());
-                    granted_object(meta, share.meta, recorded)
-                }),
+                    match object.filter(|_| exists) {
+                        Some(meta) => granted_object(meta, share.meta, recorded),
+                        // Kept while none exists (see the workflow's plan).
+                        None => recorded.cloned(),
+                    }
+                },
             },
             notify: Vec::new(),
         });

@@ -168,9 +168,10 @@ pub struct WorkflowShareStatus {
     /// Who created the share.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_by: Option<String>,
-    /// The object this share grants now. Shares name objects, not their UIDs: when an
-    /// object is deleted and another of the same name is created, the share grants the
-    /// new one, and says so here.
+    /// The object this share grants now (while none of its name exists, the one it
+    /// granted last). Shares name objects, not their UIDs: when an object is deleted and
+    /// another of the same name is created, the share grants the new one, and says so
+    /// here (`createdAfterShare`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<GrantedObject>,
 }
