@@ -173,6 +173,9 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
     let dir = std::env::temp_dir().join(format!("wsn-{}", std::process::id()));
     let before = host_state(&dir);
     run(Command::new(repo().join("hack/cluster/up.sh"))
+        // The least-privilege check reads the fast tests' audit logs: this node's
+        // controller runs through an uninstall, which takes its rights away mid-work.
+        .env_remove("WORKFLOW_SHARE_AUDIT_DIR")
         .arg(&dir)
         .arg("--watch-pid")
         .arg(std::process::id().to_string()));
@@ -317,9 +320,14 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
     if let Some(code) = exit_code {
         assert_eq!(code, 0, "the leader did not exit cleanly on SIGTERM");
     }
-    // The standby polls the Lease: it takes a released Lease within the lease duration.
+    // The standby watches the Lease and takes it once released, well before the 15 s
+    // lease duration would run out.
     assert!(
-        granted < Duration::from_secs(15 + 5),
+        handover < Duration::from_secs(10),
+        "hand-over took {handover:?}"
+    );
+    assert!(
+        granted < Duration::from_secs(15),
         "granted after {granted:?}"
     );
 
@@ -398,10 +406,7 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
         "leader pod {leading} evicted (the second eviction refused): {successor} leads after {taken:.1?}, two Ready replicas again after {:.1?}",
         evicted.elapsed()
     );
-    assert!(
-        taken < Duration::from_secs(15 + 5),
-        "hand-over took {taken:?}"
-    );
+    assert!(taken < Duration::from_secs(10), "hand-over took {taken:?}");
 
     // An upgrade that changes a value rolls the pods, never with two leaders at once.
     cluster.helm(&[
