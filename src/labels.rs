@@ -20,7 +20,7 @@ pub const SOURCE_WORKFLOW: &str = "sharing.workflows.dev/source-workflow";
 pub const CREATED_BY: &str = "sharing.workflows.dev/created-by";
 /// Stamped by admission beside it: the creator's groups, one per line.
 pub const CREATED_BY_GROUPS: &str = "sharing.workflows.dev/created-by-groups";
-/// Holds Workflows and WorkflowShares until their grants are removed.
+/// Holds a WorkflowShare until its grants are removed.
 pub const FINALIZER: &str = "sharing.workflows.dev/grants";
 /// On a Workflow made by a WorkflowClone: `namespace/name` of the source workflow.
 pub const CLONED_FROM: &str = "sharing.workflows.dev/cloned-from";

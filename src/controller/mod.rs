@@ -1,11 +1,13 @@
-//! The controller: reflector stores for everything the planner reads, and two
-//! kube-runtime Controllers that funnel into one per-workflow sync.
+//! The controller: reflector stores for everything the planner reads, and seven
+//! kube-runtime Controllers.
 //!
-//! - The workflow controller reconciles each Workflow; watches on shares,
-//!   SharedWorkflows, RBAC, namespaces and organizations map events to the
-//!   workflows they affect.
+//! - The workflow controller reconciles each Workflow through one per-workflow sync;
+//!   watches on shares, SharedWorkflows, RBAC, namespaces and organizations map
+//!   events to the workflows they affect.
 //! - The share controller covers shares whose workflow does not exist (status,
 //!   cleanup, finalizer), which the workflow controller cannot see.
+//! - The clone, organization, project, trigger and run controllers each reconcile
+//!   their own kind; a sweep removes what was made for deleted objects (`gone`).
 
 mod apply;
 mod authorize;

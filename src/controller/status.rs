@@ -127,7 +127,7 @@ fn fields_of<S: schemars::JsonSchema + 'static>() -> std::sync::Arc<[String]> {
 /// over unchanged conditions' transition times; skipped when nothing would change.
 /// Returns the object as written, if it was, read as `R`: the whole object, or
 /// `Written<K>` when only its metadata matters (see `writes`).
-pub async fn apply_if_changed<K, R>(
+pub async fn patch_if_changed<K, R>(
     ctx: &Context,
     api: &Api<K>,
     obj: &K,
@@ -185,7 +185,7 @@ where
     Ok(Some(written))
 }
 
-/// `apply_if_changed` for callers that need nothing back from the write.
+/// `patch_if_changed` for callers that need nothing back from the write.
 pub async fn write_if_changed<K>(
     ctx: &Context,
     api: &Api<K>,
@@ -197,7 +197,7 @@ where
     K: Resource<DynamicType = ()> + HasStatus + Clone + DeserializeOwned + std::fmt::Debug,
     K::Status: Conditioned + serde::Serialize + schemars::JsonSchema + 'static,
 {
-    apply_if_changed::<K, Written<K>>(ctx, api, obj, next, now).await?;
+    patch_if_changed::<K, Written<K>>(ctx, api, obj, next, now).await?;
     Ok(())
 }
 
@@ -211,7 +211,7 @@ where
     Ok(Api::namespaced(ctx.client.clone(), &ns))
 }
 
-/// Writes a share's status (if changed), read back as `R` (see `apply_if_changed`).
+/// Writes a share's status (if changed), read back as `R` (see `patch_if_changed`).
 pub async fn share<R>(
     ctx: &Context,
     share: &WorkflowShare,
@@ -221,7 +221,7 @@ pub async fn share<R>(
 where
     R: Resource<DynamicType = ()> + DeserializeOwned,
 {
-    let written = apply_if_changed(ctx, &namespaced_api(ctx, share)?, share, next, now).await?;
+    let written = patch_if_changed(ctx, &namespaced_api(ctx, share)?, share, next, now).await?;
     if let Some(written) = &written {
         ctx.own_writes.wrote(written);
     }
@@ -230,7 +230,7 @@ where
 
 pub async fn workflow(ctx: &Context, wf: &Workflow, next: WorkflowStatus, now: &str) -> Result<()> {
     let written: Option<Written<Workflow>> =
-        apply_if_changed(ctx, &namespaced_api(ctx, wf)?, wf, next, now).await?;
+        patch_if_changed(ctx, &namespaced_api(ctx, wf)?, wf, next, now).await?;
     if let Some(written) = written {
         ctx.own_writes.wrote(&written);
     }
