@@ -31,12 +31,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ ! -x "$bin/kubelet" ] || [ ! -x "$bin/kube-proxy" ] || [ ! -x "$bin/kube-scheduler" ]; then
-  minor=${k8s#v1.}; minor=${minor%%.*}
-  ldflags="-s -w"
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ldflags+=" -X $pkg.gitVersion=$k8s -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-    ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-  done
+  . "$(cd "$(dirname "$0")/.." && pwd)/lib/kube.sh"
+  ldflags=$(kube_ldflags "$k8s")
   log "building kubelet, kube-proxy and kube-scheduler $k8s (first time only)"
   (cd "$hack/controlplane/kube" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/" \
     k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kube-scheduler)

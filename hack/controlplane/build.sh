@@ -13,12 +13,8 @@ mkdir -p "$bin"
 log() { echo "controlplane: $*" >&2; }
 
 if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/kubectl" ] || [ ! -x "$bin/kube-controller-manager" ]; then
-  minor=${k8s#v1.}; minor=${minor%%.*}
-  ldflags="-s -w"
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ldflags+=" -X $pkg.gitVersion=$k8s -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-    ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-  done
+  . "$(cd "$(dirname "$0")/.." && pwd)/lib/kube.sh"
+  ldflags=$(kube_ldflags "$k8s")
   log "building kube-apiserver, kube-controller-manager and kubectl $k8s (first time only, several minutes)"
   (cd "$here/kube" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
