@@ -108,6 +108,32 @@ impl Cluster {
             .env("KUBECONFIG", self.dir.join("kubeconfig")))
     }
 
+    /// Waits until the Deployment has rolled out (at most `seconds`).
+    fn rolled_out(&self, seconds: u32) {
+        let timeout = format!("--timeout={seconds}s");
+        run(&mut self.kubectl(&[
+            "rollout",
+            "status",
+            "deploy/workflow-share",
+            "-n",
+            NS,
+            &timeout,
+        ]));
+    }
+
+    /// Waits until every share of the examples' owner workspace is Ready.
+    fn shares_ready(&self) {
+        run(&mut self.kubectl(&[
+            "wait",
+            "--for=condition=Ready",
+            "workflowshares",
+            "--all",
+            "-n",
+            "sales",
+            "--timeout=60s",
+        ]));
+    }
+
     /// The Lease holder's pod name (identity `<pod>_<pid>`), if any.
     fn leader(&self) -> Option<String> {
         let lease = self.get_json(&["lease", "workflow-share", "-n", NS]);
@@ -203,14 +229,7 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
         "-n",
         NS,
     ]);
-    run(&mut cluster.kubectl(&[
-        "rollout",
-        "status",
-        "deploy/workflow-share",
-        "-n",
-        NS,
-        "--timeout=180s",
-    ]));
+    cluster.rolled_out(180);
     let deploy = cluster.get_json(&["deploy", "workflow-share", "-n", NS]);
     assert_eq!(deploy["status"]["readyReplicas"], 2, "{}", deploy["status"]);
     let leader = cluster.until("a replica leads", Duration::from_secs(60), || {
@@ -242,15 +261,7 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
     }
     apply("alice", "04-workflows.yaml");
     apply("alice", "05-shares.yaml");
-    run(&mut cluster.kubectl(&[
-        "wait",
-        "--for=condition=Ready",
-        "workflowshares",
-        "--all",
-        "-n",
-        "sales",
-        "--timeout=60s",
-    ]));
+    cluster.shares_ready();
 
     // /metrics through the metrics Service (the API server's service proxy).
     let metrics = run(&mut cluster.kubectl(&[
@@ -299,15 +310,7 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
         cluster.leader().filter(|l| *l != leader)
     });
     let handover = deleted.elapsed();
-    run(&mut cluster.kubectl(&[
-        "wait",
-        "--for=condition=Ready",
-        "workflowshares",
-        "--all",
-        "-n",
-        "sales",
-        "--timeout=60s",
-    ]));
+    cluster.shares_ready();
     let granted = deleted.elapsed();
     println!(
         "leader pod {leader} deleted: Lease released after {released:.1?}, exit code {}, {next} leads after {handover:.1?}, the share made meanwhile granted after {granted:.1?}",
@@ -332,14 +335,7 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
     );
 
     // Evictions respect the PodDisruptionBudget: one at a time.
-    run(&mut cluster.kubectl(&[
-        "rollout",
-        "status",
-        "deploy/workflow-share",
-        "-n",
-        NS,
-        "--timeout=120s",
-    ]));
+    cluster.rolled_out(120);
     let pods = cluster.pods();
     assert_eq!(pods.len(), 2, "{pods:?}");
     cluster.until(
@@ -394,14 +390,7 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
         || cluster.leader().filter(|l| *l != leading),
     );
     let taken = evicted.elapsed();
-    run(&mut cluster.kubectl(&[
-        "rollout",
-        "status",
-        "deploy/workflow-share",
-        "-n",
-        NS,
-        "--timeout=120s",
-    ]));
+    cluster.rolled_out(120);
     println!(
         "leader pod {leading} evicted (the second eviction refused): {successor} leads after {taken:.1?}, two Ready replicas again after {:.1?}",
         evicted.elapsed()
