@@ -9,5 +9,6 @@ pub mod metrics;
 pub mod naming;
 pub mod planner;
 pub mod resources;
+pub mod runtime;
 pub mod text;
 pub mod visible;

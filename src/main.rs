@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use workflow_share::{controller, diff, manifests, planner, resources, visible};
+use workflow_share::{controller, diff, manifests, planner, resources, runtime, visible};
 
 // jemalloc: a burst's freed memory is reused and returned to the system; glibc's
 // per-thread arenas kept it (a converged controller stayed near its burst peak).
@@ -129,7 +129,7 @@ fn install_panic_logger() {
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        let message = controller::panic_message(info.payload());
+        let message = workflow_share::runtime::supervise::panic_message(info.payload());
         tracing::error!(%location, %message, "panic");
     }));
 }
@@ -307,7 +307,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 controller::Options {
                     // The pod name is unique per replica; outside a cluster two
                     // controllers may share a host name, so the process id is added.
-                    lease: (!no_leader_election).then(|| controller::leader::LeaseOptions {
+                    lease: (!no_leader_election).then(|| runtime::leader::LeaseOptions {
                         namespace: lease_namespace.clone(),
                         name: lease_name,
                         identity: format!("{instance}_{}", std::process::id()),

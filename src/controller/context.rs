@@ -26,17 +26,19 @@ pub struct Clients {
     pub watches: Client,
     pub requests: Client,
     /// The requests client's slots, for bookkeeping to take before it builds a request.
-    pub slots: Arc<super::lanes::Slots>,
+    pub slots: Arc<crate::runtime::request_slots::Slots>,
 }
 
 impl Clients {
     pub fn new(config: kube::Config, max_in_flight: usize) -> Result<Self, kube::Error> {
         let watches = Client::try_from(config.clone())?;
-        let slots = super::lanes::Slots::new(max_in_flight);
+        let slots = crate::runtime::request_slots::Slots::new(max_in_flight);
         let requests = kube::client::ClientBuilder::try_from(config)?
             // The kube client's own stack cannot be cloned; a buffer in front of it can.
             .with_layer(&tower::buffer::BufferLayer::new(max_in_flight))
-            .with_layer(&super::lanes::LimitLayer::new(slots.clone()))
+            .with_layer(&crate::runtime::request_slots::LimitLayer::new(
+                slots.clone(),
+            ))
             .build();
         Ok(Self {
             watches,
@@ -57,9 +59,9 @@ pub struct Stores {
     pub workflows: Store<Workflow>,
     pub shares: Store<WorkflowShare>,
     /// Library entries, as projections (see `entries::Entry`).
-    pub shared_workflows: Store<super::entries::Entry>,
+    pub shared_workflows: Store<crate::controller::sharing::entries::Entry>,
     /// Where the entries of each name are (see `entries::EntryIndex`).
-    pub entry_index: Arc<super::entries::EntryIndex>,
+    pub entry_index: Arc<crate::controller::sharing::entries::EntryIndex>,
     pub project_shares: Store<ProjectShare>,
     pub trigger_shares: Store<TriggerShare>,
     pub workflow_runs: Store<WorkflowRun>,
@@ -189,33 +191,33 @@ impl CreatedEvents {
 pub struct Context {
     pub client: Client,
     /// The client's request slots (see `lanes`).
-    pub slots: Arc<super::lanes::Slots>,
-    /// Our last status write per object (see `status::WrittenStatuses`).
-    pub written_statuses: super::status::WrittenStatuses,
+    pub slots: Arc<crate::runtime::request_slots::Slots>,
+    /// Our last status write per object (see `status_writes::WrittenStatuses`).
+    pub written_statuses: crate::runtime::status_writes::WrittenStatuses,
     /// The API server's recent "allowed" answers (see `authorize::Decisions`).
-    pub decisions: Arc<super::authorize::Decisions>,
+    pub decisions: Arc<crate::controller::sharing::authorize::Decisions>,
     pub created_events: CreatedEvents,
     /// What our writes produced, so their watch events wake nothing (see `echoes`).
-    pub own_writes: Arc<super::echoes::OwnWrites>,
+    pub own_writes: Arc<crate::runtime::own_writes::OwnWrites>,
     pub stores: Stores,
     /// The organization readers grant of each owner workspace (see `readers`).
-    pub readers: super::readers::OrganizationReaders,
+    pub readers: crate::controller::sharing::readers::OrganizationReaders,
     /// The names of the objects that exist, for the who-may-share check (see `existing`).
-    pub existing: super::existing::ExistingNames,
+    pub existing: crate::controller::sharing::existing::ExistingNames,
     pub metrics: Arc<Metrics>,
     /// Name reported on Events (pod name in a cluster).
     pub instance: String,
     locks: std::sync::Mutex<HashMap<WorkflowKey, Arc<Mutex<()>>>>,
     /// Consecutive failures per object, for backoff.
-    pub failures: super::supervise::Failures,
+    pub failures: crate::runtime::supervise::Failures,
 }
 
 impl Context {
     pub fn new(
         clients: &Clients,
         stores: Stores,
-        decisions: Arc<super::authorize::Decisions>,
-        own_writes: Arc<super::echoes::OwnWrites>,
+        decisions: Arc<crate::controller::sharing::authorize::Decisions>,
+        own_writes: Arc<crate::runtime::own_writes::OwnWrites>,
         instance: String,
         namespace: String,
         metrics: Arc<Metrics>,
@@ -228,7 +230,7 @@ impl Context {
             written_statuses: Default::default(),
             stores,
             readers: Default::default(),
-            existing: super::existing::ExistingNames::new(namespace),
+            existing: crate::controller::sharing::existing::ExistingNames::new(namespace),
             metrics,
             instance,
             created_events: Default::default(),

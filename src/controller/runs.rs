@@ -5,8 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::runtime::controller::Action;
+use kube::Api;
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use crate::error::{Error, Result};
@@ -17,7 +19,10 @@ use crate::resources::{
 
 use crate::planner::stamped_creator;
 
-use super::{Context, authorize, grants, status};
+use crate::controller::Context;
+use crate::controller::sharing::{authorize, grants};
+use crate::runtime::controllers::Loops;
+use crate::runtime::status_writes;
 
 /// Why a workflow cannot run here (a CamelCase reason and a sentence).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +115,15 @@ pub async fn availability(
 /// before that, a missing workflow may just not have reached the cache yet.
 const GRACE: Duration = Duration::from_secs(5);
 
+/// Starts the run controller, which watches runs of its own.
+pub fn start(loops: &mut Loops, ctx: &Arc<Context>, client: &kube::Client) {
+    let controller = Controller::new(
+        Api::<WorkflowRun>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    loops.spawn("run", controller, ctx, reconcile);
+}
+
 pub async fn reconcile(run: Arc<WorkflowRun>, ctx: Arc<Context>) -> Result<Action, Error> {
     if run
         .status
@@ -182,7 +196,7 @@ pub async fn reconcile(run: Arc<WorkflowRun>, ctx: Arc<Context>) -> Result<Actio
             organization,
         }),
     };
-    let api = status::namespaced_api(&ctx, run.as_ref())?;
-    status::write_if_changed(&ctx, &api, run.as_ref(), next, &now_rfc3339()).await?;
+    let api = status_writes::namespaced_api(&ctx, run.as_ref())?;
+    status_writes::write_if_changed(&ctx, &api, run.as_ref(), next, &now_rfc3339()).await?;
     Ok(Action::await_change())
 }

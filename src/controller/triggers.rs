@@ -1,12 +1,16 @@
-//! Triggers: who may see them (shared like workflows), and Schedule triggers firing
-//! on their cron schedule as their creator. Webhook and AppEvent triggers are fired
-//! by an executor (see the README); the controller only keeps their visibility.
+//! The trigger controller: who may see each Trigger (shared like workflows), and
+//! Schedule triggers firing on their cron schedule as their creator. Webhook and
+//! AppEvent triggers are fired by an executor (see the README); the controller only
+//! keeps their visibility.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::stream::BoxStream;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use crate::error::{Error, Result};
@@ -17,13 +21,31 @@ use crate::planner::schedule::{self, DEFAULT_STARTING_DEADLINE_SECONDS};
 use crate::planner::{Creator, stamped_creator};
 use crate::resources::condition::{ConditionType, now_rfc3339};
 use crate::resources::{
-    Condition, Fire, Project, Trigger, TriggerStatus, TriggerType, VisibilityStatus, WorkflowRun,
-    WorkflowRunSpec,
+    Condition, Fire, Trigger, TriggerStatus, TriggerType, WorkflowRun, WorkflowRunSpec,
 };
 
-use super::{Context, authorize, objects, runs, status};
+use super::{runs, visibility};
+use crate::controller::Context;
+use crate::controller::sharing::authorize;
+use crate::runtime::controllers::Loops;
+use crate::runtime::status_writes;
 
 const RESYNC: Duration = Duration::from_secs(300);
+
+/// Starts the trigger controller: woken by its own changes, by the shares naming a
+/// trigger, and by any change of who is in which workspace.
+pub fn start(
+    loops: &mut Loops,
+    ctx: &Arc<Context>,
+    changes: BoxStream<'static, Result<Trigger, watcher::Error>>,
+    named: BoxStream<'static, ObjectRef<Trigger>>,
+    audience: BoxStream<'static, ()>,
+) {
+    let controller = Controller::for_stream(changes, ctx.stores.triggers.clone())
+        .reconcile_on(named)
+        .reconcile_all_on(audience);
+    loops.spawn("trigger", controller, ctx, reconcile);
+}
 
 /// Name of the run of `trigger` for the fire scheduled at `at`: the same for every
 /// attempt, so the API server refuses a second one.
@@ -98,7 +120,8 @@ async fn fire(
                 ]
                 .into(),
             ),
-            owner_references: super::apply::deleted_with(trigger).map(|o| vec![o]),
+            owner_references: crate::controller::sharing::apply::deleted_with(trigger)
+                .map(|o| vec![o]),
             ..Default::default()
         },
         spec: WorkflowRunSpec {
@@ -170,7 +193,7 @@ pub async fn reconcile(trigger: Arc<Trigger>, ctx: Arc<Context>) -> Result<Actio
     let namespace = trigger
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
-    let visibility = objects::converge(&ctx, trigger.as_ref()).await?;
+    let visibility = visibility::converge(&ctx, trigger.as_ref()).await?;
     let previous = trigger.status.clone().unwrap_or_default();
     let mut next = TriggerStatus {
         observed_generation: trigger.meta().generation,
@@ -261,22 +284,7 @@ pub async fn reconcile(trigger: Arc<Trigger>, ctx: Arc<Context>) -> Result<Actio
         ),
     ];
     prune(&ctx, &trigger, &namespace).await?;
-    let api = status::namespaced_api(&ctx, trigger.as_ref())?;
-    status::write_if_changed(&ctx, &api, trigger.as_ref(), next, &now_rfc3339()).await?;
+    let api = status_writes::namespaced_api(&ctx, trigger.as_ref())?;
+    status_writes::write_if_changed(&ctx, &api, trigger.as_ref(), next, &now_rfc3339()).await?;
     Ok(Action::requeue(requeue))
-}
-
-/// Projects: only who may see them.
-pub async fn reconcile_project(project: Arc<Project>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let visibility = objects::converge(&ctx, project.as_ref()).await?;
-    let next = VisibilityStatus {
-        observed_generation: project.meta().generation,
-        conditions: vec![Condition::new(ConditionType::Ready, true, "Reconciled", "")],
-        tier: Some(visibility.tier),
-        creator: visibility.creator_name,
-        shared_with: visibility.shared_with,
-    };
-    let api = status::namespaced_api(&ctx, project.as_ref())?;
-    status::write_if_changed(&ctx, &api, project.as_ref(), next, &now_rfc3339()).await?;
-    Ok(Action::requeue(RESYNC))
 }

@@ -10,6 +10,7 @@ pub mod schedule;
 mod settle;
 mod snapshot;
 mod visibility;
+pub mod wakeups;
 
 pub use directory::{Directory, Lookup, Member};
 pub use existing::{EXISTENCE_IDENTITY, EXISTS_VERB, existing_names_grant, plan_existing};

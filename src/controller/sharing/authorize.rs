@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::planner::{Creator, SHARE_VERB, WorkflowKey, stamped_creator};
 use crate::resources::GROUP;
 
-use super::Context;
+use crate::controller::Context;
 
 /// The object a share names, as it is now.
 pub struct Shared<'a> {

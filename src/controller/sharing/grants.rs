@@ -11,7 +11,8 @@ use crate::naming;
 use crate::planner::{WorkflowKey, plan_workflow};
 use crate::resources::{Access, SharedWorkflowSource, WorkflowShare};
 
-use super::{Context, authorize};
+use super::authorize;
+use crate::controller::Context;
 
 /// The access `workspace` holds on `source` now, if its grant is active: the
 /// workflow exists as that same object (its UID), and a share whose author may

@@ -24,10 +24,11 @@ use kube::runtime::controller::Action;
 use tracing::{error, warn};
 
 use crate::error::Error;
+use crate::metrics::Health;
 use crate::naming;
 
-use super::Context;
-use super::events::{self, Notice};
+use crate::controller::Context;
+use crate::runtime::events::{self, Notice};
 
 /// First retry after a failure; doubles per consecutive failure of the same object.
 const BACKOFF_BASE: Duration = Duration::from_secs(2);
@@ -81,8 +82,10 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "panic with a non-text payload".to_string())
 }
 
-/// Runs one reconcile with a panic turned into an error of that object alone.
+/// Runs one reconcile of `controller` with a panic turned into an error of that
+/// object alone, and times it.
 pub async fn guarded<K, F, Fut>(
+    controller: &'static str,
     obj: Arc<K>,
     ctx: Arc<Context>,
     reconcile: F,
@@ -93,6 +96,7 @@ where
     Fut: Future<Output = Result<Action, Error>>,
 {
     let key = object_key(obj.as_ref());
+    let started = std::time::Instant::now();
     let result = match AssertUnwindSafe(reconcile(obj, ctx.clone()))
         .catch_unwind()
         .await
@@ -103,6 +107,7 @@ where
             Err(Error::Panicked(panic_message(payload.as_ref())))
         }
     };
+    ctx.metrics.reconciled(controller, started.elapsed());
     if result.is_ok() {
         ctx.failures.clear(&key);
     }
@@ -111,10 +116,17 @@ where
 
 /// Error policy of every controller: exponential backoff per object; a panic is
 /// also reported on the object as a Warning Event (one Event whose count grows).
-pub fn error_policy<K>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action
+pub fn error_policy<K>(
+    controller: &'static str,
+    obj: Arc<K>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action
 where
     K: Resource<DynamicType = ()> + 'static,
 {
+    ctx.metrics
+        .reconcile_failed(controller, error.metric_label());
     let failures = ctx.failures.record(&object_key(obj.as_ref()));
     let delay = backoff(failures);
     warn!(
@@ -196,6 +208,25 @@ async fn report_failure(
         },
     );
     events::record_repeating(ctx, &event, failures).await
+}
+
+/// A long-running task ended without being asked to: report it and fail, so the
+/// process exits non-zero and Kubernetes restarts it.
+pub fn failed(
+    metrics: &crate::metrics::Metrics,
+    ended: Result<String, tokio::task::JoinError>,
+) -> anyhow::Error {
+    metrics.set_health(Health::Failed);
+    let what = match ended {
+        Ok(name) => format!("{name} stopped unexpectedly"),
+        Err(e) if e.is_panic() => format!(
+            "a controller task panicked: {}",
+            panic_message(e.into_panic().as_ref())
+        ),
+        Err(e) => format!("a controller task was cancelled: {e}"),
+    };
+    error!(%what, "controller failed; exiting so that it is restarted");
+    anyhow::anyhow!(what)
 }
 
 /// Waits for SIGTERM (what Kubernetes sends) or Ctrl-C.

@@ -11,10 +11,10 @@ use kube::runtime::reflector::ObjectRef;
 use crate::error::Result;
 use crate::planner::{existing_names_grant, plan_existing};
 
-use super::Context;
 use super::apply::RbacTarget;
 use super::listed::{ListSpec, Lists};
 use super::readers::list_labels;
+use crate::controller::Context;
 
 /// The lists of every workspace this controller has synced an object of.
 pub struct ExistingNames {

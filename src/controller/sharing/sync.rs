@@ -17,8 +17,10 @@ use crate::resources::condition::ConditionType;
 use crate::resources::condition::now_rfc3339;
 use crate::resources::{Condition, Workflow, WorkflowShare, WorkflowShareStatus};
 
-use super::writes::Written;
-use super::{Context, apply, authorize, events, lanes, notify, status};
+use super::{apply, authorize, notify};
+use crate::controller::Context;
+use crate::runtime::writes::Written;
+use crate::runtime::{events, request_slots, status_writes};
 
 /// Notifications of one workflow sent at the same time (the client bounds the total).
 const NOTIFICATIONS_IN_FLIGHT: usize = 16;
@@ -85,7 +87,7 @@ async fn own_status_writes_seen(ctx: &Context, key: &WorkflowKey) {
 async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
     let lock = ctx.lock_for(key);
     let _guard = lock.lock().await;
-    super::fault::in_sync(key);
+    crate::runtime::fault::in_sync(key);
     own_status_writes_seen(ctx, key).await;
 
     let now = now_rfc3339();
@@ -103,7 +105,7 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         .iter_mut()
         .filter(|s| s.metadata.deletion_timestamp.is_none())
     {
-        if let Some(patched) = status::share_finalizer(ctx, share, true).await? {
+        if let Some(patched) = status_writes::share_finalizer(ctx, share, true).await? {
             *share = Arc::new(patched);
         }
     }
@@ -139,7 +141,8 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
             ..previous
         };
         // Read back whole: the rest of this sync plans from the share as written.
-        if let Some(written) = status::share::<WorkflowShare>(ctx, share, progressing, &now).await?
+        if let Some(written) =
+            status_writes::share::<WorkflowShare>(ctx, share, progressing, &now).await?
         {
             *share = Arc::new(written);
         }
@@ -230,8 +233,8 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
             let notification = &notifications[i];
             let directory = &directory;
             let sw_name = &sw_name;
-            // Built once a request slot is held (see `lanes::in_slot`).
-            lanes::in_slot(&ctx.slots, lanes::Lane::Bookkeeping, move || {
+            // Built once a request slot is held (see `request_slots::in_slot`).
+            request_slots::in_slot(&ctx.slots, request_slots::Lane::Bookkeeping, move || {
                 notify::new_grant(
                     ctx,
                     directory,
@@ -254,8 +257,13 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
             .find(|s| s.metadata.name.as_deref() == Some(&share_plan.name))
             .filter(|s| s.metadata.deletion_timestamp.is_none());
         if let Some(share) = share {
-            status::share::<Written<WorkflowShare>>(ctx, share, share_plan.status.clone(), &now)
-                .await?;
+            status_writes::share::<Written<WorkflowShare>>(
+                ctx,
+                share,
+                share_plan.status.clone(),
+                &now,
+            )
+            .await?;
             // After the status, so a retry does not report the same change twice.
             if let Err(error) = events::on_share(ctx, share, &share_plan.status).await {
                 tracing::warn!(%error, "could not record share changes as Events");
@@ -264,7 +272,7 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
     }
 
     if let (Some(wf), Some(next)) = (workflow.as_deref(), plan.workflow_status.clone()) {
-        status::workflow(ctx, wf, next, &now).await?;
+        status_writes::workflow(ctx, wf, next, &now).await?;
     }
 
     // Grants of deleted shares are gone now: let them go.
@@ -272,7 +280,7 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         .iter()
         .filter(|s| s.metadata.deletion_timestamp.is_some())
     {
-        status::share_finalizer(ctx, share, false).await?;
+        status_writes::share_finalizer(ctx, share, false).await?;
     }
     Ok(Outcome {
         recheck_soon: !unauthorized.is_empty(),

@@ -11,8 +11,8 @@ use crate::planner::{Directory, WorkflowKey};
 use crate::resources::{GROUP, VERSION};
 use crate::text;
 
-use super::Context;
-use super::events::{self, NOTE_MAX_BYTES, Notice};
+use crate::controller::Context;
+use crate::runtime::events::{self, NOTE_MAX_BYTES, Notice};
 
 /// Longest sharer name quoted in a notification; user names have no length limit.
 const SHARED_BY_MAX_BYTES: usize = 256;

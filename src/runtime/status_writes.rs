@@ -15,8 +15,8 @@ use crate::resources::{
     WorkflowStatus,
 };
 
-use super::Context;
-use super::writes::{self, Written};
+use crate::controller::Context;
+use crate::runtime::writes::{self, Written};
 
 /// A status as wanted, before transition times are merged in.
 fn fingerprint<S: serde::Serialize>(status: &S) -> u64 {
@@ -159,7 +159,7 @@ where
     }
     ctx.metrics.write(WriteKind::Status);
     // The body is built once a slot is held (see `lanes`).
-    let written = super::lanes::bookkeeping(&ctx.slots, async {
+    let written = crate::runtime::request_slots::bookkeeping(&ctx.slots, async {
         let body = merge_patch(&next)?;
         writes::patch_status::<_, _, R>(
             &ctx.client,
@@ -201,7 +201,7 @@ where
     Ok(())
 }
 
-pub(super) fn namespaced_api<K>(ctx: &Context, obj: &K) -> Result<Api<K>>
+pub fn namespaced_api<K>(ctx: &Context, obj: &K) -> Result<Api<K>>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
 {

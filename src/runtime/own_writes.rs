@@ -106,7 +106,7 @@ mod tests {
     #[test]
     fn a_write_read_back_as_metadata_matches_the_whole_object_watched() {
         let own = OwnWrites::default();
-        let written: super::super::writes::Written<Role> =
+        let written: crate::runtime::writes::Written<Role> =
             serde_json::from_value(serde_json::json!({
                 "metadata": {"name": "lecteurs-ü", "namespace": "vente-é", "resourceVersion": "7"},
                 "rules": [],

@@ -27,9 +27,9 @@ use crate::naming;
 use crate::planner::{DesiredRbac, DesiredSharedWorkflow, WorkflowKey};
 use crate::resources::{GROUP, SharedWorkflow, SharedWorkflowSpec};
 
-use super::Context;
 use super::entries::Entry;
-use super::writes::{self, Written};
+use crate::controller::Context;
+use crate::runtime::writes::{self, Written};
 
 /// Labels on every object generated for one source workflow.
 pub fn source_labels(key: &WorkflowKey) -> BTreeMap<String, String> {
@@ -137,9 +137,11 @@ pub async fn shared_workflows(
             let (desired, exists) = writes[i];
             // Built once it holds a request slot (a rare 409 keeps that slot while
             // it waits, briefly, for the cache to show the entry).
-            super::lanes::in_slot(&ctx.slots, super::lanes::Lane::Grants, move || {
-                write_entry(ctx, key, ours, desired, exists)
-            })
+            crate::runtime::request_slots::in_slot(
+                &ctx.slots,
+                crate::runtime::request_slots::Lane::Grants,
+                move || write_entry(ctx, key, ours, desired, exists),
+            )
         })
         .buffer_unordered(ENTRY_WRITES_IN_FLIGHT)
         .try_collect()
@@ -546,9 +548,9 @@ pub async fn rbac_for(
         || binding.is_some_and(|b| made_for_another(b, owner));
     let only_adds = !stale && desired.is_some_and(|d| adds_only(role, binding, d));
     if only_adds {
-        let lane = super::lanes::Lane::Bookkeeping;
+        let lane = crate::runtime::request_slots::Lane::Bookkeeping;
         let write = || write_rbac(ctx, target, role, binding, desired, stale);
-        super::lanes::in_slot(&ctx.slots, lane, write).await?;
+        crate::runtime::request_slots::in_slot(&ctx.slots, lane, write).await?;
     } else {
         write_rbac(ctx, target, role, binding, desired, stale).await?;
     }
@@ -779,7 +781,7 @@ mod tests {
         };
         let ours = source_labels(&key);
         let desired_spec = spec("d", None);
-        let desired = crate::controller::entries::fingerprint(&desired_spec);
+        let desired = crate::controller::sharing::entries::fingerprint(&desired_spec);
         assert_eq!(entry_state(None, &key, desired), EntryState::Missing);
         assert_eq!(
             entry_state(

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject as RbacSubject};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use crate::error::{Error, Result};
@@ -21,7 +22,9 @@ use crate::resources::condition::ConditionType;
 use crate::resources::condition::now_rfc3339;
 use crate::resources::{Condition, Organization, OrganizationStatus};
 
-use super::{Context, status};
+use crate::controller::Context;
+use crate::runtime::controllers::Loops;
+use crate::runtime::status_writes;
 
 /// Maps namespace events to the Organizations they concern: the one the namespace
 /// names now and the one it named before (a watch event carries only the new object,
@@ -74,7 +77,7 @@ async fn converge_role_bindings(
             .as_ref()
             .is_some_and(|l| ours.iter().all(|(k, v)| l.get(k) == Some(v)))
     };
-    let owner = super::apply::deleted_with(org).map(|mut o| {
+    let owner = crate::controller::sharing::apply::deleted_with(org).map(|mut o| {
         o.controller = Some(false);
         o
     });
@@ -162,6 +165,24 @@ pub fn organization_of_binding(rb: &RoleBinding) -> Option<ObjectRef<Organizatio
         .map(|org| ObjectRef::new(org))
 }
 
+/// Starts the organization controller: woken by its Organizations, by namespaces
+/// joining or leaving one, and by someone removing or editing an auditor or
+/// coordinator binding.
+pub fn start(loops: &mut Loops, ctx: &Arc<Context>, client: &kube::Client) {
+    let all = watcher::Config::default;
+    let tracker = MembershipTracker::default();
+    let controller = Controller::new(Api::<Organization>::all(client.clone()), all())
+        .watches(Api::<Namespace>::all(client.clone()), all(), move |ns| {
+            tracker.organizations_of(&ns)
+        })
+        .watches(
+            Api::<RoleBinding>::all(client.clone()),
+            all().labels(labels::ORGANIZATION_GRANT),
+            |rb| organization_of_binding(&rb),
+        );
+    loops.spawn("organization", controller, ctx, reconcile);
+}
+
 pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Action, Error> {
     let name = org.name_any();
     let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
@@ -203,6 +224,6 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
         workspaces,
     };
     let api: Api<Organization> = Api::all(ctx.client.clone());
-    status::write_if_changed(&ctx, &api, &org, next, &now_rfc3339()).await?;
+    status_writes::write_if_changed(&ctx, &api, &org, next, &now_rfc3339()).await?;
     Ok(Action::requeue(Duration::from_secs(300)))
 }

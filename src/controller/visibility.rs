@@ -19,8 +19,10 @@ use crate::resources::{
     Project, ProjectShare, ShareScope, Trigger, TriggerShare, WorkflowShareStatus,
 };
 
-use super::apply::{RbacTarget, rbac_for};
-use super::{Context, Stores, Watched, authorize, status};
+use crate::controller::sharing::apply::{RbacTarget, rbac_for};
+use crate::controller::sharing::authorize;
+use crate::controller::{Context, Stores};
+use crate::runtime::{Watched, status_writes};
 
 /// A kind shared with its own share kind.
 pub(crate) trait Shareable:
@@ -105,7 +107,7 @@ pub async fn converge<K: Shareable>(ctx: &Context, obj: &K) -> Result<Visibility
         namespace: &namespace,
         name: &creator,
         labels: labels.clone(),
-        owner: super::apply::deleted_with(obj),
+        owner: crate::controller::sharing::apply::deleted_with(obj),
     };
     let creator_grant = creator_grant_of(&directory, K::KIND, &namespace, &name, obj.meta());
     rbac_for(ctx, &creator_target, creator_grant.as_ref()).await?;
@@ -148,7 +150,7 @@ pub async fn converge<K: Shareable>(ctx: &Context, obj: &K) -> Result<Visibility
             namespace: &namespace,
             name: rbac_name,
             labels: labels.clone(),
-            owner: super::apply::deleted_with(obj),
+            owner: crate::controller::sharing::apply::deleted_with(obj),
         };
         // A foreign object of the generated name is left alone (reported by the caller).
         rbac_for(ctx, &target, desired.as_ref()).await?;
@@ -161,8 +163,8 @@ pub async fn converge<K: Shareable>(ctx: &Context, obj: &K) -> Result<Visibility
         else {
             continue;
         };
-        let api = status::namespaced_api(ctx, share.as_ref())?;
-        status::write_if_changed(ctx, &api, share.as_ref(), share_plan.status.clone(), &now)
+        let api = status_writes::namespaced_api(ctx, share.as_ref())?;
+        status_writes::write_if_changed(ctx, &api, share.as_ref(), share_plan.status.clone(), &now)
             .await?;
     }
     Ok(plan)

@@ -4,9 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use kube::api::{Api, PostParams};
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use crate::error::{Error, Result};
@@ -18,7 +21,10 @@ use crate::resources::{
     Access, Condition, Workflow, WorkflowClone, WorkflowCloneStatus, WorkflowSpec,
 };
 
-use super::{Context, grants, status};
+use crate::controller::Context;
+use crate::controller::sharing::grants;
+use crate::runtime::controllers::Loops;
+use crate::runtime::status_writes;
 
 /// Why a clone cannot be made (yet).
 struct Refusal {
@@ -161,6 +167,35 @@ async fn make_copy(
     }
 }
 
+/// Starts the clone controller: a clone waiting for its SharedWorkflow proceeds as
+/// soon as the entry appears (`entries` gives the namespace and name of each
+/// library entry that changed).
+pub fn start(
+    loops: &mut Loops,
+    ctx: &Arc<Context>,
+    client: &kube::Client,
+    entries: BoxStream<'static, (String, String)>,
+) {
+    let controller = Controller::new(
+        Api::<WorkflowClone>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    let clones = controller.store();
+    let waiting = entries.flat_map(move |(ns, entry)| {
+        let waiting: Vec<ObjectRef<WorkflowClone>> = clones
+            .state()
+            .iter()
+            .filter(|c| {
+                c.namespace().as_deref() == Some(ns.as_str())
+                    && c.spec.shared_workflow_ref.name == entry
+            })
+            .map(|c| ObjectRef::from_obj(c.as_ref()))
+            .collect();
+        futures::stream::iter(waiting)
+    });
+    loops.spawn("clone", controller.reconcile_on(waiting), ctx, reconcile);
+}
+
 pub async fn reconcile(clone: Arc<WorkflowClone>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = clone
         .namespace()
@@ -211,6 +246,6 @@ pub async fn reconcile(clone: Arc<WorkflowClone>, ctx: Arc<Context>) -> Result<A
         cloned_from,
         cloned_by: creator(clone.as_ref()),
     };
-    status::clone(&ctx, &clone, next, &now_rfc3339()).await?;
+    status_writes::clone(&ctx, &clone, next, &now_rfc3339()).await?;
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }

@@ -12,9 +12,9 @@ use crate::labels;
 use crate::naming;
 use crate::planner::plan_organization_readers;
 
-use super::Context;
 use super::apply::RbacTarget;
 use super::listed::{ListSpec, Lists};
+use crate::controller::Context;
 
 /// The grants of every owner workspace this controller has synced a workflow of.
 #[derive(Default)]

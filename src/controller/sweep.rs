@@ -26,7 +26,7 @@ use crate::metrics::WriteKind;
 use crate::naming;
 use crate::planner::WorkflowKey;
 
-use super::Context;
+use crate::controller::Context;
 
 /// Longest wait between sweeps when nothing is deleted.
 const RESWEEP: Duration = Duration::from_secs(300);
@@ -164,7 +164,7 @@ pub async fn run(ctx: std::sync::Arc<Context>, sweeper: std::sync::Arc<Sweeper>)
             if ctx.stores.workflows.get(&workflow).is_some() {
                 continue; // created again meanwhile: its own sync takes it from here
             }
-            if let Err(error) = super::sync_workflow(&ctx, &key).await {
+            if let Err(error) = crate::controller::sharing::sync::sync_workflow(&ctx, &key).await {
                 warn!(%error, namespace = %key.namespace, workflow = %key.name, "could not clean up after a deleted workflow");
             }
         }
@@ -241,7 +241,7 @@ async fn sweep(ctx: &Context) -> Result<()> {
         }
     }
     for key in listed_but_gone {
-        super::sync_workflow(ctx, &key).await?;
+        crate::controller::sharing::sync::sync_workflow(ctx, &key).await?;
     }
     ctx.existing.forget_gone(ctx).await
 }

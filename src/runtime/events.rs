@@ -13,7 +13,7 @@ use crate::labels;
 use crate::metrics::WriteKind;
 use crate::text;
 
-use super::Context;
+use crate::controller::Context;
 
 /// `note` of an Event: at most 1 KB.
 pub const NOTE_MAX_BYTES: usize = 1024;
@@ -74,9 +74,13 @@ pub async fn create_once(ctx: &Context, event: &Event) -> Result<bool, kube::Err
     let api: Api<Event> = Api::namespaced(ctx.client.clone(), ns);
     ctx.metrics.write(WriteKind::Event);
     let pp = PostParams::default();
-    let create =
-        super::writes::create::<_, super::writes::Written<Event>>(&ctx.client, &api, &pp, event);
-    let sent = super::lanes::bookkeeping(&ctx.slots, create).await;
+    let create = crate::runtime::writes::create::<_, crate::runtime::writes::Written<Event>>(
+        &ctx.client,
+        &api,
+        &pp,
+        event,
+    );
+    let sent = crate::runtime::request_slots::bookkeeping(&ctx.slots, create).await;
     let created = match sent {
         Ok(_) => true,
         Err(kube::Error::Api(s)) if s.code == 409 => false,
@@ -107,8 +111,11 @@ pub async fn record_repeating(ctx: &Context, event: &Event, count: u32) -> Resul
     ctx.metrics.write(WriteKind::Event);
     // The note of an Event is immutable: only the series moves.
     let patch = Patch::Merge(json!({ "series": series }));
-    match super::lanes::bookkeeping(&ctx.slots, api.patch(name, &PatchParams::default(), &patch))
-        .await
+    match crate::runtime::request_slots::bookkeeping(
+        &ctx.slots,
+        api.patch(name, &PatchParams::default(), &patch),
+    )
+    .await
     {
         Ok(_) => Ok(()),
         // Expired since (Events live an hour): create it again next time.

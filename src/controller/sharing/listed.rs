@@ -15,8 +15,8 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::planner::{DesiredRbac, Directory};
 
-use super::Context;
 use super::apply::{self, RbacTarget};
+use crate::controller::Context;
 
 /// Longest wait for the stores to show a grant just written.
 const CATCH_UP: Duration = Duration::from_secs(2);

@@ -1,0 +1,14 @@
+//! Sharing workflows: one sync per workflow plans its grants from the caches and
+//! converges the library entries, the RBAC, the organization readers grant, the
+//! notifications and the statuses to the plan.
+
+pub mod apply;
+pub mod authorize;
+pub mod entries;
+pub mod existing;
+pub mod grants;
+pub mod listed;
+pub mod notify;
+pub mod readers;
+pub mod sync;
+pub mod workflows;

@@ -1,0 +1,95 @@
+//! The two controllers that run workflow syncs (see `sync`), woken only through the
+//! caches (their own changes included), so neither watches anything twice and a
+//! relist wakes only what changed.
+//!
+//! - The workflow controller syncs each existing Workflow.
+//! - The share controller covers shares whose workflow does not exist (status,
+//!   cleanup, finalizer), which the workflow controller cannot see.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+
+use super::sync::{Outcome, sync_workflow};
+use crate::controller::Context;
+use crate::error::Error;
+use crate::planner::WorkflowKey;
+use crate::resources::{Workflow, WorkflowShare};
+use crate::runtime::controllers::Loops;
+
+/// Periodic safety-net resync; changes arrive through watches within seconds.
+const RESYNC: Duration = Duration::from_secs(300);
+/// Re-check of shares refused because their author may not share.
+const RECHECK: Duration = Duration::from_secs(10);
+/// Re-check after RBAC an author's right depends on changed (see `sync::Outcome`).
+const SETTLING: Duration = Duration::from_secs(2);
+
+fn after(outcome: Outcome) -> Action {
+    Action::requeue(if outcome.settling {
+        SETTLING
+    } else if outcome.recheck_soon {
+        RECHECK
+    } else {
+        RESYNC
+    })
+}
+
+fn workflow_ref(key: &WorkflowKey) -> ObjectRef<Workflow> {
+    ObjectRef::new(&key.name).within(&key.namespace)
+}
+
+/// Starts both controllers, woken by `workflow_syncs` and `share_syncs`.
+pub fn start(
+    loops: &mut Loops,
+    ctx: &Arc<Context>,
+    workflow_syncs: BoxStream<'static, WorkflowKey>,
+    share_syncs: BoxStream<'static, WorkflowKey>,
+) {
+    let stores = &ctx.stores;
+    let workflows = Controller::for_stream(
+        futures::stream::pending::<Result<Workflow, watcher::Error>>(),
+        stores.workflows.clone(),
+    )
+    .reconcile_on(workflow_syncs.map(|key| workflow_ref(&key)));
+    loops.spawn("workflow", workflows, ctx, reconcile_workflow);
+
+    // Shares are queued for keys whose workflow is missing; the others are the workflow controller's.
+    let (shares, known) = (stores.shares.clone(), stores.workflows.clone());
+    let missing = share_syncs.flat_map(move |key| {
+        let refs: Vec<ObjectRef<WorkflowShare>> = if known.get(&workflow_ref(&key)).is_some() {
+            Vec::new()
+        } else {
+            shares
+                .state()
+                .iter()
+                .filter(|s| key.is_shared_by(s))
+                .map(|s| ObjectRef::from_obj(s.as_ref()))
+                .collect()
+        };
+        futures::stream::iter(refs)
+    });
+    let share_controller = Controller::for_stream(
+        futures::stream::pending::<Result<WorkflowShare, watcher::Error>>(),
+        stores.shares.clone(),
+    )
+    .reconcile_on(missing);
+    loops.spawn("share", share_controller, ctx, reconcile_share);
+}
+
+async fn reconcile_workflow(wf: Arc<Workflow>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let key = WorkflowKey::of_workflow(&wf).ok_or(Error::MissingField("metadata.namespace"))?;
+    Ok(after(sync_workflow(&ctx, &key).await?))
+}
+
+async fn reconcile_share(share: Arc<WorkflowShare>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let key = WorkflowKey::of_share(&share).ok_or(Error::MissingField("metadata.namespace"))?;
+    if ctx.stores.workflows.get(&workflow_ref(&key)).is_some() {
+        return Ok(Action::await_change()); // the workflow controller owns this one
+    }
+    Ok(after(sync_workflow(&ctx, &key).await?))
+}
