@@ -77,7 +77,7 @@ async fn converge_role_bindings(
             .as_ref()
             .is_some_and(|l| ours.iter().all(|(k, v)| l.get(k) == Some(v)))
     };
-    let owner = crate::controller::sharing::apply::deleted_with(org).map(|mut o| {
+    let owner = crate::controller::sharing::generated::deleted_with(org).map(|mut o| {
         o.controller = Some(false);
         o
     });

@@ -19,8 +19,8 @@ use crate::resources::{
     Project, ProjectShare, ShareScope, Trigger, TriggerShare, WorkflowShareStatus,
 };
 
-use crate::controller::sharing::apply::{RbacTarget, rbac_for};
 use crate::controller::sharing::authorize;
+use crate::controller::sharing::rbac::{self, RbacTarget};
 use crate::controller::{Context, Stores};
 use crate::runtime::{Watched, status_writes};
 
@@ -107,10 +107,10 @@ pub async fn converge<K: Shareable>(ctx: &Context, obj: &K) -> Result<Visibility
         namespace: &namespace,
         name: &creator,
         labels: labels.clone(),
-        owner: crate::controller::sharing::apply::deleted_with(obj),
+        owner: crate::controller::sharing::generated::deleted_with(obj),
     };
     let creator_grant = creator_grant_of(&directory, K::KIND, &namespace, &name, obj.meta());
-    rbac_for(ctx, &creator_target, creator_grant.as_ref()).await?;
+    rbac::converge_target(ctx, &creator_target, creator_grant.as_ref()).await?;
     // Only now may the who-may-share check see the object as existing (see `existing`).
     ctx.existing
         .converge(ctx, resource, &namespace, &name, true)
@@ -150,10 +150,10 @@ pub async fn converge<K: Shareable>(ctx: &Context, obj: &K) -> Result<Visibility
             namespace: &namespace,
             name: rbac_name,
             labels: labels.clone(),
-            owner: crate::controller::sharing::apply::deleted_with(obj),
+            owner: crate::controller::sharing::generated::deleted_with(obj),
         };
         // A foreign object of the generated name is left alone (reported by the caller).
-        rbac_for(ctx, &target, desired.as_ref()).await?;
+        rbac::converge_target(ctx, &target, desired.as_ref()).await?;
     }
 
     for share_plan in &plan.shares {

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use super::directory::Member;
-use super::plan::DesiredRbac;
+use super::rules::DesiredRbac;
 
 /// The custom verb the who-may-share check asks about.
 pub const EXISTS_VERB: &str = "exists";

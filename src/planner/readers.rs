@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 
 use crate::naming;
 
+use super::WorkflowPlan;
 use super::directory::{Directory, Member};
-use super::plan::{DesiredRbac, READ_VERBS, WorkflowPlan};
+use super::rules::{DesiredRbac, READ_VERBS};
 
 /// The grant in `namespace` for its organization-readable `workflows`: None when
 /// there are none, or when the namespace is not a workspace of an organization.

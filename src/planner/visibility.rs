@@ -15,7 +15,7 @@ use crate::resources::{
 };
 
 use super::directory::{Directory, Member};
-use super::plan::{
+use super::rules::{
     DesiredRbac, READ_VERBS, SharePlan, created_by, creator_grant, granted_object, person_grants,
     share_conditions, share_targets, sharer_not_allowed, target_problem,
 };
@@ -101,6 +101,27 @@ pub struct Target<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
     pub meta: Option<&'a ObjectMeta>,
+}
+
+/// A share's conditions: not Ready when its author may not share (fixable, so not
+/// Stalled).
+fn conditions_of(
+    target: &Target<'_>,
+    share: &ObjectMeta,
+    allowed: bool,
+    exists: bool,
+    grants: &[WorkspaceGrant],
+) -> Vec<Condition> {
+    let noun = target.kind.noun();
+    if allowed || !exists {
+        return share_conditions(noun, exists, false, grants);
+    }
+    let (_, reason, message) = sharer_not_allowed(share, noun, target.name);
+    vec![
+        Condition::new(ConditionType::Ready, false, reason, message),
+        Condition::new(ConditionType::Reconciling, false, "Reconciled", ""),
+        Condition::new(ConditionType::Stalled, false, "Reconciled", ""),
+    ]
 }
 
 /// Plans who may see one object; `unauthorized` names shares whose author may not
@@ -209,16 +230,7 @@ pub fn plan_visibility(
             .iter()
             .filter(|g| g.state == GrantState::Active)
             .count();
-        let conditions = if allowed || !exists {
-            share_conditions(kind.noun(), exists, false, &grants)
-        } else {
-            let (_, reason, message) = sharer_not_allowed(share.meta, kind.noun(), name);
-            vec![
-                Condition::new(ConditionType::Ready, false, reason, message),
-                Condition::new(ConditionType::Reconciling, false, "Reconciled", ""),
-                Condition::new(ConditionType::Stalled, false, "Reconciled", ""),
-            ]
-        };
+        let conditions = conditions_of(target, share.meta, allowed, exists, &grants);
         plans.push(SharePlan {
             name: share_name,
             status: WorkflowShareStatus {

@@ -194,7 +194,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::controller::sharing::apply::source_labels;
+    use crate::controller::sharing::generated::source_labels;
 
     fn spec(description: &str, enabled: Option<bool>) -> SharedWorkflowSpec {
         SharedWorkflowSpec {

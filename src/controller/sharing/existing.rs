@@ -11,8 +11,8 @@ use kube::runtime::reflector::ObjectRef;
 use crate::error::Result;
 use crate::planner::{existing_names_grant, plan_existing};
 
-use super::apply::RbacTarget;
 use super::listed::{ListSpec, Lists};
+use super::rbac::RbacTarget;
 use super::readers::list_labels;
 use crate::controller::Context;
 

@@ -15,7 +15,8 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::planner::{DesiredRbac, Directory};
 
-use super::apply::{self, RbacTarget};
+use super::generated::has_labels;
+use super::rbac::{self, RbacTarget};
 use crate::controller::Context;
 
 /// Longest wait for the stores to show a grant just written.
@@ -124,12 +125,12 @@ impl Lists {
             .filter(|n| (spec.exists)(n))
             .collect();
         let desired = (spec.plan)(&directory, existing);
-        if !apply::rbac_for(ctx, target, desired.as_ref()).await? {
+        if !rbac::converge_target(ctx, target, desired.as_ref()).await? {
             return Ok(false);
         }
         // Wait for the watch to show what was written: the next sync compares with it.
         let deadline = tokio::time::Instant::now() + CATCH_UP;
-        while !apply::rbac_shown(ctx, target, desired.as_ref()) {
+        while !rbac::rbac_shown(ctx, target, desired.as_ref()) {
             if tokio::time::Instant::now() >= deadline {
                 *seen = Seen::default();
                 return Ok(true);
@@ -148,7 +149,7 @@ fn observe(
     version: u64,
     directory: &Arc<Directory>,
 ) -> Seen {
-    let (role, binding) = apply::stored(ctx, target);
+    let (role, binding) = rbac::stored(ctx, target);
     Seen {
         version,
         directory: Some(directory.clone()),
@@ -159,10 +160,10 @@ fn observe(
 
 /// The names our grant in the store lists that still exist: where a start picks up.
 pub fn listed_in_store(ctx: &Context, spec: &ListSpec<'_>) -> BTreeSet<String> {
-    let Some(role) = apply::stored(ctx, &spec.target).0 else {
+    let Some(role) = rbac::stored(ctx, &spec.target).0 else {
         return BTreeSet::new();
     };
-    if !apply::has_labels(role.as_ref(), &spec.target.labels) {
+    if !has_labels(role.as_ref(), &spec.target.labels) {
         return BTreeSet::new();
     }
     role.rules

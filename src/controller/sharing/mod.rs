@@ -2,13 +2,15 @@
 //! converges the library entries, the RBAC, the organization readers grant, the
 //! notifications and the statuses to the plan.
 
-pub mod apply;
 pub mod authorize;
 pub mod entries;
+pub mod entry_writes;
 pub mod existing;
+pub mod generated;
 pub mod grants;
 pub mod listed;
 pub mod notify;
+pub mod rbac;
 pub mod readers;
 pub mod sync;
 pub mod workflows;

@@ -12,8 +12,8 @@ use crate::labels;
 use crate::naming;
 use crate::planner::plan_organization_readers;
 
-use super::apply::RbacTarget;
 use super::listed::{ListSpec, Lists};
+use super::rbac::RbacTarget;
 use crate::controller::Context;
 
 /// The grants of every owner workspace this controller has synced a workflow of.
