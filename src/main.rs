@@ -1,3 +1,6 @@
+// No unwrap or expect where a cluster can reach (see lib.rs).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use anyhow::Context as _;

@@ -20,7 +20,7 @@ use crate::resources::{
 /// connections; everything the reconcilers send shares a bounded number of requests
 /// in flight, so a burst (a workspace joining a large organization, a relist) queues
 /// in the controller instead of opening hundreds of connections to the API server.
-/// Grants are sent before bookkeeping (see `lanes`).
+/// Grants are sent before bookkeeping (see `request_slots`).
 #[derive(Clone)]
 pub struct Clients {
     pub watches: Client,
@@ -58,10 +58,10 @@ pub struct Stores {
     pub roles: Store<Role>,
     pub workflows: Store<Workflow>,
     pub shares: Store<WorkflowShare>,
-    /// Library entries, as projections (see `entries::Entry`).
-    pub shared_workflows: Store<crate::controller::sharing::entries::Entry>,
-    /// Where the entries of each name are (see `entries::EntryIndex`).
-    pub entry_index: Arc<crate::controller::sharing::entries::EntryIndex>,
+    /// Library entries, as projections (see `entry_cache::Entry`).
+    pub shared_workflows: Store<crate::controller::sharing::entry_cache::Entry>,
+    /// Where the entries of each name are (see `entry_cache::EntryIndex`).
+    pub entry_index: Arc<crate::controller::sharing::entry_cache::EntryIndex>,
     pub project_shares: Store<ProjectShare>,
     pub trigger_shares: Store<TriggerShare>,
     pub workflow_runs: Store<WorkflowRun>,
@@ -190,14 +190,14 @@ impl CreatedEvents {
 
 pub struct Context {
     pub client: Client,
-    /// The client's request slots (see `lanes`).
+    /// The client's request slots (see `request_slots`).
     pub slots: Arc<crate::runtime::request_slots::Slots>,
     /// Our last status write per object (see `status_writes::WrittenStatuses`).
     pub written_statuses: crate::runtime::status_writes::WrittenStatuses,
     /// The API server's recent "allowed" answers (see `authorize::Decisions`).
     pub decisions: Arc<crate::controller::sharing::authorize::Decisions>,
     pub created_events: CreatedEvents,
-    /// What our writes produced, so their watch events wake nothing (see `echoes`).
+    /// What our writes produced, so their watch events wake nothing (see `own_writes`).
     pub own_writes: Arc<crate::runtime::own_writes::OwnWrites>,
     pub stores: Stores,
     /// The organization readers grant of each owner workspace (see `readers`).

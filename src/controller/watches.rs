@@ -21,7 +21,7 @@ use tokio_stream::wrappers::{BroadcastStream, UnboundedReceiverStream};
 
 use super::context::{DirectoryCache, Stores};
 use super::sharing::authorize::Decisions;
-use super::sharing::entries::{Entry, EntryIndex};
+use super::sharing::entry_cache::{Entry, EntryIndex};
 use super::sweep::Sweeper;
 use crate::labels;
 use crate::planner::{WorkflowKey, wakeups};
@@ -281,7 +281,7 @@ pub fn start(client: &Client, watches: &mut Watches) -> (Stores, Reactions, Queu
         roles: Watch::all(client)
             .labels(&managed_by())
             .cache(watches, on(&reactions, Reactions::our_grant::<Role>)),
-        // Library entries, one per grant: cached as a projection (see `entries`).
+        // Library entries, one per grant: cached as a projection (see `entry_cache`).
         shared_workflows: Watch::<SharedWorkflow, SharedWorkflow>::all(client)
             .projected(Entry::from, move |event| index.observe(event))
             .cache(watches, on(&reactions, Reactions::entry)),

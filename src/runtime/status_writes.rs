@@ -158,7 +158,7 @@ where
         return Ok(None);
     }
     ctx.metrics.write(WriteKind::Status);
-    // The body is built once a slot is held (see `lanes`).
+    // The body is built once a slot is held (see `request_slots`).
     let written = crate::runtime::request_slots::bookkeeping(&ctx.slots, async {
         let body = merge_patch(&next)?;
         writes::patch_status::<_, _, R>(

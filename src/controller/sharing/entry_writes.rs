@@ -24,7 +24,7 @@ use crate::naming;
 use crate::planner::{DesiredSharedWorkflow, WorkflowKey};
 use crate::resources::{SharedWorkflow, SharedWorkflowSpec};
 
-use super::entries::Entry;
+use super::entry_cache::Entry;
 use super::generated::*;
 use crate::controller::Context;
 use crate::runtime::writes::{self, Written};
@@ -61,7 +61,7 @@ pub async fn converge(
         let digest = match digests.iter().find(|(spec, _)| *spec == &d.spec) {
             Some((_, digest)) => *digest,
             None => {
-                let digest = super::entries::fingerprint(&d.spec);
+                let digest = super::entry_cache::fingerprint(&d.spec);
                 digests.push((&d.spec, digest));
                 digest
             }
@@ -161,7 +161,7 @@ enum EntryState {
     Current(Option<String>),
 }
 
-/// `desired` is the digest of the desired spec (see `entries::fingerprint`).
+/// `desired` is the digest of the desired spec (see `entry_cache::fingerprint`).
 fn entry_state(actual: Option<&Entry>, key: &WorkflowKey, desired: u64) -> EntryState {
     match actual {
         None => EntryState::Missing,
@@ -214,7 +214,7 @@ async fn write_entry(
                     let seen = wait_for_entry(ctx, &d.workspace, &d.name).await.ok_or(
                         Error::NotYetVisible("SharedWorkflow exists but is not in the cache yet"),
                     )?;
-                    match entry_state(Some(&seen), key, super::entries::fingerprint(&d.spec)) {
+                    match entry_state(Some(&seen), key, super::entry_cache::fingerprint(&d.spec)) {
                         EntryState::Differs => {}
                         state => return Ok((d.workspace.clone(), state)),
                     }
@@ -392,7 +392,7 @@ mod tests {
         };
         let ours = source_labels(&key);
         let desired_spec = spec("d", None);
-        let desired = crate::controller::sharing::entries::fingerprint(&desired_spec);
+        let desired = crate::controller::sharing::entry_cache::fingerprint(&desired_spec);
         assert_eq!(entry_state(None, &key, desired), EntryState::Missing);
         assert_eq!(
             entry_state(

@@ -3,7 +3,7 @@
 //! notifications and the statuses to the plan.
 
 pub mod authorize;
-pub mod entries;
+pub mod entry_cache;
 pub mod entry_writes;
 pub mod existing;
 pub mod generated;
