@@ -305,3 +305,11 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, app).await
 }
+
+/// `serve`, as a long-running task: it ends (with its name) only if the server fails.
+pub async fn serve_until_failed(addr: SocketAddr, metrics: Arc<Metrics>) -> String {
+    if let Err(error) = serve(addr, metrics).await {
+        tracing::error!(%error, "metrics and health server failed");
+    }
+    "metrics and health server".to_string()
+}

@@ -246,3 +246,16 @@ impl Context {
         locks.entry(key.clone()).or_default().clone()
     }
 }
+
+/// Options of `workflow-share controller`.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub instance: String,
+    /// Address of /metrics, /healthz and /readyz.
+    pub metrics_addr: std::net::SocketAddr,
+    /// Leader election; None runs without it (a single replica).
+    pub lease: Option<crate::runtime::leader::LeaseOptions>,
+    /// The controller's own namespace: the identity the who-may-share check asks
+    /// about existing objects lives there (see `existing`).
+    pub namespace: String,
+}

@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use tracing::{error, info};
 
-pub use context::{Clients, Context, Stores};
+pub use context::{Clients, Context, Options, Stores};
 pub use sharing::sync::sync_workflow;
 
 use crate::error::Error;
@@ -40,21 +40,6 @@ use crate::runtime::own_writes::OwnWrites;
 use crate::runtime::watch::Watches;
 use crate::runtime::{leader, supervise};
 
-/// Options of `workflow-share controller`.
-#[derive(Clone, Debug)]
-pub struct Options {
-    pub instance: String,
-    /// Address of /metrics, /healthz and /readyz.
-    pub metrics_addr: std::net::SocketAddr,
-    /// Leader election; None runs without it (a single replica).
-    pub lease: Option<leader::LeaseOptions>,
-    /// The controller's own namespace: the identity the who-may-share check asks
-    /// about existing objects lives there (see `existing`).
-    pub namespace: String,
-}
-
-/// Runs the controllers until SIGTERM or Ctrl-C. Returns an error (the process
-/// exits non-zero) as soon as any controller loop or watch stops on its own.
 /// Runs the controllers until SIGTERM or Ctrl-C. Returns an error (the process
 /// exits non-zero) as soon as any controller loop or watch stops on its own.
 pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
@@ -64,13 +49,10 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
     let (stores, reactions, queues) = watches::start(&client, &mut watches);
     let metrics = Arc::new(Metrics::default());
     let mut background = watches.take_tasks();
-    let server = metrics::serve(options.metrics_addr, metrics.clone());
-    background.spawn(async move {
-        if let Err(error) = server.await {
-            error!(%error, "metrics and health server failed");
-        }
-        "metrics and health server".to_string()
-    });
+    background.spawn(metrics::serve_until_failed(
+        options.metrics_addr,
+        metrics.clone(),
+    ));
     let ctx = Arc::new(Context::new(
         &clients,
         stores,
@@ -110,34 +92,14 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
     }
     ctx.metrics.leader.set(1);
 
-    let (project_audience, trigger_audience) =
-        (queues.audience_changes(), queues.audience_changes());
-    let mut loops = Loops::default();
-    sharing::workflows::start(&mut loops, &ctx, queues.workflow_syncs, queues.share_syncs);
-    clones::start(&mut loops, &ctx, &client, queues.entries);
-    organizations::start(&mut loops, &ctx, &client);
-    let (changes, named) = (queues.project_changes, queues.projects);
-    projects::start(&mut loops, &ctx, changes, named, project_audience);
-    let (changes, named) = (queues.trigger_changes, queues.triggers);
-    triggers::start(&mut loops, &ctx, changes, named, trigger_audience);
-    runs::start(&mut loops, &ctx, &client);
-    loops.spawn_task(
-        "deleted-object sweep",
-        sweep::run(ctx.clone(), reactions.sweeper),
-    );
+    let mut loops = start_controllers(&ctx, &client, queues, reactions.sweeper);
     ctx.metrics.set_health(Health::Running);
     info!("caches filled; controller started");
 
-    let lost = async {
-        match election.as_mut() {
-            Some(e) => e.lost().await,
-            None => std::future::pending().await,
-        }
-    };
     tokio::select! {
         Some(ended) = loops.ended() => return Err(supervise::failed(&ctx.metrics, ended)),
         Some(ended) = background.join_next() => return Err(supervise::failed(&ctx.metrics, ended)),
-        () = lost => {
+        () = leader::lost(election.as_mut()) => {
             // Another replica may be reconciling already: stop at once, mid-reconcile
             // if need be (every write is idempotent), and exit so that this replica
             // restarts as a candidate.
@@ -160,4 +122,26 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
     background.abort_all();
     info!(writes = ctx.metrics.total_writes(), "controller stopped");
     Ok(())
+}
+
+/// Starts every kind's controller, and the sweep, each woken by its queue.
+fn start_controllers(
+    ctx: &Arc<Context>,
+    client: &kube::Client,
+    queues: watches::Queues,
+    sweeper: Arc<sweep::Sweeper>,
+) -> Loops {
+    let (project_audience, trigger_audience) =
+        (queues.audience_changes(), queues.audience_changes());
+    let mut loops = Loops::default();
+    sharing::workflows::start(&mut loops, ctx, queues.workflow_syncs, queues.share_syncs);
+    clones::start(&mut loops, ctx, client, queues.entries);
+    organizations::start(&mut loops, ctx, client);
+    let (changes, named) = (queues.project_changes, queues.projects);
+    projects::start(&mut loops, ctx, changes, named, project_audience);
+    let (changes, named) = (queues.trigger_changes, queues.triggers);
+    triggers::start(&mut loops, ctx, changes, named, trigger_audience);
+    runs::start(&mut loops, ctx, client);
+    loops.spawn_task("deleted-object sweep", sweep::run(ctx.clone(), sweeper));
+    loops
 }

@@ -33,6 +33,14 @@ pub struct Election {
     task: JoinHandle<Result<LeaseManager, LeaseManagerError>>,
 }
 
+/// Completes when `election` is lost; never without one (a single replica).
+pub async fn lost(election: Option<&mut Election>) {
+    match election {
+        Some(e) => e.lost().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Election {
     pub async fn start(client: Client, options: &LeaseOptions) -> anyhow::Result<Self> {
         let lease_changes = watcher(
