@@ -313,3 +313,35 @@ pub async fn serve_until_failed(addr: SocketAddr, metrics: Arc<Metrics>) -> Stri
     }
     "metrics and health server".to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_controller_is_timed_and_its_errors_counted_by_bounded_reason() {
+        let metrics = Metrics::default();
+        metrics.reconciled("workflow", std::time::Duration::from_millis(3));
+        metrics.reconciled("trigger", std::time::Duration::from_secs(2));
+        metrics.reconcile_failed("clone", "Conflict");
+        metrics.reconcile_failed("clone", "Conflict");
+        let text = metrics.encode().expect("encode");
+        assert!(
+            text.contains(
+                "workflow_share_reconcile_duration_seconds_bucket{le=\"0.004\",controller=\"workflow\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "workflow_share_reconcile_duration_seconds_bucket{le=\"1.024\",controller=\"trigger\"} 0"
+        ));
+        assert!(
+            text.contains(
+                "workflow_share_reconcile_duration_seconds_count{controller=\"trigger\"} 1"
+            )
+        );
+        assert!(text.contains(
+            "workflow_share_reconcile_errors_total{controller=\"clone\",reason=\"Conflict\"} 2"
+        ));
+    }
+}
