@@ -143,7 +143,8 @@ impl Reactions {
         ));
     }
 
-    /// One of our Roles or RoleBindings changed (our own writes included): kept
+    /// One of our Roles or RoleBindings changed by someone else, or deleted (the
+    /// echo of our own apply wakes nothing; the sync that wrote it knows): kept
     /// answers about who may share that it may have decided are asked again. A
     /// creator's grant decides about its object; an auditor or coordinator binding,
     /// about its namespace. Readers' grants decide nothing about sharing.

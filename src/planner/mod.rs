@@ -1,31 +1,40 @@
-//! The pure planner: from a snapshot of the cluster it computes the grants a
-//! workflow should have. No I/O. Used by the controller and by `workflow-share plan`.
+//! The pure planner: from a snapshot of the cluster it decides what should be, with
+//! no I/O and no client: the grants of a workflow, project or trigger and their
+//! statuses, which syncs a change wakes, whether a run or clone may proceed and when
+//! a trigger fires. The controller gathers the facts and applies the answers; the
+//! `plan` and `diff` commands ask the same planner offline.
 
+pub mod clones;
 mod directory;
 mod existing;
 mod organization;
-mod plan;
 mod readers;
+mod rules;
+pub mod runs;
 pub mod schedule;
 mod settle;
 mod snapshot;
+mod sync_status;
+pub mod trigger;
 mod visibility;
 pub mod wakeups;
+mod workflow_plan;
 
 pub use directory::{Directory, Lookup, Member};
 pub use existing::{EXISTENCE_IDENTITY, EXISTS_VERB, existing_names_grant, plan_existing};
 pub use organization::{
     AUDITOR_ROLE, COORDINATOR_ROLE, DesiredOrganizationBinding, plan_organization_roles,
 };
-pub use plan::{
-    Creator, DesiredRbac, DesiredSharedWorkflow, READ_VERBS, SHARE_VERB, SharePlan, WorkflowPlan,
-    plan_workflow, stamped_creator, workflow_creator_grant,
-};
 pub use readers::{organization_readers_of_plans, plan_organization_readers};
+pub use rules::{Creator, DesiredRbac, READ_VERBS, SHARE_VERB, SharePlan, stamped_creator};
 pub use settle::{Applied, Notification, remember_enabled, settle};
 pub use snapshot::{Snapshot, WorkflowKey};
+pub use sync_status::{Outcome, RbacOwned, blocked_rbac, progressing};
 pub use visibility::{
     ShareInput, SharedKind, Target, VisibilityPlan, creator_grant_of, plan_visibility,
+};
+pub use workflow_plan::{
+    DesiredSharedWorkflow, WorkflowPlan, plan_workflow, workflow_creator_grant,
 };
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Who may see a Project or a Trigger: the same tiers, targets and rules as a
-//! workflow (the helpers of `plan` are shared), without the workflow's extras
+//! workflow (the rules of `rules` are shared), without the workflow's extras
 //! (library entries in recipient workspaces, de-identification, archival,
 //! notifications). A share of one never reaches anything else: sharing a project
 //! gives read of the project object only.

@@ -91,8 +91,9 @@ enum Scope {
 /// workflow of the organization. Only these are kept; whether someone may run or
 /// fire is asked afresh every time (see `may_now`).
 ///
-/// An answer is forgotten when RBAC it may depend on is seen to change, our own
-/// writes included: the RoleBindings of its namespace that are not ours
+/// An answer is forgotten when RBAC it may depend on is seen to change (a deletion
+/// of ours included; the echo of our own apply is skipped, see `own_writes`): the
+/// RoleBindings of its namespace that are not ours
 /// (membership), our auditor and coordinator bindings there, its object's creator
 /// grant, the workspace roles, organizations. An answer is about one object UID, so
 /// a new object of the same name is asked about anew. RBAC the controller does not
