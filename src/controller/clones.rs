@@ -1,8 +1,9 @@
 //! R14: a WorkflowClone in a recipient workspace copies a shared workflow into an
-//! editable Workflow of that workspace, once, recording where it came from and who asked.
+//! editable Workflow of that workspace, once, recording where it came from and who
+//! asked. This gathers the facts, makes the copy and writes the status;
+//! `planner::clones` judges each fact as it is gathered.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -15,30 +16,31 @@ use kube::{Resource, ResourceExt};
 use crate::error::{Error, Result};
 use crate::labels;
 use crate::metrics::WriteKind;
-use crate::resources::condition::ConditionType;
+use crate::planner::clones::{self, Refusal, Request, Target};
 use crate::resources::condition::now_rfc3339;
-use crate::resources::{
-    Access, Condition, Workflow, WorkflowClone, WorkflowCloneStatus, WorkflowSpec,
-};
+use crate::resources::{Workflow, WorkflowClone, WorkflowSpec};
 
+use super::runs::entry_facts;
 use crate::controller::Context;
 use crate::controller::sharing::grants;
 use crate::runtime::controllers::Loops;
 use crate::runtime::status_writes;
 
-/// Why a clone cannot be made (yet).
-struct Refusal {
-    reason: &'static str,
-    message: String,
-    /// A retry cannot fix it (kstatus Stalled).
-    final_: bool,
+/// What ends an attempt early: a refusal (reported) or a failure (retried).
+enum Stop {
+    Refused(Refusal),
+    Failed(Error),
 }
 
-fn refuse(reason: &'static str, final_: bool, message: String) -> Refusal {
-    Refusal {
-        reason,
-        message,
-        final_,
+impl From<Refusal> for Stop {
+    fn from(refusal: Refusal) -> Self {
+        Stop::Refused(refusal)
+    }
+}
+
+impl From<Error> for Stop {
+    fn from(error: Error) -> Self {
+        Stop::Failed(error)
     }
 }
 
@@ -51,87 +53,35 @@ fn creator<R: Resource>(obj: &R) -> Option<String> {
 }
 
 /// Makes the copy, or says why not. Returns `namespace/name` of the source.
-async fn make_copy(
-    ctx: &Context,
-    clone: &WorkflowClone,
-    ns: &str,
-) -> Result<Result<String, Refusal>> {
-    let sw_name = &clone.spec.shared_workflow_ref.name;
-    // An entry being deleted is gone, whatever holds it back.
-    let Some(entry) = ctx
+async fn make_copy(ctx: &Context, clone: &WorkflowClone, ns: &str) -> Result<String, Stop> {
+    let clone_name = clone.name_any();
+    let request = Request {
+        namespace: ns,
+        entry: &clone.spec.shared_workflow_ref.name,
+        target: &clone.spec.target_name,
+        clone: &clone_name,
+    };
+    let entry = ctx
         .stores
         .shared_workflows
-        .get(&ObjectRef::new(sw_name).within(ns))
-        .filter(|e| e.metadata.deletion_timestamp.is_none())
-    else {
-        return Ok(Err(refuse(
-            "SharedWorkflowNotFound",
-            false,
-            format!("no SharedWorkflow {sw_name} in {ns}"),
-        )));
-    };
-    if !entry.managed {
-        return Ok(Err(refuse(
-            "NotShared",
-            true,
-            format!("{sw_name} was not shared by workflow-share"),
-        )));
-    }
-    let source = &entry.source;
-    let from = format!("{}/{}", source.namespace, source.name);
+        .get(&ObjectRef::new(request.entry).within(ns));
+    let source = clones::check_entry(&request, entry.as_deref().map(entry_facts))?;
     // Decided by the grant as it is now, checked right before the source is read.
-    match grants::current_access(ctx, source, ns).await? {
-        None => {
-            return Ok(Err(refuse(
-                "NotGranted",
-                false,
-                format!("workflow {from} is not shared with {ns} (any more)"),
-            )));
-        }
-        Some(Access::Run) => {
-            return Ok(Err(refuse(
-                "RunAccessOnly",
-                true,
-                "the workflow is shared with Run access: it can be run but not cloned".into(),
-            )));
-        }
-        Some(Access::View) => {}
-    }
-    let Some(original) = ctx
+    let access = grants::current_access(ctx, source, ns).await?;
+    let original = ctx
         .stores
         .workflows
-        .get(&ObjectRef::new(&source.name).within(&source.namespace))
-        .filter(|w| w.metadata.uid.as_deref() == Some(source.uid.as_str()))
-    else {
-        return Ok(Err(refuse(
-            "SourceNotFound",
-            false,
-            format!("workflow {from} does not exist"),
-        )));
-    };
+        .get(&ObjectRef::new(&source.name).within(&source.namespace));
+    let original = clones::check_grant(&request, source, access, original.as_deref())?;
+    let from = clones::from(source);
 
     let api: Api<Workflow> = Api::namespaced(ctx.client.clone(), ns);
-    let target = &clone.spec.target_name;
-    // Annotations anyone can write; the managed-by label only the controller may set
-    // (an admission policy). A target without both is someone else's.
-    let ours = |w: &Workflow| {
-        w.labels().get(labels::MANAGED_BY_KEY).map(String::as_str) == Some(labels::MANAGED_BY_VALUE)
-            && w.annotations().get(labels::CLONED_BY_REQUEST) == Some(&clone.name_any())
-    };
-    if let Some(existing) = api
-        .get_opt(target)
+    let existing = api
+        .get_opt(request.target)
         .await
-        .map_err(Error::kube("get clone target"))?
-    {
-        return Ok(if ours(&existing) {
-            Ok(from)
-        } else {
-            Err(refuse(
-                "TargetExists",
-                true,
-                format!("a Workflow named {target} already exists in {ns}"),
-            ))
-        });
+        .map_err(Error::kube("get clone target"))?;
+    if clones::check_target(&request, existing.as_ref())? == Target::Ours {
+        return Ok(from);
     }
     // The copy: the builder content and summary, never the training data reference.
     let spec = WorkflowSpec {
@@ -142,12 +92,12 @@ async fn make_copy(
     };
     let mut annotations = std::collections::BTreeMap::from([
         (labels::CLONED_FROM.to_string(), from.clone()),
-        (labels::CLONED_BY_REQUEST.to_string(), clone.name_any()),
+        (labels::CLONED_BY_REQUEST.to_string(), clone_name.clone()),
     ]);
     if let Some(who) = creator(clone) {
         annotations.insert(labels::CREATED_BY.to_string(), who);
     }
-    let mut copy = Workflow::new(target, spec);
+    let mut copy = Workflow::new(request.target, spec);
     copy.metadata.namespace = Some(ns.to_string());
     copy.metadata.annotations = Some(annotations);
     copy.metadata.labels = Some(std::collections::BTreeMap::from([(
@@ -156,14 +106,9 @@ async fn make_copy(
     )]));
     ctx.metrics.write(WriteKind::Workflow);
     match api.create(&PostParams::default(), &copy).await {
-        Ok(_) => Ok(Ok(from)),
-        // Made meanwhile, by an earlier attempt or by someone else: judged next time.
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(Err(refuse(
-            "TargetExists",
-            false,
-            format!("a Workflow named {target} appeared in {ns}; checking whose it is"),
-        ))),
-        Err(e) => Err(Error::kube("create cloned Workflow")(e)),
+        Ok(_) => Ok(from),
+        Err(kube::Error::Api(s)) if s.code == 409 => Err(clones::target_appeared(&request).into()),
+        Err(e) => Err(Error::kube("create cloned Workflow")(e).into()),
     }
 }
 
@@ -200,52 +145,20 @@ pub async fn reconcile(clone: Arc<WorkflowClone>, ctx: Arc<Context>) -> Result<A
     let ns = clone
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
-    let previous = clone.status.clone().unwrap_or_default();
-    let done = previous
-        .conditions
-        .iter()
-        .any(|c| (c.is(ConditionType::Ready) || c.is(ConditionType::Stalled)) && c.is_true());
-    if done {
+    if clones::done(clone.status.as_ref()) {
         return Ok(Action::await_change()); // a clone happens once
     }
-    let outcome = make_copy(&ctx, &clone, &ns).await?;
-    let (conditions, workflow, cloned_from, requeue) = match &outcome {
-        Ok(from) => (
-            vec![
-                Condition::new(
-                    ConditionType::Ready,
-                    true,
-                    "Cloned",
-                    format!("copied {from} to {}", clone.spec.target_name),
-                ),
-                Condition::new(ConditionType::Stalled, false, "Cloned", ""),
-            ],
-            Some(clone.spec.target_name.clone()),
-            Some(from.clone()),
-            None,
-        ),
-        Err(r) => (
-            vec![
-                Condition::new(ConditionType::Ready, false, r.reason, r.message.clone()),
-                Condition::new(
-                    ConditionType::Stalled,
-                    r.final_,
-                    r.reason,
-                    r.message.clone(),
-                ),
-            ],
-            None,
-            None,
-            (!r.final_).then(|| Duration::from_secs(10)),
-        ),
+    let outcome = match make_copy(&ctx, &clone, &ns).await {
+        Ok(from) => Ok(from),
+        Err(Stop::Refused(refusal)) => Err(refusal),
+        Err(Stop::Failed(error)) => return Err(error),
     };
-    let next = WorkflowCloneStatus {
-        observed_generation: clone.metadata.generation,
-        conditions,
-        workflow,
-        cloned_from,
-        cloned_by: creator(clone.as_ref()),
-    };
+    let (next, retry) = clones::status(
+        &outcome,
+        &clone.spec.target_name,
+        clone.metadata.generation,
+        creator(clone.as_ref()),
+    );
     status_writes::clone(&ctx, &clone, next, &now_rfc3339()).await?;
-    Ok(requeue.map_or_else(Action::await_change, Action::requeue))
+    Ok(retry.map_or_else(Action::await_change, Action::requeue))
 }

@@ -1,10 +1,10 @@
 //! The trigger controller: who may see each Trigger (shared like workflows), and
 //! Schedule triggers firing on their cron schedule as their creator. Webhook and
 //! AppEvent triggers are fired by an executor (see the README); the controller only
-//! keeps their visibility.
+//! keeps their visibility. This gathers the facts, creates and deletes runs and
+//! writes the status; `planner::trigger` decides.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::stream::BoxStream;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
@@ -17,20 +17,16 @@ use crate::error::{Error, Result};
 use crate::labels;
 use crate::metrics::WriteKind;
 use crate::naming;
-use crate::planner::schedule::{self, DEFAULT_STARTING_DEADLINE_SECONDS};
+use crate::planner::trigger;
 use crate::planner::{Creator, stamped_creator};
-use crate::resources::condition::{ConditionType, now_rfc3339};
-use crate::resources::{
-    Condition, Fire, Trigger, TriggerStatus, TriggerType, WorkflowRun, WorkflowRunSpec,
-};
+use crate::resources::condition::now_rfc3339;
+use crate::resources::{Fire, Trigger, TriggerStatus, WorkflowRun, WorkflowRunSpec};
 
 use super::{runs, visibility};
 use crate::controller::Context;
 use crate::controller::sharing::authorize;
 use crate::runtime::controllers::Loops;
 use crate::runtime::status_writes;
-
-const RESYNC: Duration = Duration::from_secs(300);
 
 /// Starts the trigger controller: woken by its own changes, by the shares naming a
 /// trigger, and by any change of who is in which workspace.
@@ -47,58 +43,53 @@ pub fn start(
     loops.spawn("trigger", controller, ctx, reconcile);
 }
 
-/// Name of the run of `trigger` for the fire scheduled at `at`: the same for every
-/// attempt, so the API server refuses a second one.
-pub fn run_name(trigger: &str, at: jiff::Timestamp) -> String {
-    naming::fit_name(&format!("{trigger}-{}", at.as_second().div_euclid(60)))
-}
-
-/// Creates the run of one fire, as the trigger's creator; or says why not.
-async fn fire(
+/// Who a fire at this time would run as, or why it may not fire: judged in order,
+/// each answer asked only while the earlier ones allow it.
+async fn may_fire(
     ctx: &Context,
     trigger: &Trigger,
     namespace: &str,
-    at: jiff::Timestamp,
-) -> Result<Fire> {
-    let name = trigger.name_any();
-    let scheduled_time = at.to_string();
-    let refused = |reason: &str| Fire {
-        scheduled_time: scheduled_time.clone(),
-        run: String::new(),
-        outcome: reason.to_string(),
+) -> Result<Result<Creator, &'static str>> {
+    let creator = match trigger::check_creator(stamped_creator(trigger.meta())) {
+        Ok(creator) => creator,
+        Err(reason) => return Ok(Err(reason)),
     };
-    let Some(Creator {
-        user: creator,
-        groups,
-    }) = stamped_creator(trigger.meta())
-    else {
-        return Ok(refused("NoCreator"));
-    };
-    if !authorize::may_now(
+    let Creator { user, groups } = &creator;
+    let yes = authorize::may_now(
         ctx,
         "create",
         "workflowruns",
         namespace,
         "",
-        &creator,
+        user,
         groups.clone(),
     )
-    .await?
-    {
-        return Ok(refused("CreatorMayNotRun"));
+    .await?;
+    if let Err(reason) = trigger::check_creator_may_run(yes) {
+        return Ok(Err(reason));
     }
-    if let Err(refusal) = runs::availability(
-        ctx,
-        namespace,
-        &trigger.spec.workflow_ref,
-        &creator,
-        groups.clone(),
-    )
-    .await?
+    let workflow = &trigger.spec.workflow_ref;
+    if let Err(refusal) = runs::availability(ctx, namespace, workflow, user, groups.clone()).await?
     {
-        return Ok(refused(refusal.reason));
+        return Ok(Err(refusal.reason));
     }
-    let run_name = run_name(&name, at);
+    Ok(Ok(creator))
+}
+
+/// Creates the run of the fire at `at`, as `creator`; returns its name.
+async fn create_run(
+    ctx: &Context,
+    trigger: &Trigger,
+    namespace: &str,
+    at: jiff::Timestamp,
+    creator: Creator,
+) -> Result<String> {
+    let name = trigger.name_any();
+    let run_name = trigger::run_name(&name, at);
+    let Creator {
+        user: creator,
+        groups,
+    } = creator;
     let run = WorkflowRun {
         metadata: ObjectMeta {
             name: Some(run_name.clone()),
@@ -120,7 +111,7 @@ async fn fire(
                 ]
                 .into(),
             ),
-            owner_references: crate::controller::sharing::apply::deleted_with(trigger)
+            owner_references: crate::controller::sharing::generated::deleted_with(trigger)
                 .map(|o| vec![o]),
             ..Default::default()
         },
@@ -128,7 +119,7 @@ async fn fire(
             workflow_ref: trigger.spec.workflow_ref.clone(),
             run_as: creator,
             trigger_ref: Some(name),
-            scheduled_time: Some(scheduled_time.clone()),
+            scheduled_time: Some(at.to_string()),
         },
         status: None,
     };
@@ -139,48 +130,45 @@ async fn fire(
         Err(kube::Error::Api(s)) if s.code == 409 => {} // fired before a restart
         Err(e) => return Err(Error::kube("create the WorkflowRun of a trigger")(e)),
     }
-    Ok(Fire {
-        scheduled_time,
-        run: run_name,
-        outcome: "Created".to_string(),
-    })
+    Ok(run_name)
 }
 
-/// Deletes the oldest runs of `trigger` beyond its history limit: only runs this
-/// controller made for it. An owner reference anyone with `patch` can copy onto
-/// someone else's run, so it is not proof; the managed-by label only the controller
-/// may set (an admission policy), with the trigger's label and reference, is.
+/// Fires at `at`: creates the run as the trigger's creator, or records why not.
+async fn fire(
+    ctx: &Context,
+    trigger: &Trigger,
+    namespace: &str,
+    at: jiff::Timestamp,
+) -> Result<Fire> {
+    let outcome = match may_fire(ctx, trigger, namespace).await? {
+        Ok(creator) => Ok(create_run(ctx, trigger, namespace, at, creator).await?),
+        Err(reason) => Err(reason),
+    };
+    Ok(trigger::fire_record(at, outcome))
+}
+
+/// Deletes the oldest runs of `trigger` beyond its history limit (see
+/// `planner::trigger::runs_to_prune` for which are its own).
 async fn prune(ctx: &Context, trigger: &Trigger, namespace: &str) -> Result<()> {
-    let Some(uid) = trigger.meta().uid.clone() else {
+    let Some(uid) = trigger.meta().uid.as_deref() else {
         return Ok(());
     };
     let name = trigger.name_any();
-    let label = naming::label_value(&name);
-    let mut mine: Vec<Arc<WorkflowRun>> = ctx
-        .stores
-        .workflow_runs
-        .state()
-        .into_iter()
-        .filter(|r| r.namespace().as_deref() == Some(namespace))
-        .filter(|r| r.owner_references().iter().any(|o| o.uid == uid))
-        .filter(|r| {
-            let labels = r.labels();
-            labels.get(labels::MANAGED_BY_KEY).map(String::as_str) == Some(labels::MANAGED_BY_VALUE)
-                && labels.get(labels::TRIGGER) == Some(&label)
-                && r.spec.trigger_ref.as_deref() == Some(name.as_str())
-        })
-        .collect();
-    mine.sort_by(|a, b| {
-        b.spec
-            .scheduled_time
-            .cmp(&a.spec.scheduled_time)
-            .then_with(|| b.name_any().cmp(&a.name_any()))
-    });
-    let keep = usize::try_from(trigger.spec.history_limit.max(1)).unwrap_or(usize::MAX);
+    let owner = trigger::Owner {
+        namespace,
+        name: &name,
+        uid,
+    };
+    let runs = ctx.stores.workflow_runs.state();
+    let old = trigger::runs_to_prune(
+        owner,
+        trigger.spec.history_limit,
+        runs.iter().map(|r| r.as_ref()),
+    );
     let api: Api<WorkflowRun> = Api::namespaced(ctx.client.clone(), namespace);
-    for old in mine.iter().skip(keep) {
+    for old in old {
         ctx.metrics.write(WriteKind::WorkflowRun);
-        match api.delete(&old.name_any(), &DeleteParams::default()).await {
+        match api.delete(&old, &DeleteParams::default()).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => {}
             Err(e) => return Err(Error::kube("delete an old WorkflowRun")(e)),
@@ -195,7 +183,7 @@ pub async fn reconcile(trigger: Arc<Trigger>, ctx: Arc<Context>) -> Result<Actio
         .ok_or(Error::MissingField("metadata.namespace"))?;
     let visibility = visibility::converge(&ctx, trigger.as_ref()).await?;
     let previous = trigger.status.clone().unwrap_or_default();
-    let mut next = TriggerStatus {
+    let next = TriggerStatus {
         observed_generation: trigger.meta().generation,
         conditions: Vec::new(),
         tier: Some(visibility.tier),
@@ -205,84 +193,19 @@ pub async fn reconcile(trigger: Arc<Trigger>, ctx: Arc<Context>) -> Result<Actio
         next_fire_time: None,
         recent_fires: previous.recent_fires.clone(),
     };
-    let mut requeue = RESYNC;
-    let (ready, reason, message) = match (&trigger.spec.type_, &trigger.spec.schedule) {
-        (TriggerType::Schedule, _) if trigger.spec.suspend => (
-            true,
-            "Suspended".to_string(),
-            "suspended: no new fires".to_string(),
-        ),
-        (TriggerType::Schedule, Some(sched)) => {
-            match schedule::parse(&sched.cron, sched.time_zone.as_deref()) {
-                Err(e) => (false, "InvalidSchedule".to_string(), e.to_string()),
-                Ok((cron, zone)) => {
-                    let now = jiff::Timestamp::now();
-                    let handled_until = previous
-                        .last_fire_time
-                        .as_deref()
-                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                        .or_else(|| trigger.meta().creation_timestamp.as_ref().map(|t| t.0))
-                        .unwrap_or(now);
-                    let deadline = sched
-                        .starting_deadline_seconds
-                        .unwrap_or(DEFAULT_STARTING_DEADLINE_SECONDS);
-                    let decision = schedule::decide(&cron, &zone, handled_until, deadline, now);
-                    if let Some(at) = decision.fire {
-                        let fired = fire(&ctx, &trigger, &namespace, at).await?;
-                        next.last_fire_time = Some(at.to_string());
-                        next.recent_fires.insert(0, fired);
-                        let limit = usize::try_from(trigger.spec.history_limit.max(1))
-                            .unwrap_or(usize::MAX);
-                        next.recent_fires.truncate(limit);
-                    }
-                    next.next_fire_time = decision.next.map(|t| t.to_string());
-                    if let Some(t) = decision.next {
-                        let wait = t.duration_since(now).as_secs().max(0) as u64;
-                        requeue = Duration::from_secs(wait + 1).min(RESYNC);
-                    }
-                    match next.recent_fires.first() {
-                        Some(f) if f.outcome != "Created" => (
-                            false,
-                            f.outcome.clone(),
-                            format!(
-                                "the fire of {} was refused ({}): the trigger runs only as its creator, who must be able to run the workflow",
-                                f.scheduled_time, f.outcome
-                            ),
-                        ),
-                        _ => (
-                            true,
-                            "Scheduled".to_string(),
-                            format!(
-                                "next fire at {}",
-                                next.next_fire_time.as_deref().unwrap_or("never")
-                            ),
-                        ),
-                    }
-                }
-            }
-        }
-        (TriggerType::Schedule, None) => (
-            false,
-            "InvalidSchedule".to_string(),
-            "spec.schedule is required".to_string(),
-        ),
-        _ => (
-            true,
-            "WaitingForExecutor".to_string(),
-            "fired by an executor, as the trigger's creator".to_string(),
-        ),
+    let now = jiff::Timestamp::now();
+    let created = trigger.meta().creation_timestamp.as_ref().map(|t| t.0);
+    let tick = trigger::tick(
+        &trigger.spec,
+        previous.last_fire_time.as_deref(),
+        created,
+        now,
+    );
+    let fired = match tick.due() {
+        Some(at) => Some(fire(&ctx, &trigger, &namespace, at).await?),
+        None => None,
     };
-    let stalled = reason == "InvalidSchedule";
-    next.conditions = vec![
-        Condition::new(ConditionType::Ready, ready, &reason, message.clone()),
-        Condition::new(ConditionType::Reconciling, false, "Reconciled", ""),
-        Condition::new(
-            ConditionType::Stalled,
-            stalled,
-            if stalled { &reason } else { "Reconciled" },
-            if stalled { message } else { String::new() },
-        ),
-    ];
+    let (next, requeue) = trigger::conclude(next, &tick, fired, trigger.spec.history_limit, now);
     prune(&ctx, &trigger, &namespace).await?;
     let api = status_writes::namespaced_api(&ctx, trigger.as_ref())?;
     status_writes::write_if_changed(&ctx, &api, trigger.as_ref(), next, &now_rfc3339()).await?;

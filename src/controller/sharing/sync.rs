@@ -11,13 +11,13 @@ use kube::runtime::reflector::ObjectRef;
 use crate::error::Result;
 use crate::naming;
 use crate::planner::{
-    Applied, WorkflowKey, plan_workflow, remember_enabled, settle, workflow_creator_grant,
+    Applied, Directory, Notification, Outcome, RbacOwned, WorkflowKey, WorkflowPlan, blocked_rbac,
+    plan_workflow, progressing, remember_enabled, settle, workflow_creator_grant,
 };
-use crate::resources::condition::ConditionType;
 use crate::resources::condition::now_rfc3339;
-use crate::resources::{Condition, Workflow, WorkflowShare, WorkflowShareStatus};
+use crate::resources::{Workflow, WorkflowShare};
 
-use super::{apply, authorize, notify};
+use super::{authorize, entry_writes, generated, notify, rbac};
 use crate::controller::Context;
 use crate::runtime::writes::Written;
 use crate::runtime::{events, request_slots, status_writes};
@@ -33,18 +33,6 @@ impl Drop for InFlight<'_> {
         self.0.metrics.in_flight.dec();
         self.0.metrics.syncs.inc();
     }
-}
-
-/// What a sync asks of the next one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Outcome {
-    /// A share was refused because its author may not share: RBAC changes are not
-    /// all watched (and the API server's authorizer lags a watch event a little), so
-    /// ask again soon rather than only at the periodic resync.
-    pub recheck_soon: bool,
-    /// RBAC the author's right depends on changed a moment ago, possibly by this
-    /// sync: the API server's answers may lag it, so ask again within seconds.
-    pub settling: bool,
 }
 
 pub async fn sync_workflow(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
@@ -98,55 +86,7 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
     let mut shares = ctx.stores.shares_of(key);
     let directory = ctx.stores.directory();
 
-    // Grants exist only while a share holds our finalizer, so none can outlive it.
-    // The status written below is then written over the share as patched, which is
-    // what the next sync waits to see in the store (see `own_status_writes_seen`).
-    for share in shares
-        .iter_mut()
-        .filter(|s| s.metadata.deletion_timestamp.is_none())
-    {
-        if let Some(patched) = status_writes::share_finalizer(ctx, share, true).await? {
-            *share = Arc::new(patched);
-        }
-    }
-
-    // kstatus: a changed spec first shows Reconciling with the new generation, so
-    // `kubectl wait --for=condition=Ready` cannot pass on the previous answer.
-    for share in shares
-        .iter_mut()
-        .filter(|s| s.metadata.deletion_timestamp.is_none())
-    {
-        let Some(previous) = share.status.clone() else {
-            continue;
-        };
-        if previous.observed_generation == share.metadata.generation {
-            continue;
-        }
-        let progressing = WorkflowShareStatus {
-            observed_generation: share.metadata.generation,
-            conditions: vec![
-                Condition::unknown(
-                    ConditionType::Ready,
-                    "Reconciling",
-                    "applying the new specification",
-                ),
-                Condition::new(
-                    ConditionType::Reconciling,
-                    true,
-                    "SpecChanged",
-                    "applying the new specification",
-                ),
-                Condition::new(ConditionType::Stalled, false, "Reconciling", ""),
-            ],
-            ..previous
-        };
-        // Read back whole: the rest of this sync plans from the share as written.
-        if let Some(written) =
-            status_writes::share::<WorkflowShare>(ctx, share, progressing, &now).await?
-        {
-            *share = Arc::new(written);
-        }
-    }
+    hold_and_mark_progressing(ctx, &mut shares, &now).await?;
 
     let share_refs: Vec<&WorkflowShare> = shares.iter().map(|s| s.as_ref()).collect();
     let live: Vec<&WorkflowShare> = share_refs
@@ -158,12 +98,12 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
     // server below, and must not be answered from a grant that should be gone (a
     // creator who left the workspace, an earlier object of the same name).
     let creator = naming::creator_rbac_name(&key.name);
-    let owner = workflow.as_deref().and_then(apply::deleted_with);
+    let owner = workflow.as_deref().and_then(generated::deleted_with);
     let creator_grant = workflow
         .as_deref()
         .and_then(|wf| workflow_creator_grant(&directory, wf));
     let creator_owned =
-        apply::rbac(ctx, key, &creator, creator_grant.as_ref(), owner.clone()).await?;
+        rbac::converge(ctx, key, &creator, creator_grant.as_ref(), owner.clone()).await?;
     // Only now may the who-may-share check see the workflow as existing (see `existing`).
     ctx.existing
         .converge(
@@ -201,9 +141,9 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
             .and_then(|entry| entry.enabled)
     });
 
-    let entries = apply::shared_workflows(ctx, key, &plan.shared_workflows).await?;
+    let entries = entry_writes::converge(ctx, key, &plan.shared_workflows).await?;
     for ws in &re_enable {
-        apply::restore_enabled(ctx, ws, &sw_name).await?;
+        entry_writes::restore_enabled(ctx, ws, &sw_name).await?;
     }
     let readers = naming::grant_rbac_name(&key.name);
     // The organization's members first: a workflow's own grant then drops them.
@@ -211,28 +151,77 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         .readers
         .converge(ctx, &key.namespace, &key.name, plan.organization_readable)
         .await?;
-    let readers_owned = apply::rbac(ctx, key, &readers, plan.rbac.as_ref(), owner).await?;
+    let readers_owned = rbac::converge(ctx, key, &readers, plan.rbac.as_ref(), owner).await?;
     let applied = Applied {
         uids: entries.uids,
         conflicts: entries.conflicts,
-        blocked_rbac: match (organization_owned, readers_owned, creator_owned) {
-            (false, _, _) => Some(naming::organization_readers_name()),
-            (_, false, _) => Some(readers),
-            (_, _, false) => Some(creator.clone()),
-            (true, true, true) => None,
-        },
+        blocked_rbac: blocked_rbac(
+            &key.name,
+            RbacOwned {
+                organization_readers: organization_owned,
+                readers: readers_owned,
+                creator: creator_owned,
+            },
+        ),
     };
 
     // Notifications first: the statuses written below record them as sent.
     let notifications = settle(&mut plan, &applied, &now);
+    send_notifications(ctx, key, &directory, &sw_name, &notifications).await?;
+    write_statuses(ctx, &shares, &plan, workflow.as_deref(), &now).await?;
+    Ok(Outcome {
+        recheck_soon: !unauthorized.is_empty(),
+        settling: ctx.decisions.unsettled(&key.namespace, &creator),
+    })
+}
+
+/// Grants exist only while a share holds our finalizer, so none can outlive it.
+/// The statuses this sync writes are then written over the shares as patched, which
+/// is what the next sync waits to see in the store (see `own_status_writes_seen`).
+/// Then a changed spec first shows Reconciling (see `progressing`).
+async fn hold_and_mark_progressing(
+    ctx: &Context,
+    shares: &mut [Arc<WorkflowShare>],
+    now: &str,
+) -> Result<()> {
+    for share in shares
+        .iter_mut()
+        .filter(|s| s.metadata.deletion_timestamp.is_none())
+    {
+        if let Some(patched) = status_writes::share_finalizer(ctx, share, true).await? {
+            *share = Arc::new(patched);
+        }
+    }
+    for share in shares
+        .iter_mut()
+        .filter(|s| s.metadata.deletion_timestamp.is_none())
+    {
+        let Some(progressing) = progressing(share) else {
+            continue;
+        };
+        // Read back whole: the rest of this sync plans from the share as written.
+        if let Some(written) =
+            status_writes::share::<WorkflowShare>(ctx, share, progressing, now).await?
+        {
+            *share = Arc::new(written);
+        }
+    }
+    Ok(())
+}
+
+async fn send_notifications(
+    ctx: &Context,
+    key: &WorkflowKey,
+    directory: &Directory,
+    sw_name: &str,
+    notifications: &[Notification],
+) -> Result<()> {
     // Each send is a large future: build them as they are polled, not all at once.
     // (Indices, not references, as items: a future borrowing the item would make
     // the stream's closure higher-ranked, which the controller's Send bound refuses.)
     stream::iter(0..notifications.len())
         .map(|i| {
             let notification = &notifications[i];
-            let directory = &directory;
-            let sw_name = &sw_name;
             // Built once a request slot is held (see `request_slots::in_slot`).
             request_slots::in_slot(&ctx.slots, request_slots::Lane::Bookkeeping, move || {
                 notify::new_grant(
@@ -250,7 +239,18 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         })
         .buffer_unordered(NOTIFICATIONS_IN_FLIGHT)
         .try_collect::<()>()
-        .await?;
+        .await
+}
+
+/// The shares' and the workflow's statuses as settled, then the finalizers of
+/// deleted shares, whose grants are gone now.
+async fn write_statuses(
+    ctx: &Context,
+    shares: &[Arc<WorkflowShare>],
+    plan: &WorkflowPlan,
+    workflow: Option<&Workflow>,
+    now: &str,
+) -> Result<()> {
     for share_plan in &plan.shares {
         let share = shares
             .iter()
@@ -261,7 +261,7 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
                 ctx,
                 share,
                 share_plan.status.clone(),
-                &now,
+                now,
             )
             .await?;
             // After the status, so a retry does not report the same change twice.
@@ -271,19 +271,14 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         }
     }
 
-    if let (Some(wf), Some(next)) = (workflow.as_deref(), plan.workflow_status.clone()) {
-        status_writes::workflow(ctx, wf, next, &now).await?;
+    if let (Some(wf), Some(next)) = (workflow, plan.workflow_status.clone()) {
+        status_writes::workflow(ctx, wf, next, now).await?;
     }
-
-    // Grants of deleted shares are gone now: let them go.
     for share in shares
         .iter()
         .filter(|s| s.metadata.deletion_timestamp.is_some())
     {
         status_writes::share_finalizer(ctx, share, false).await?;
     }
-    Ok(Outcome {
-        recheck_soon: !unauthorized.is_empty(),
-        settling: ctx.decisions.unsettled(&key.namespace, &creator),
-    })
+    Ok(())
 }

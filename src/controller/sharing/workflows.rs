@@ -7,7 +7,6 @@
 //!   cleanup, finalizer), which the workflow controller cannot see.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -15,28 +14,16 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 
-use super::sync::{Outcome, sync_workflow};
+use super::sync::sync_workflow;
 use crate::controller::Context;
 use crate::error::Error;
-use crate::planner::WorkflowKey;
+use crate::planner::{Outcome, WorkflowKey};
 use crate::resources::{Workflow, WorkflowShare};
 use crate::runtime::controllers::Loops;
 
-/// Periodic safety-net resync; changes arrive through watches within seconds.
-const RESYNC: Duration = Duration::from_secs(300);
-/// Re-check of shares refused because their author may not share.
-const RECHECK: Duration = Duration::from_secs(10);
-/// Re-check after RBAC an author's right depends on changed (see `sync::Outcome`).
-const SETTLING: Duration = Duration::from_secs(2);
-
+/// Requeued as the sync asks (see `Outcome::requeue_after`).
 fn after(outcome: Outcome) -> Action {
-    Action::requeue(if outcome.settling {
-        SETTLING
-    } else if outcome.recheck_soon {
-        RECHECK
-    } else {
-        RESYNC
-    })
+    Action::requeue(outcome.requeue_after())
 }
 
 fn workflow_ref(key: &WorkflowKey) -> ObjectRef<Workflow> {
