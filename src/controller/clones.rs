@@ -1,4 +1,4 @@
-//! R14: a WorkflowClone in a recipient workspace copies a shared workflow into an
+//! The clone controller: a WorkflowClone in a recipient workspace copies a shared workflow into an
 //! editable Workflow of that workspace, once, recording where it came from and who
 //! asked. This gathers the facts, makes the copy and writes the status;
 //! `planner::clones` judges each fact as it is gathered.
@@ -159,6 +159,7 @@ pub async fn reconcile(clone: Arc<WorkflowClone>, ctx: Arc<Context>) -> Result<A
         clone.metadata.generation,
         creator(clone.as_ref()),
     );
-    status_writes::clone(&ctx, &clone, next, &now_rfc3339()).await?;
+    let api = status_writes::namespaced_api(&ctx, clone.as_ref())?;
+    status_writes::write_if_changed(&ctx, &api, clone.as_ref(), next, &now_rfc3339()).await?;
     Ok(retry.map_or_else(Action::await_change, Action::requeue))
 }

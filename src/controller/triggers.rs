@@ -1,6 +1,6 @@
 //! The trigger controller: who may see each Trigger (shared like workflows), and
 //! Schedule triggers firing on their cron schedule as their creator. Webhook and
-//! AppEvent triggers are fired by an executor (see the README); the controller only
+//! AppEvent triggers are fired by an executor (see docs/triggers-and-runs.md); the controller only
 //! keeps their visibility. This gathers the facts, creates and deletes runs and
 //! writes the status; `planner::trigger` decides.
 

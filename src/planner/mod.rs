@@ -9,6 +9,7 @@ mod directory;
 mod existing;
 mod organization;
 mod readers;
+mod reports;
 mod rules;
 pub mod runs;
 pub mod schedule;
@@ -26,6 +27,7 @@ pub use organization::{
     AUDITOR_ROLE, COORDINATOR_ROLE, DesiredOrganizationBinding, plan_organization_roles,
 };
 pub use readers::{organization_readers_of_plans, plan_organization_readers};
+pub use reports::share_changes;
 pub use rules::{Creator, DesiredRbac, READ_VERBS, SHARE_VERB, SharePlan, stamped_creator};
 pub use settle::{Applied, Notification, remember_enabled, settle};
 pub use snapshot::{Snapshot, WorkflowKey};

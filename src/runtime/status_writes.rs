@@ -1,4 +1,4 @@
-//! Status and finalizer writes, each skipped when the store already shows the wanted value.
+//! Status writes, each skipped when the cache already shows the wanted value.
 
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::object::HasStatus;
@@ -10,10 +10,6 @@ use crate::error::{Error, Result};
 use crate::labels;
 use crate::metrics::WriteKind;
 use crate::resources::condition::{Conditioned, merge_conditions};
-use crate::resources::{
-    Workflow, WorkflowClone, WorkflowCloneStatus, WorkflowShare, WorkflowShareStatus,
-    WorkflowStatus,
-};
 
 use crate::controller::Context;
 use crate::runtime::writes::{self, Written};
@@ -211,106 +207,34 @@ where
     Ok(Api::namespaced(ctx.client.clone(), &ns))
 }
 
-/// Writes a share's status (if changed), read back as `R` (see `patch_if_changed`).
-pub async fn share<R>(
+/// `patch_if_changed` for a status whose write is an own write (see `own_writes`):
+/// its watch event then wakes nothing.
+pub async fn write_own<K, R>(
     ctx: &Context,
-    share: &WorkflowShare,
-    next: WorkflowShareStatus,
+    obj: &K,
+    next: K::Status,
     now: &str,
 ) -> Result<Option<R>>
 where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + HasStatus
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+    K::Status: Conditioned + serde::Serialize + schemars::JsonSchema + 'static,
     R: Resource<DynamicType = ()> + DeserializeOwned,
 {
-    let written = patch_if_changed(ctx, &namespaced_api(ctx, share)?, share, next, now).await?;
+    let written = patch_if_changed(ctx, &namespaced_api(ctx, obj)?, obj, next, now).await?;
     if let Some(written) = &written {
         ctx.own_writes.wrote(written);
     }
     Ok(written)
 }
 
-pub async fn workflow(ctx: &Context, wf: &Workflow, next: WorkflowStatus, now: &str) -> Result<()> {
-    let written: Option<Written<Workflow>> =
-        patch_if_changed(ctx, &namespaced_api(ctx, wf)?, wf, next, now).await?;
-    if let Some(written) = written {
-        ctx.own_writes.wrote(&written);
-    }
-    Ok(())
-}
-
-pub async fn clone(
-    ctx: &Context,
-    clone: &WorkflowClone,
-    next: WorkflowCloneStatus,
-    now: &str,
-) -> Result<()> {
-    write_if_changed(ctx, &namespaced_api(ctx, clone)?, clone, next, now).await
-}
-
-/// Adds or removes our finalizer on a share. JSON patch with a `test` on the
-/// current list, so a concurrent change by someone else fails instead of being lost.
-/// Returns the share as patched, if it was.
-pub async fn share_finalizer(
-    ctx: &Context,
-    share: &WorkflowShare,
-    present: bool,
-) -> Result<Option<WorkflowShare>> {
-    let current = share.finalizers().to_vec();
-    let has = current.iter().any(|f| f == labels::FINALIZER);
-    if has == present {
-        return Ok(None);
-    }
-    let ns = share
-        .namespace()
-        .ok_or(Error::MissingField("metadata.namespace"))?;
-    let api: Api<WorkflowShare> = Api::namespaced(ctx.client.clone(), &ns);
-    let next: Vec<String> = if present {
-        current
-            .iter()
-            .cloned()
-            .chain([labels::FINALIZER.to_string()])
-            .collect()
-    } else {
-        current
-            .iter()
-            .filter(|f| *f != labels::FINALIZER)
-            .cloned()
-            .collect()
-    };
-    let ops = if share.metadata.finalizers.is_some() {
-        json!([
-            { "op": "test", "path": "/metadata/finalizers", "value": current },
-            { "op": "replace", "path": "/metadata/finalizers", "value": next },
-        ])
-    } else {
-        json!([{ "op": "add", "path": "/metadata/finalizers", "value": next }])
-    };
-    let patch: json_patch::Patch =
-        serde_json::from_value(ops).map_err(|source| Error::Serialize {
-            action: "encode finalizer patch",
-            source,
-        })?;
-    ctx.metrics.write(WriteKind::Finalizer);
-    match api
-        .patch(
-            &share.name_any(),
-            &PatchParams::default(),
-            &Patch::<()>::Json(patch),
-        )
-        .await
-    {
-        Ok(patched) => {
-            ctx.own_writes.wrote(&patched);
-            Ok(Some(patched))
-        }
-        Err(kube::Error::Api(s)) if s.code == 404 && !present => Ok(None),
-        Err(e) => Err(Error::kube("update WorkflowShare finalizers")(e)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{GrantState, WorkspaceGrant};
+    use crate::resources::{GrantState, WorkflowShareStatus, WorkspaceGrant};
 
     #[test]
     fn a_status_just_written_is_not_written_again_from_a_store_that_lags() {

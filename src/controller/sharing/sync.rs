@@ -17,10 +17,10 @@ use crate::planner::{
 use crate::resources::condition::now_rfc3339;
 use crate::resources::{Workflow, WorkflowShare};
 
-use super::{authorize, entry_writes, generated, notify, rbac};
+use super::{authorize, entry_writes, finalizer, generated, notify, rbac, reports};
 use crate::controller::Context;
 use crate::runtime::writes::Written;
-use crate::runtime::{events, request_slots, status_writes};
+use crate::runtime::{request_slots, status_writes};
 
 /// Notifications of one workflow sent at the same time (the client bounds the total).
 const NOTIFICATIONS_IN_FLIGHT: usize = 16;
@@ -188,7 +188,7 @@ async fn hold_and_mark_progressing(
         .iter_mut()
         .filter(|s| s.metadata.deletion_timestamp.is_none())
     {
-        if let Some(patched) = status_writes::share_finalizer(ctx, share, true).await? {
+        if let Some(patched) = finalizer::set(ctx, share, true).await? {
             *share = Arc::new(patched);
         }
     }
@@ -201,7 +201,8 @@ async fn hold_and_mark_progressing(
         };
         // Read back whole: the rest of this sync plans from the share as written.
         if let Some(written) =
-            status_writes::share::<WorkflowShare>(ctx, share, progressing, now).await?
+            status_writes::write_own::<WorkflowShare, WorkflowShare>(ctx, share, progressing, now)
+                .await?
         {
             *share = Arc::new(written);
         }
@@ -257,7 +258,7 @@ async fn write_statuses(
             .find(|s| s.metadata.name.as_deref() == Some(&share_plan.name))
             .filter(|s| s.metadata.deletion_timestamp.is_none());
         if let Some(share) = share {
-            status_writes::share::<Written<WorkflowShare>>(
+            status_writes::write_own::<WorkflowShare, Written<WorkflowShare>>(
                 ctx,
                 share,
                 share_plan.status.clone(),
@@ -265,20 +266,20 @@ async fn write_statuses(
             )
             .await?;
             // After the status, so a retry does not report the same change twice.
-            if let Err(error) = events::on_share(ctx, share, &share_plan.status).await {
+            if let Err(error) = reports::on_share(ctx, share, &share_plan.status).await {
                 tracing::warn!(%error, "could not record share changes as Events");
             }
         }
     }
 
     if let (Some(wf), Some(next)) = (workflow, plan.workflow_status.clone()) {
-        status_writes::workflow(ctx, wf, next, now).await?;
+        status_writes::write_own::<_, Written<Workflow>>(ctx, wf, next, now).await?;
     }
     for share in shares
         .iter()
         .filter(|s| s.metadata.deletion_timestamp.is_some())
     {
-        status_writes::share_finalizer(ctx, share, false).await?;
+        finalizer::set(ctx, share, false).await?;
     }
     Ok(())
 }
