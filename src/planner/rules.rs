@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
 use crate::labels;
 use crate::resources::condition::ConditionType;
 use crate::resources::{
@@ -131,7 +133,7 @@ pub(super) fn share_targets(
 }
 
 /// The creator stamped by admission on a Workflow or WorkflowShare.
-pub(super) fn created_by(meta: &kube::api::ObjectMeta) -> Option<String> {
+pub(super) fn created_by(meta: &ObjectMeta) -> Option<String> {
     meta.annotations.as_ref()?.get(labels::CREATED_BY).cloned()
 }
 
@@ -143,7 +145,7 @@ pub struct Creator {
 }
 
 /// The stamped creator of an object (groups one per line in their stamp).
-pub fn stamped_creator(meta: &kube::api::ObjectMeta) -> Option<Creator> {
+pub fn stamped_creator(meta: &ObjectMeta) -> Option<Creator> {
     let annotations = meta.annotations.as_ref()?;
     let user = annotations.get(labels::CREATED_BY)?.clone();
     let groups = annotations
@@ -163,8 +165,8 @@ pub fn stamped_creator(meta: &kube::api::ObjectMeta) -> Option<Creator> {
 /// known for sure when the share's status recorded another UID before; otherwise
 /// from the creation times (to the second).
 pub(super) fn granted_object(
-    object: &kube::api::ObjectMeta,
-    share: &kube::api::ObjectMeta,
+    object: &ObjectMeta,
+    share: &ObjectMeta,
     recorded: Option<&GrantedObject>,
 ) -> Option<GrantedObject> {
     let uid = object.uid.clone()?;
@@ -193,7 +195,7 @@ pub(super) fn creator_grant(
     resource: &'static str,
     object: &str,
     rbac_name: String,
-    meta: &kube::api::ObjectMeta,
+    meta: &ObjectMeta,
 ) -> Option<DesiredRbac> {
     let creator = stamped_creator(meta)?;
     if !directory.is_member(namespace, &creator.user, &creator.groups) {
@@ -224,7 +226,7 @@ pub(super) fn creator_grant(
 
 /// The target state of every grant of a share whose author may not share the object.
 pub(super) fn sharer_not_allowed(
-    share: &kube::api::ObjectMeta,
+    share: &ObjectMeta,
     noun: &str,
     name: &str,
 ) -> (GrantState, &'static str, String) {

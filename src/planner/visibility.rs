@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use kube::api::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::naming;
 use crate::resources::condition::ConditionType;

@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use kube::core::ResourceExt;
 
 use crate::labels;
 use crate::naming;
@@ -216,12 +215,12 @@ pub fn runs_to_prune<'a>(
     let label = naming::label_value(trigger.name);
     let mut mine: Vec<&WorkflowRun> = runs
         .into_iter()
-        .filter(|r| r.namespace().as_deref() == Some(trigger.namespace))
-        .filter(|r| r.owner_references().iter().any(|o| o.uid == trigger.uid))
+        .filter(|r| r.metadata.namespace.as_deref() == Some(trigger.namespace))
+        .filter(|r| (r.metadata.owner_references.iter().flatten()).any(|o| o.uid == trigger.uid))
         .filter(|r| {
-            let labels = r.labels();
-            labels.get(labels::MANAGED_BY_KEY).map(String::as_str) == Some(labels::MANAGED_BY_VALUE)
-                && labels.get(labels::TRIGGER) == Some(&label)
+            let label_of = |key: &str| r.metadata.labels.as_ref().and_then(|l| l.get(key));
+            label_of(labels::MANAGED_BY_KEY).map(String::as_str) == Some(labels::MANAGED_BY_VALUE)
+                && label_of(labels::TRIGGER) == Some(&label)
                 && r.spec.trigger_ref.as_deref() == Some(trigger.name)
         })
         .collect();
@@ -229,11 +228,11 @@ pub fn runs_to_prune<'a>(
         b.spec
             .scheduled_time
             .cmp(&a.spec.scheduled_time)
-            .then_with(|| b.name_any().cmp(&a.name_any()))
+            .then_with(|| b.metadata.name.cmp(&a.metadata.name))
     });
     mine.iter()
         .skip(kept(history_limit))
-        .map(|r| r.name_any())
+        .filter_map(|r| r.metadata.name.clone())
         .collect()
 }
 
