@@ -1,0 +1,177 @@
+//! One point of the curve on a fresh control plane: the raw bound, then the
+//! controller through the scenario — the organization converged, then every
+//! workflow shared with it at once — and, at the largest point, the measures over
+//! the converged organization (converged.rs).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::Client;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use serde_json::{Value, json};
+use workflow_share::resources::{Organization, Workflow, WorkflowShare};
+
+use crate::cluster::{Cluster, Controller};
+use crate::measures::{Measured, Requests, dump_metrics, profile};
+use crate::raw_bound::{Raw, raw_bound};
+use crate::scenario::{
+    Scenario, create_all, join_only, manager, namespace, workflow_name, workspace,
+};
+use crate::watch::{Arrivals, ShareStates, Watching, seen, watch_entries, watch_shares};
+use crate::{GROUP, Res, converged};
+
+/// The organization the controller serves.
+pub const ORG: &str = "bench";
+/// Its owner workspace, where the workflows and their shares are.
+pub const SRC: &str = "bench-src";
+/// How long the controller may take to converge, or a workspace's library to appear.
+pub const LIMIT: Duration = Duration::from_secs(1800);
+
+/// Measures one scenario on a control plane of its own; `full` adds the measures
+/// over the converged organization.
+pub async fn measure(sc: Scenario, full: bool) -> Res<Measured> {
+    let cluster = Cluster::up(&format!("{}", sc.grants())).await?;
+    let result = measure_on(&cluster, sc, full).await;
+    // BENCH_KEEP_LOG=/path keeps the controller's log (with BENCH_RUST_LOG, say).
+    if let Some(to) = std::env::var_os("BENCH_KEEP_LOG") {
+        let _ = std::fs::copy(cluster.dir.join("controller.log"), to);
+    }
+    cluster.down();
+    result
+}
+
+async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured> {
+    let c = &cluster.admin;
+    // The entry watch is an instrument: it runs through both phases so that both
+    // pay for it alike.
+    let watching = watch_entries(c);
+    let arrivals = watching.seen.clone();
+    eprintln!("bench: {} grants: raw bound", sc.grants());
+    let raw = raw_bound(cluster, sc, &arrivals).await?;
+    *seen(&arrivals) = Arrivals::default();
+
+    organization(c, sc).await?;
+    let controller = Controller::start(cluster)?;
+    controller.settle(Duration::from_secs(3)).await;
+    // Like the entry watch, it runs to the end of the measures, as the controller's
+    // shares change.
+    let shares_watch = watch_shares(c, SRC);
+    let mut m = share_all(cluster, &controller, &arrivals, &shares_watch, sc, raw).await?;
+
+    if full {
+        converged::joins(cluster, &controller, &arrivals, sc, &mut m).await?;
+        if join_only() {
+            return Ok(m);
+        }
+        converged::share_changes(c, &controller, &arrivals, sc, &mut m).await?;
+        converged::revocations(c, &controller, sc, &mut m).await?;
+        converged::apiserver_restart(cluster, &controller, &mut m).await?;
+    }
+    m.peak_rss_mb = controller.rss_mb().1;
+    controller.stop();
+
+    if full {
+        converged::controller_restart(cluster, &mut m).await?;
+    }
+    Ok(m)
+}
+
+/// The organization, one manager per workspace, the workflows: what the controller
+/// starts on.
+async fn organization(c: &Client, sc: Scenario) -> Res<()> {
+    let orgs: Api<DynamicObject> = Api::all_with(
+        c.clone(),
+        &kube::api::ApiResource::erase::<Organization>(&()),
+    );
+    orgs.patch(
+        ORG,
+        &PatchParams::apply("bench"),
+        &Patch::Apply(json!({"apiVersion": GROUP, "kind": "Organization", "metadata": {"name": ORG}, "spec": {"deidentificationDefault": true}})),
+    )
+    .await?;
+    let mut namespaces = vec![namespace(SRC, Some(ORG))];
+    namespaces.extend((0..sc.workspaces).map(|i| namespace(&workspace("bench", i), Some(ORG))));
+    create_all::<Namespace>(c, namespaces).await?;
+    let mut managers = vec![manager(SRC, "owner")];
+    managers.extend(
+        (0..sc.workspaces).map(|i| manager(&workspace("bench", i), &format!("manager-{i}"))),
+    );
+    create_all::<RoleBinding>(c, managers).await?;
+    let workflows: Vec<Value> = (0..sc.workflows)
+        .map(|i| {
+            json!({"apiVersion": GROUP, "kind": "Workflow",
+                "metadata": {"name": workflow_name(i), "namespace": SRC},
+                "spec": {"displayName": workflow_name(i), "type": "Agent"}})
+        })
+        .collect();
+    create_all::<Workflow>(c, workflows).await?;
+    Ok(())
+}
+
+/// Every workflow shared with the entire organization at once: until every
+/// SharedWorkflow exists, until every share is Ready, and what that cost.
+async fn share_all(
+    cluster: &Cluster,
+    controller: &Controller,
+    arrivals: &Arc<Mutex<Arrivals>>,
+    shares_watch: &Watching<ShareStates>,
+    sc: Scenario,
+    raw: Raw,
+) -> Res<Measured> {
+    let c = &cluster.admin;
+    let before = Requests::now(c).await?;
+    let writes_before = controller.writes();
+    let cpu_before = controller.cpu_seconds();
+    dump_metrics(c, "phase-controller", "before").await;
+    let server_cpu_before = cluster.server_cpu_seconds();
+
+    eprintln!("bench: {} grants: the controller", sc.grants());
+    let shares: Vec<Value> = (0..sc.workflows)
+        .map(|i| {
+            json!({"apiVersion": GROUP, "kind": "WorkflowShare",
+                "metadata": {"name": workflow_name(i), "namespace": SRC},
+                "spec": {"workflowRef": {"name": workflow_name(i)}, "entireOrganization": true}})
+        })
+        .collect();
+    let start = Instant::now();
+    let _profile = profile(cluster, "controller");
+    create_all::<WorkflowShare>(c, shares).await?;
+    let grants = sc.grants();
+    while seen(arrivals).seen.len() < grants {
+        // Fails early when the shares cannot be granted.
+        shares_watch.ready()?;
+        if start.elapsed() > LIMIT {
+            return Err("SharedWorkflows not all created in time".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let shared_workflows = start.elapsed();
+    while shares_watch.ready()? < sc.workflows {
+        if start.elapsed() > LIMIT {
+            return Err("shares not Ready in time".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ready = start.elapsed();
+    let server_cpu = cluster.server_cpu_seconds() - server_cpu_before;
+    dump_metrics(c, "phase-controller", "after").await;
+    controller.settle(Duration::from_secs(3)).await;
+    // Less the benchmark's own: the share creates.
+    let own = [("POST", "workflowshares", sc.workflows as u64)];
+    let requests = Requests::now(c).await?.since(&before, &own);
+    let (rest, _) = controller.rss_mb();
+    Ok(Measured {
+        scenario: Some(sc),
+        raw,
+        shared_workflows,
+        ready,
+        requests,
+        controller_writes: controller.writes() - writes_before,
+        cpu_seconds: controller.cpu_seconds() - cpu_before,
+        server_cpu,
+        rest_rss_mb: rest,
+        ..Measured::default()
+    })
+}

@@ -1,0 +1,259 @@
+//! The results: the printed table (also `latest.md`), the curve (`curve.csv`) and its
+//! plot (`curve.png`, drawn by the org-scale-plot crate, bench/plot/).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::converged::REVOCATIONS;
+use crate::measures::{Measured, Requests};
+use crate::scenario::{Scenario, join_count};
+use crate::{Res, repo, run};
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn ratio(a: Duration, b: Duration) -> String {
+    format!("{:.2}×", a.as_secs_f64() / b.as_secs_f64().max(1e-9))
+}
+
+/// The tables of the largest point, then the curve, in Markdown.
+pub fn report(curve: &[Measured]) -> String {
+    let mut out = String::new();
+    let Some(big) = curve.last() else {
+        return out;
+    };
+    let sc = big.scenario.unwrap_or(Scenario {
+        workspaces: 0,
+        workflows: 0,
+    });
+    against_raw_bound(&mut out, big, sc);
+    let _ = writeln!(out);
+    controller_only(&mut out, big);
+    scaling(&mut out, curve);
+    out
+}
+
+/// The controller against the raw bound.
+fn against_raw_bound(out: &mut String, big: &Measured, sc: Scenario) {
+    let _ = writeln!(
+        out,
+        "### {} workflows shared with the entire organization of {} workspaces ({} grants)\n",
+        sc.workflows,
+        sc.workspaces,
+        sc.grants()
+    );
+    let _ = writeln!(out, "| measure | raw bound | workflow-share | ratio |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| every SharedWorkflow exists | {} | {} | {} |",
+        secs(big.raw.shared_workflows),
+        secs(big.shared_workflows),
+        ratio(big.shared_workflows, big.raw.shared_workflows)
+    );
+    let _ = writeln!(
+        out,
+        "| every share Ready | {} | {} | {} |",
+        secs(big.raw.all),
+        secs(big.ready),
+        ratio(big.ready, big.raw.all)
+    );
+    if let Some(join) = big.join {
+        let _ = writeln!(
+            out,
+            "| a workspace joins ({} grants; median of {}) | {} | {} | {} |",
+            sc.workflows,
+            join_count(),
+            secs(big.raw.join),
+            secs(join),
+            ratio(join, big.raw.join)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| writes | {} | {} | |",
+        big.raw.writes, big.controller_writes
+    );
+    let _ = writeln!(
+        out,
+        "| Event create requests (a notification per grant, a report per share) | {} | {} ({} conflicts) | |",
+        sc.grants() + sc.workflows,
+        big.requests.event_creates,
+        big.requests.event_conflicts
+    );
+}
+
+/// What only the controller has: latencies, requests, CPU, memory, restarts.
+fn controller_only(out: &mut String, big: &Measured) {
+    let _ = writeln!(out, "| measure | workflow-share |");
+    let _ = writeln!(out, "|---|---|");
+    if let (Some(p50), Some(p99)) = (big.change_p50, big.change_p99) {
+        let _ = writeln!(
+            out,
+            "| one share change to the grant visible (100 samples) | p50 {:.0} ms, p99 {:.0} ms |",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
+    if let (Some(p50), Some(p99)) = (big.revoke_p50, big.revoke_p99) {
+        let _ = writeln!(
+            out,
+            "| a revoking write to the first run refused ({REVOCATIONS} samples) | p50 {:.0} ms, p99 {:.0} ms |",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
+    requests(out, &big.requests, big.join_requests.as_ref());
+    let _ = writeln!(
+        out,
+        "| controller CPU while sharing | {:.1} s |",
+        big.cpu_seconds
+    );
+    let _ = writeln!(
+        out,
+        "| API server and etcd CPU until Ready | {:.1} s (raw bound {:.1} s, {:.2}×) |",
+        big.server_cpu,
+        big.raw.server_cpu,
+        big.server_cpu / big.raw.server_cpu.max(0.01)
+    );
+    let after_restart = big
+        .restart_rss_mb
+        .map(|mb| format!("; {mb:.0} MB after a restart over the same state"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "| controller memory | peak {:.0} MB, {:.0} MB at rest{after_restart} |",
+        big.peak_rss_mb, big.rest_rss_mb
+    );
+    if let Some(s) = big.apiserver_restart_syncs {
+        let _ = writeln!(
+            out,
+            "| syncs after an API server restart (nothing changed) | {s:.0} |"
+        );
+    }
+    if let (Some(w), Some(r)) = (big.restart_writes, big.restart_ready) {
+        let _ = writeln!(
+            out,
+            "| controller restart over converged state | {:.0} writes, leading with full caches after {} |",
+            w.abs(),
+            secs(r)
+        );
+    }
+}
+
+/// The API requests while sharing, and per workspace joining.
+fn requests(out: &mut String, sharing: &Requests, joins: Option<&Requests>) {
+    let verbs: Vec<String> = sharing
+        .by_verb
+        .iter()
+        .map(|(v, n)| format!("{v} {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "| API requests while sharing, by verb | {} |",
+        verbs.join(", ")
+    );
+    let mut by_resource: Vec<(&(String, String), &u64)> = sharing.by_resource.iter().collect();
+    by_resource.sort_by(|a, b| b.1.cmp(a.1));
+    let resources: Vec<String> = by_resource
+        .iter()
+        .map(|((v, r), n)| format!("{} {r} {n}", v.to_lowercase()))
+        .collect();
+    let _ = writeln!(out, "| … by verb and resource | {} |", resources.join(", "));
+    if let Some(joins) = joins {
+        let mut by_resource: Vec<(&(String, String), &u64)> = joins.by_resource.iter().collect();
+        by_resource.sort_by(|a, b| b.1.cmp(a.1));
+        let resources: Vec<String> = by_resource
+            .iter()
+            .map(|((v, r), n)| {
+                format!(
+                    "{} {r} {}",
+                    v.to_lowercase(),
+                    **n as f64 / join_count() as f64
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| API requests per workspace joining, by verb and resource | {} |",
+            resources.join(", ")
+        );
+    }
+}
+
+/// One line per point of the curve.
+fn scaling(out: &mut String, curve: &[Measured]) {
+    let _ = writeln!(out, "\n### Scaling\n");
+    let _ = writeln!(
+        out,
+        "| grants | raw bound (all writes) | every share Ready | ratio | per 1,000 grants | peak memory |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for m in curve {
+        let g = m.scenario.map(|s| s.grants()).unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "| {g} | {} | {} | {} | {:.2} s | {:.0} MB |",
+            secs(m.raw.all),
+            secs(m.ready),
+            ratio(m.ready, m.raw.all),
+            m.ready.as_secs_f64() * 1000.0 / g.max(1) as f64,
+            m.peak_rss_mb
+        );
+    }
+}
+
+/// The curve as CSV; bench/plot reads these columns by name.
+fn csv(curve: &[Measured]) -> String {
+    let mut csv = String::from(
+        "grants,raw_all_s,ready_s,raw_shared_workflows_s,shared_workflows_s,peak_rss_mb\n",
+    );
+    for m in curve {
+        let _ = writeln!(
+            csv,
+            "{},{:.3},{:.3},{:.3},{:.3},{:.1}",
+            m.scenario.map(|s| s.grants()).unwrap_or(0),
+            m.raw.all.as_secs_f64(),
+            m.ready.as_secs_f64(),
+            m.raw.shared_workflows.as_secs_f64(),
+            m.shared_workflows.as_secs_f64(),
+            m.peak_rss_mb
+        );
+    }
+    csv
+}
+
+/// Writes `latest.md` and `curve.csv` to bench/results (or BENCH_RESULTS), then has
+/// them plotted as `curve.png`.
+pub fn write_results(curve: &[Measured], text: &str) -> Res<()> {
+    // BENCH_RESULTS writes elsewhere (an experiment that should not replace the results).
+    let out = std::env::var_os("BENCH_RESULTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("bench/results"));
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("latest.md"), text)?;
+    std::fs::write(out.join("curve.csv"), csv(curve))?;
+    plot(&out)?;
+    eprintln!(
+        "bench: wrote {}/latest.md, curve.csv, curve.png",
+        out.display()
+    );
+    Ok(())
+}
+
+/// Draws `<dir>/curve.png` from `<dir>/curve.csv` with the org-scale-plot crate, a
+/// workspace member of its own so that the tests' builds do not compile plotters.
+fn plot(dir: &Path) -> Res<()> {
+    // The cargo that runs the benchmark (`cargo bench` sets CARGO).
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("bench: plotting (cargo run -p org-scale-plot)");
+    run(Command::new(cargo)
+        .arg("run")
+        .arg("--manifest-path")
+        .arg(repo().join("Cargo.toml"))
+        .args(["-p", "org-scale-plot", "--"])
+        .arg(dir))
+}
