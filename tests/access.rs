@@ -6,17 +6,16 @@ mod support;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 use support::*;
-use workflow_share::resources::{SharedWorkflow, Workflow, WorkflowShare};
+use workflow_share::resources::{Access, SharedWorkflow, Workflow, WorkflowShare};
 
 const G: &str = "sharing.workflows.dev";
 
-fn share_doc(ns: &str, name: &str, spec: &str) -> String {
-    manifest("WorkflowShare", ns, name, "", spec)
-}
-
-fn workflow_doc(ns: &str, name: &str, metadata_extra: &str) -> String {
-    let spec = "  displayName: Forecast\n  type: Reporting\n  description: first version\n  trainingDataRef: history";
-    manifest("Workflow", ns, name, metadata_extra, spec)
+fn forecast(ns: &str, name: &str) -> Builder<Workflow> {
+    workflow(ns, name)
+        .display_name("Forecast")
+        .of_type("Reporting")
+        .description("first version")
+        .training_data("history")
 }
 
 /// Organization `<prefix>-org` with workspaces `<prefix>-sales` (alice owns it) and
@@ -28,20 +27,21 @@ async fn alice_shares_forecast(
     members: &[(&str, &str, &str)],
 ) -> kube::Client {
     let (sales, support) = (format!("{prefix}-sales"), format!("{prefix}-support"));
-    let mut yaml = organization_yaml(&format!("{prefix}-org"), &[&sales, &support]);
-    yaml += &member_yaml(&sales, "owner", "alice");
+    let mut objects = organization(&format!("{prefix}-org"), &[&sales, &support])
+        .and(member(&sales, "owner", "alice"));
     for (ns, role, user) in members {
-        yaml += &member_yaml(ns, role, user);
+        objects += member(ns, role, user);
     }
-    apply_yaml(&cp.admin().await, &yaml)
+    apply(&cp.admin().await, &objects)
         .await
         .expect("organization");
     let alice = cp.as_user("alice").await;
-    let spec = format!("  workflowRef: {{name: forecast}}\n  workspaces: [{support}]");
-    let docs = workflow_doc(&sales, "forecast", "") + &share_doc(&sales, "forecast", &spec);
-    apply_yaml(&alice, &docs)
-        .await
-        .expect("alice shares forecast");
+    let shared = forecast(&sales, "forecast").and(
+        share(&sales, "forecast")
+            .workflow("forecast")
+            .to_workspaces(&[&support]),
+    );
+    apply(&alice, &shared).await.expect("alice shares forecast");
     alice
 }
 
@@ -49,75 +49,63 @@ async fn alice_shares_forecast(
 async fn invalid_manifests_are_refused_with_the_field_named() {
     let cp = control_plane();
     let admin = cp.admin().await;
-    apply_yaml(
+    apply(
         &admin,
-        &organization_yaml("bad-org", &["bad-sales", "bad-support"]),
+        &organization("bad-org", &["bad-sales", "bad-support"]),
     )
     .await
     .expect("org");
     let ns = "bad-sales";
+    // What the types can say is built with them; what they cannot (a missing required
+    // field, an unknown enum value) is raw YAML.
     let cases: Vec<(&str, String, &str)> = vec![
         (
             "namespace in workflowRef",
-            share_doc(ns, "c1", "  workflowRef: {name: w, namespace: other}"),
+            to_yaml(&share(ns, "c1").workflow("w").ref_namespace("other")),
             "spec.workflowRef.namespace",
         ),
         (
             "empty workflow name",
-            share_doc(ns, "c2", "  workflowRef: {name: ''}"),
+            to_yaml(&share(ns, "c2").workflow("")),
             "spec.workflowRef.name",
         ),
         (
             "missing workflowRef",
-            share_doc(ns, "c3", "  workspaces: [bad-support]"),
+            "apiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata:\n  name: c3\n  namespace: bad-sales\nspec:\n  workspaces: [bad-support]\n".to_string(),
             "spec.workflowRef: Required value",
         ),
         (
             "workspace not a namespace name",
-            share_doc(
-                ns,
-                "c4",
-                "  workflowRef: {name: w}\n  workspaces: [Not_A_Name]",
-            ),
+            to_yaml(&share(ns, "c4").workflow("w").to_workspaces(&["Not_A_Name"])),
             "spec.workspaces[0]",
         ),
         (
             "duplicate workspace",
-            share_doc(
-                ns,
-                "c5",
-                "  workflowRef: {name: w}\n  workspaces: [bad-support, bad-support]",
+            to_yaml(
+                &share(ns, "c5")
+                    .workflow("w")
+                    .to_workspaces(&["bad-support", "bad-support"]),
             ),
             ".spec.workspaces: duplicate entries",
         ),
         (
             "unknown access mode",
-            share_doc(ns, "c6", "  workflowRef: {name: w}\n  access: Edit"),
+            "apiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata:\n  name: c6\n  namespace: bad-sales\nspec:\n  workflowRef: {name: w}\n  access: Edit\n".to_string(),
             "spec.access: Unsupported value: \"Edit\"",
         ),
         (
             "self share",
-            share_doc(
-                ns,
-                "c7",
-                "  workflowRef: {name: w}\n  workspaces: [bad-sales]",
-            ),
+            to_yaml(&share(ns, "c7").workflow("w").to_workspaces(&["bad-sales"])),
             "spec.workspaces: bad-sales is the workflow's own workspace",
         ),
         (
             "empty display name",
-            format!(
-                "apiVersion: sharing.workflows.dev/v1alpha1\nkind: Workflow\nmetadata:\n  name: c8\n  namespace: {ns}\nspec:\n  displayName: ''\n"
-            ),
+            to_yaml(&workflow(ns, "c8").display_name("")),
             "spec.displayName",
         ),
         (
             "a person with an empty name",
-            share_doc(
-                ns,
-                "c9",
-                "  workflowRef: {name: w}\n  people: {users: ['']}",
-            ),
+            to_yaml(&share(ns, "c9").workflow("w").to_users(&[""])),
             "spec.people.users[0]",
         ),
         (
@@ -132,51 +120,38 @@ async fn invalid_manifests_are_refused_with_the_field_named() {
         ),
         (
             "an invalid cron expression",
-            manifest(
-                "Trigger",
-                ns,
-                "c10",
-                "",
-                "  type: Schedule\n  workflowRef: {kind: Workflow, name: w}\n  schedule: {cron: 'every minute'}",
-            ),
+            to_yaml(&trigger(ns, "c10").workflow("w").schedule("every minute")),
             "spec.schedule.cron",
         ),
         (
             "an unknown time zone",
-            manifest(
-                "Trigger",
-                ns,
-                "c11",
-                "",
-                "  type: Schedule\n  workflowRef: {kind: Workflow, name: w}\n  schedule: {cron: '0 9 * * *', timeZone: Mars/Olympus}",
+            to_yaml(
+                &trigger(ns, "c11")
+                    .workflow("w")
+                    .schedule("0 9 * * *")
+                    .time_zone("Mars/Olympus"),
             ),
             "spec.schedule.timeZone: Invalid value",
         ),
         (
             "a trigger naming a workflow of another namespace",
-            manifest(
-                "Trigger",
-                ns,
-                "c12",
-                "",
-                "  type: Webhook\n  workflowRef: {kind: Workflow, name: w, namespace: bad-support}",
+            to_yaml(
+                &trigger(ns, "c12")
+                    .webhook()
+                    .workflow("w")
+                    .ref_namespace("bad-support"),
             ),
             "spec.workflowRef.namespace: Forbidden",
         ),
         (
             "a run naming nothing",
-            manifest("WorkflowRun", ns, "c13", "", "  runAs: ''"),
+            "apiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowRun\nmetadata:\n  name: c13\n  namespace: bad-sales\nspec:\n  runAs: ''\n".to_string(),
             "spec.workflowRef: Required value",
         ),
         (
+            // Schedule is a trigger's type until it is told otherwise.
             "a schedule trigger without a schedule",
-            manifest(
-                "Trigger",
-                ns,
-                "c14",
-                "",
-                "  type: Schedule\n  workflowRef: {kind: Workflow, name: w}",
-            ),
+            to_yaml(&trigger(ns, "c14").workflow("w")),
             "spec.schedule: Required value",
         ),
     ];
@@ -214,11 +189,11 @@ async fn owners_and_managers_share_members_cannot_and_the_creator_is_stamped() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("who-sales", "who-support");
-    let mut yaml = organization_yaml("who-org", &[sales, support]);
-    yaml += &member_yaml(sales, "owner", "alice");
-    yaml += &member_yaml(sales, "member", "bob");
-    yaml += &member_yaml(support, "member", "dave");
-    apply_yaml(&admin, &yaml).await.expect("org");
+    let objects = organization("who-org", &[sales, support])
+        .and(member(sales, "owner", "alice"))
+        .and(member(sales, "member", "bob"))
+        .and(member(support, "member", "dave"));
+    apply(&admin, &objects).await.expect("org");
 
     let alice = cp.as_user("alice").await;
     let bob = cp.as_user("bob").await;
@@ -231,17 +206,14 @@ async fn owners_and_managers_share_members_cannot_and_the_creator_is_stamped() {
     );
 
     // alice creates the workflow, even claiming to be someone else: the stamp says alice.
-    let claim = "  annotations: {sharing.workflows.dev/created-by: mallory}\n";
-    apply_yaml(&alice, &workflow_doc(sales, "forecast", claim))
-        .await
-        .expect("alice creates workflow");
+    let claim =
+        forecast(sales, "forecast").annotation("sharing.workflows.dev/created-by", "mallory");
+    apply(&alice, &claim).await.expect("alice creates workflow");
     until_known::<workflow_share::resources::Workflow>(&admin, sales, "forecast").await;
-    let share = share_doc(
-        sales,
-        "forecast",
-        "  workflowRef: {name: forecast}\n  workspaces: [who-support]",
-    );
-    let err = apply_yaml(&bob, &share)
+    let shared = share(sales, "forecast")
+        .workflow("forecast")
+        .to_workspaces(&["who-support"]);
+    let err = apply(&bob, &shared)
         .await
         .expect_err("bob is only a member");
     assert!(
@@ -249,7 +221,7 @@ async fn owners_and_managers_share_members_cannot_and_the_creator_is_stamped() {
             .contains("bob may not share workflow forecast"),
         "{err}"
     );
-    apply_yaml(&alice, &share).await.expect("alice shares");
+    apply(&alice, &shared).await.expect("alice shares");
 
     let workflows: Api<Workflow> = Api::namespaced(admin.clone(), sales);
     let wf = workflows.get("forecast").await.expect("workflow");
@@ -404,27 +376,21 @@ async fn an_object_we_do_not_own_is_reported_as_conflict_and_left_alone() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support, finance) = ("cf-sales", "cf-support", "cf-finance");
-    apply_yaml(
-        &admin,
-        &organization_yaml("cf-org", &[sales, support, finance]),
-    )
-    .await
-    .expect("org");
+    apply(&admin, &organization("cf-org", &[sales, support, finance]))
+        .await
+        .expect("org");
     // Someone else's SharedWorkflow already holds the generated name in support.
-    let foreign = format!(
-        "apiVersion: sharing.workflows.dev/v1alpha1\nkind: SharedWorkflow\nmetadata:\n  name: cf-sales.forecast\n  namespace: {support}\nspec:\n  source: {{namespace: elsewhere, name: other}}\n  displayName: Not yours\n  access: View\n"
-    );
-    apply_yaml(&admin, &foreign).await.expect("foreign object");
-    apply_yaml(&admin, &workflow_doc(sales, "forecast", ""))
+    let foreign = shared_workflow(support, "cf-sales.forecast", "elsewhere", "other")
+        .display_name("Not yours");
+    apply(&admin, &foreign).await.expect("foreign object");
+    apply(&admin, &forecast(sales, "forecast"))
         .await
         .expect("workflow");
-    apply_yaml(
+    apply(
         &admin,
-        &share_doc(
-            sales,
-            "forecast",
-            "  workflowRef: {name: forecast}\n  workspaces: [cf-support, cf-finance]",
-        ),
+        &share(sales, "forecast")
+            .workflow("forecast")
+            .to_workspaces(&["cf-support", "cf-finance"]),
     )
     .await
     .expect("share");
@@ -471,21 +437,18 @@ async fn owners_and_managers_of_a_recipient_workspace_clone_members_cannot_run_a
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("cl-sales", "cl-support");
-    let mut yaml = organization_yaml("cl-org", &[sales, support]);
-    yaml += &member_yaml(support, "owner", "carol");
-    yaml += &member_yaml(support, "member", "dave");
-    apply_yaml(&admin, &yaml).await.expect("org");
-    for (name, access) in [("forecast", "View"), ("payroll", "Run")] {
-        let y = workflow_doc(sales, name, "")
-            + "\n---\n"
-            + &share_doc(
-                sales,
-                name,
-                &format!(
-                    "  workflowRef: {{name: {name}}}\n  workspaces: [cl-support]\n  access: {access}"
-                ),
-            );
-        apply_yaml(&admin, &y).await.expect("share");
+    let objects = organization("cl-org", &[sales, support])
+        .and(member(support, "owner", "carol"))
+        .and(member(support, "member", "dave"));
+    apply(&admin, &objects).await.expect("org");
+    for (name, access) in [("forecast", Access::View), ("payroll", Access::Run)] {
+        let shared = forecast(sales, name).and(
+            share(sales, name)
+                .workflow(name)
+                .to_workspaces(&["cl-support"])
+                .access(access),
+        );
+        apply(&admin, &shared).await.expect("share");
     }
     let entries: Api<SharedWorkflow> = Api::namespaced(admin.clone(), support);
     eventually("both entries", WAIT, || async {
@@ -495,30 +458,25 @@ async fn owners_and_managers_of_a_recipient_workspace_clone_members_cannot_run_a
     })
     .await;
 
-    let clone_doc = |name: &str, source: &str, target: &str| {
-        format!(
-            "apiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowClone\nmetadata:\n  name: {name}\n  namespace: {support}\nspec:\n  sharedWorkflowRef: {{name: {source}}}\n  targetName: {target}\n"
-        )
-    };
     let dave = cp.as_user("dave").await;
-    let err = apply_yaml(
+    let err = apply(
         &dave,
-        &clone_doc("by-dave", "cl-sales.forecast", "daves-copy"),
+        &workflow_clone(support, "by-dave", "cl-sales.forecast", "daves-copy"),
     )
     .await
     .expect_err("members cannot clone");
     assert!(err.to_string().contains("forbidden"), "{err}");
 
     let carol = cp.as_user("carol").await;
-    apply_yaml(
+    apply(
         &carol,
-        &clone_doc("by-carol", "cl-sales.forecast", "my-forecast"),
+        &workflow_clone(support, "by-carol", "cl-sales.forecast", "my-forecast"),
     )
     .await
     .expect("owner clones");
-    apply_yaml(
+    apply(
         &carol,
-        &clone_doc("run-only", "cl-sales.payroll", "my-payroll"),
+        &workflow_clone(support, "run-only", "cl-sales.payroll", "my-payroll"),
     )
     .await
     .expect("request accepted");

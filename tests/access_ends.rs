@@ -17,44 +17,8 @@ use workflow_share::resources::{
 
 const G: &str = "sharing.workflows.dev";
 
-fn workflow_doc(ns: &str, name: &str) -> String {
-    manifest(
-        "Workflow",
-        ns,
-        name,
-        "",
-        &format!("  displayName: {name}\n  definition: [{{name: original}}]"),
-    )
-}
-
-fn share_doc(ns: &str, name: &str, workflow: &str, body: &str) -> String {
-    manifest(
-        "WorkflowShare",
-        ns,
-        name,
-        "",
-        &format!("  workflowRef: {{name: {workflow}}}\n{body}"),
-    )
-}
-
-fn run_doc(ns: &str, name: &str, kind: &str, workflow: &str) -> String {
-    manifest(
-        "WorkflowRun",
-        ns,
-        name,
-        "",
-        &format!("  workflowRef: {{kind: {kind}, name: {workflow}}}"),
-    )
-}
-
-fn clone_doc(ns: &str, name: &str, entry: &str, target: &str) -> String {
-    manifest(
-        "WorkflowClone",
-        ns,
-        name,
-        "",
-        &format!("  sharedWorkflowRef: {{name: {entry}}}\n  targetName: {target}"),
-    )
+fn original(ns: &str, name: &str) -> Builder<workflow_share::resources::Workflow> {
+    workflow(ns, name).steps(&["original"])
 }
 
 /// The Ready reason of a clone once the controller has judged it, and whether its
@@ -88,13 +52,15 @@ async fn a_recipient_cannot_hold_back_a_revocation_and_a_terminating_entry_grant
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("ae1-sales", "ae1-support");
-    let mut yaml = organization_yaml("ae1-org", &[sales, support]);
-    yaml += &member_yaml(sales, "owner", "alice");
-    yaml += &member_yaml(support, "member", "dave");
-    yaml += &member_yaml(support, "owner", "carol");
-    yaml += &workflow_doc(sales, "lead");
-    yaml += &share_doc(sales, "lead", "lead", "  workspaces: [ae1-support]");
-    apply_yaml(&admin, &yaml).await.expect("setup");
+    let mut objects = organization("ae1-org", &[sales, support])
+        .and(member(sales, "owner", "alice"))
+        .and(member(support, "member", "dave"))
+        .and(member(support, "owner", "carol"));
+    objects += original(sales, "lead");
+    objects += share(sales, "lead")
+        .workflow("lead")
+        .to_workspaces(&["ae1-support"]);
+    apply(&admin, &objects).await.expect("setup");
     let entry = "ae1-sales.lead";
     eventually("the entry exists", WAIT, || async {
         entry_exists(&admin, support, entry).await.then_some(())
@@ -136,9 +102,12 @@ async fn a_recipient_cannot_hold_back_a_revocation_and_a_terminating_entry_grant
         )
         .await
         .expect("dave enables the entry");
-    apply_yaml(&dave, &run_doc(support, "before", "SharedWorkflow", entry))
-        .await
-        .expect("run");
+    apply(
+        &dave,
+        &workflow_run(support, "before").shared_workflow(entry),
+    )
+    .await
+    .expect("run");
     assert_eq!(
         run_decided(&admin, support, "before").await.0,
         RunPhase::Accepted
@@ -165,13 +134,16 @@ async fn a_recipient_cannot_hold_back_a_revocation_and_a_terminating_entry_grant
         sw.metadata.deletion_timestamp.is_some().then_some(())
     })
     .await;
-    apply_yaml(&dave, &run_doc(support, "after", "SharedWorkflow", entry))
-        .await
-        .expect("run");
+    apply(
+        &dave,
+        &workflow_run(support, "after").shared_workflow(entry),
+    )
+    .await
+    .expect("run");
     let (phase, reason) = run_decided(&admin, support, "after").await;
     assert_eq!(phase, RunPhase::Rejected, "{reason}");
     let carol = cp.as_user("carol").await;
-    apply_yaml(&carol, &clone_doc(support, "copy", entry, "my-lead"))
+    apply(&carol, &workflow_clone(support, "copy", entry, "my-lead"))
         .await
         .expect("clone request");
     let (outcome, copied) = clone_outcome(&admin, support, "copy", "my-lead").await;
@@ -196,29 +168,26 @@ async fn a_revoked_person_cannot_run_a_moment_later() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let sales = "ae2-sales";
-    let mut yaml = organization_yaml("ae2-org", &[sales]);
-    yaml += &member_yaml(sales, "member", "bob");
-    yaml += &member_yaml(sales, "member", "grace");
-    apply_yaml(&admin, &yaml).await.expect("setup");
+    let objects = organization("ae2-org", &[sales])
+        .and(member(sales, "member", "bob"))
+        .and(member(sales, "member", "grace"));
+    apply(&admin, &objects).await.expect("setup");
     let bob = cp.as_user("bob").await;
-    apply_yaml(&bob, &workflow_doc(sales, "forecast"))
+    apply(&bob, &original(sales, "forecast"))
         .await
         .expect("bob's workflow");
     until_may(&bob, true, "share", "workflows", sales, Some("forecast")).await;
-    apply_yaml(
+    apply(
         &bob,
-        &share_doc(
-            sales,
-            "with-grace",
-            "forecast",
-            "  people: {users: [grace]}",
-        ),
+        &share(sales, "with-grace")
+            .workflow("forecast")
+            .to_users(&["grace"]),
     )
     .await
     .expect("shared with grace");
     let grace = cp.as_user("grace").await;
     until_may(&grace, true, "get", "workflows", sales, Some("forecast")).await;
-    apply_yaml(&grace, &run_doc(sales, "g1", "Workflow", "forecast"))
+    apply(&grace, &workflow_run(sales, "g1").workflow("forecast"))
         .await
         .expect("run");
     assert_eq!(run_decided(&admin, sales, "g1").await.0, RunPhase::Accepted);
@@ -230,22 +199,18 @@ async fn a_revoked_person_cannot_run_a_moment_later() {
     until_may(&grace, false, "get", "workflows", sales, Some("forecast")).await;
     // A trigger she makes now does not fire as her.
     let revoked_at = jiff::Timestamp::now();
-    apply_yaml(
+    apply(
         &grace,
-        &manifest(
-            "Trigger",
-            sales,
-            "after-revocation",
-            "",
-            "  type: Schedule\n  workflowRef: {kind: Workflow, name: forecast}\n  schedule: {cron: '* * * * *'}",
-        ),
+        &trigger(sales, "after-revocation")
+            .workflow("forecast")
+            .schedule("* * * * *"),
     )
     .await
     .expect("grace's trigger");
     // Every run from now on is refused, the first one included.
     for n in 2..=4 {
         let name = format!("g{n}");
-        apply_yaml(&grace, &run_doc(sales, &name, "Workflow", "forecast"))
+        apply(&grace, &workflow_run(sales, &name).workflow("forecast"))
             .await
             .expect("run");
         let (phase, reason) = run_decided(&admin, sales, &name).await;
@@ -278,15 +243,15 @@ async fn deleting_an_object_ends_its_creators_grant_and_the_name_carries_no_acce
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("ae3-sales", "ae3-support");
-    let mut yaml = organization_yaml("ae3-org", &[sales, support]);
-    yaml += &member_yaml(sales, "member", "bob");
-    yaml += &member_yaml(sales, "member", "grace");
-    yaml += &member_yaml(support, "member", "dave");
-    apply_yaml(&admin, &yaml).await.expect("setup");
+    let objects = organization("ae3-org", &[sales, support])
+        .and(member(sales, "member", "bob"))
+        .and(member(sales, "member", "grace"))
+        .and(member(support, "member", "dave"));
+    apply(&admin, &objects).await.expect("setup");
     let bob = cp.as_user("bob").await;
 
     // Deleted at once: its creator grant goes with it.
-    apply_yaml(&bob, &workflow_doc(sales, "tr-gone"))
+    apply(&bob, &original(sales, "tr-gone"))
         .await
         .expect("bob's workflow");
     until_may(&bob, true, "update", "workflows", sales, Some("tr-gone")).await;
@@ -306,13 +271,15 @@ async fn deleting_an_object_ends_its_creators_grant_and_the_name_carries_no_acce
     .await;
 
     // bob shares a workflow, which is then deleted before the share is recorded on it.
-    apply_yaml(&bob, &workflow_doc(sales, "reused"))
+    apply(&bob, &original(sales, "reused"))
         .await
         .expect("bob's workflow");
     until_may(&bob, true, "share", "workflows", sales, Some("reused")).await;
-    apply_yaml(
+    apply(
         &bob,
-        &share_doc(sales, "reused", "reused", "  workspaces: [ae3-support]"),
+        &share(sales, "reused")
+            .workflow("reused")
+            .to_workspaces(&["ae3-support"]),
     )
     .await
     .expect("bob shares it");
@@ -334,7 +301,7 @@ async fn deleting_an_object_ends_its_creators_grant_and_the_name_carries_no_acce
 
     // grace makes her own private workflow of that name: bob's share grants nothing.
     let grace = cp.as_user("grace").await;
-    apply_yaml(&grace, &workflow_doc(sales, "reused"))
+    apply(&grace, &original(sales, "reused"))
         .await
         .expect("grace's workflow");
     eventually(
@@ -384,18 +351,20 @@ async fn a_creator_who_leaves_the_workspace_stops_sharing_and_editing_and_gets_i
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("ae4-sales", "ae4-support");
-    let mut yaml = organization_yaml("ae4-org", &[sales, support]);
-    yaml += &member_yaml(sales, "member", "bob");
-    yaml += &member_yaml(support, "member", "dave");
-    apply_yaml(&admin, &yaml).await.expect("setup");
+    let objects = organization("ae4-org", &[sales, support])
+        .and(member(sales, "member", "bob"))
+        .and(member(support, "member", "dave"));
+    apply(&admin, &objects).await.expect("setup");
     let bob = cp.as_user("bob").await;
-    apply_yaml(&bob, &workflow_doc(sales, "handbook"))
+    apply(&bob, &original(sales, "handbook"))
         .await
         .expect("bob's workflow");
     until_may(&bob, true, "share", "workflows", sales, Some("handbook")).await;
-    apply_yaml(
+    apply(
         &bob,
-        &share_doc(sales, "handbook", "handbook", "  workspaces: [ae4-support]"),
+        &share(sales, "handbook")
+            .workflow("handbook")
+            .to_workspaces(&["ae4-support"]),
     )
     .await
     .expect("shared");
@@ -425,7 +394,7 @@ async fn a_creator_who_leaves_the_workspace_stops_sharing_and_editing_and_gets_i
     assert!(err.to_string().contains("forbidden"), "{err}");
 
     // Rejoining restores the share as declared: nothing was changed in the specs.
-    apply_yaml(&admin, &member_yaml(sales, "member", "bob"))
+    apply(&admin, &member(sales, "member", "bob"))
         .await
         .expect("bob rejoins");
     eventually("the share grants again", WAIT, || async {
@@ -441,26 +410,20 @@ async fn a_deleted_project_leaves_no_grant_and_its_name_can_be_used_again() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let sales = "ae5-sales";
-    let mut yaml = organization_yaml("ae5-org", &[sales]);
-    yaml += &member_yaml(sales, "member", "bob");
-    yaml += &member_yaml(sales, "member", "grace");
-    yaml += &member_yaml(sales, "member", "yann");
-    apply_yaml(&admin, &yaml).await.expect("setup");
+    let objects = organization("ae5-org", &[sales])
+        .and(member(sales, "member", "bob"))
+        .and(member(sales, "member", "grace"))
+        .and(member(sales, "member", "yann"));
+    apply(&admin, &objects).await.expect("setup");
     let bob = cp.as_user("bob").await;
-    let project = |ns: &str| manifest("Project", ns, "roadmap", "", "  displayName: Roadmap");
-    apply_yaml(&bob, &project(sales))
-        .await
-        .expect("bob's project");
+    let roadmap = project(sales, "roadmap").display_name("Roadmap");
+    apply(&bob, &roadmap).await.expect("bob's project");
     until_may(&bob, true, "share", "projects", sales, Some("roadmap")).await;
-    apply_yaml(
+    apply(
         &bob,
-        &manifest(
-            "ProjectShare",
-            sales,
-            "roadmap",
-            "",
-            "  projectRef: {name: roadmap}\n  people: {users: [yann]}",
-        ),
+        &share(sales, "roadmap")
+            .project("roadmap")
+            .to_users(&["yann"]),
     )
     .await
     .expect("shared with yann");
@@ -485,9 +448,7 @@ async fn a_deleted_project_leaves_no_grant_and_its_name_can_be_used_again() {
 
     // grace makes a project of the same name: hers alone, at once.
     let grace = cp.as_user("grace").await;
-    apply_yaml(&grace, &project(sales))
-        .await
-        .expect("grace's project");
+    apply(&grace, &roadmap).await.expect("grace's project");
     until_may(&grace, true, "update", "projects", sales, Some("roadmap")).await;
     assert!(!can_i(&bob, "get", G, "projects", sales, Some("roadmap")).await);
     // bob's share names the project, and bob may not share grace's.
@@ -501,15 +462,13 @@ async fn a_deleted_organization_takes_its_auditors_and_coordinators_with_it() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let sales = "ae6-sales";
-    let mut yaml = organization_yaml("ae6-org", &[sales]);
-    yaml = yaml.replace(
-        "  deidentificationDefault: true\n",
-        "  deidentificationDefault: true\n  auditors: [{kind: User, name: audrey}]\n  coordinators: [{kind: User, name: cora}]\n",
-    );
-    yaml += &member_yaml(sales, "member", "bob");
-    apply_yaml(&admin, &yaml).await.expect("setup");
+    let objects = organization("ae6-org", &[sales])
+        .auditor("audrey")
+        .coordinator("cora")
+        .and(member(sales, "member", "bob"));
+    apply(&admin, &objects).await.expect("setup");
     let bob = cp.as_user("bob").await;
-    apply_yaml(&bob, &workflow_doc(sales, "private"))
+    apply(&bob, &original(sales, "private"))
         .await
         .expect("bob's workflow");
     let audrey = cp.impersonating("audrey", &[]).await;

@@ -38,35 +38,20 @@ fn kubectl(cp: &ControlPlane, user: &str, args: &[&str], dir: &Path) -> (bool, S
     (out.status.success(), text)
 }
 
-/// A directory holding `files` (name, YAML): kubectl applies them in name order.
-fn directory(cp: &ControlPlane, name: &str, files: &[(&str, String)]) -> PathBuf {
+/// A directory holding `files` (name, objects), as YAML: kubectl applies them in name
+/// order.
+fn directory(cp: &ControlPlane, name: &str, files: &[(&str, Objects)]) -> PathBuf {
     let dir = cp.dir.join("apply-order").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
-    for (file, yaml) in files {
-        std::fs::write(dir.join(file), yaml.trim_start_matches("\n---\n")).expect("write");
+    for (file, objects) in files {
+        std::fs::write(dir.join(file), to_yaml(objects)).expect("write");
     }
     dir
 }
 
-fn share_doc(kind: &str, ns: &str, name: &str, field: &str, target: &str, to: &str) -> String {
-    manifest(
-        kind,
-        ns,
-        name,
-        "",
-        &format!("  {field}: {{name: {target}}}\n  workspaces: [{to}]"),
-    )
-}
-
-fn workflow_doc(ns: &str, name: &str) -> String {
-    manifest(
-        "Workflow",
-        ns,
-        name,
-        "",
-        &format!("  displayName: {name}\n  definition: [{{name: start}}]"),
-    )
+fn starting(ns: &str, name: &str) -> Builder<Workflow> {
+    workflow(ns, name).steps(&["start"])
 }
 
 /// The one grant of a share once decided (not Pending).
@@ -96,14 +81,16 @@ async fn a_creators_workflow_and_share_are_accepted_together_in_either_order() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("ao1-sales", "ao1-support");
-    let mut yaml = organization_yaml("ao1-org", &[sales, support]);
-    yaml += &member_yaml(sales, "member", "bob");
-    yaml += &member_yaml(support, "member", "carol");
+    let mut objects = organization("ao1-org", &[sales, support])
+        .and(member(sales, "member", "bob"))
+        .and(member(support, "member", "carol"));
     // Plain `kubectl apply` reads before it writes: this platform lets its members
     // read the workspace's workflows (members alone cannot, by design).
-    yaml += "\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: read-workflows\n  namespace: ao1-sales\nrules:\n- apiGroups: [sharing.workflows.dev]\n  resources: [workflows]\n  verbs: [get]\n";
-    yaml += "\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: read-workflows\n  namespace: ao1-sales\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: Role\n  name: read-workflows\nsubjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: bob\n";
-    apply_yaml(&admin, &yaml).await.expect("setup");
+    let read = rule(&["sharing.workflows.dev"], &["workflows"], &["get"]);
+    objects += role(sales, "read-workflows", vec![read]);
+    objects +=
+        role_binding(sales, "read-workflows", role_ref("Role", "read-workflows")).user("bob");
+    apply(&admin, &objects).await.expect("setup");
 
     let ways: [(&str, &[&str]); 3] = [
         ("ssa", &["apply", "--server-side"]),
@@ -121,11 +108,16 @@ async fn a_creators_workflow_and_share_are_accepted_together_in_either_order() {
                     "object-first"
                 }
             );
-            let share = share_doc("WorkflowShare", sales, &name, "workflowRef", &name, support);
+            let shared = Objects::of(
+                share(sales, &name)
+                    .workflow(&name)
+                    .to_workspaces(&[support]),
+            );
+            let object = Objects::of(starting(sales, &name));
             let (a, b) = if share_first {
-                (share, workflow_doc(sales, &name))
+                (shared, object)
             } else {
-                (workflow_doc(sales, &name), share)
+                (object, shared)
             };
             let dir = directory(cp, &name, &[("1.yaml", a), ("2.yaml", b)]);
             let (ok, out) = kubectl(cp, "bob", args, &dir);
@@ -157,10 +149,10 @@ async fn a_creators_project_and_trigger_shares_are_accepted_before_their_objects
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("ao2-sales", "ao2-support");
-    let mut yaml = organization_yaml("ao2-org", &[sales, support]);
-    yaml += &member_yaml(sales, "member", "bob");
-    yaml += &member_yaml(support, "member", "carol");
-    apply_yaml(&admin, &yaml).await.expect("setup");
+    let objects = organization("ao2-org", &[sales, support])
+        .and(member(sales, "member", "bob"))
+        .and(member(support, "member", "carol"));
+    apply(&admin, &objects).await.expect("setup");
 
     let project = directory(
         cp,
@@ -168,24 +160,15 @@ async fn a_creators_project_and_trigger_shares_are_accepted_before_their_objects
         &[
             (
                 "1-share.yaml",
-                share_doc(
-                    "ProjectShare",
-                    sales,
-                    "roadmap",
-                    "projectRef",
-                    "roadmap",
-                    support,
+                Objects::of(
+                    share(sales, "roadmap")
+                        .project("roadmap")
+                        .to_workspaces(&[support]),
                 ),
             ),
             (
                 "2-project.yaml",
-                manifest(
-                    "Project",
-                    sales,
-                    "roadmap",
-                    "",
-                    "  displayName: Feuille de route",
-                ),
+                Objects::of(project(sales, "roadmap").display_name("Feuille de route")),
             ),
         ],
     );
@@ -197,24 +180,19 @@ async fn a_creators_project_and_trigger_shares_are_accepted_before_their_objects
         &[
             (
                 "1-share.yaml",
-                share_doc(
-                    "TriggerShare",
-                    sales,
-                    "nightly",
-                    "triggerRef",
-                    "nightly",
-                    support,
+                Objects::of(
+                    share(sales, "nightly")
+                        .trigger("nightly")
+                        .to_workspaces(&[support]),
                 ),
             ),
-            ("2-workflow.yaml", workflow_doc(sales, "report")),
+            ("2-workflow.yaml", Objects::of(starting(sales, "report"))),
             (
                 "3-trigger.yaml",
-                manifest(
-                    "Trigger",
-                    sales,
-                    "nightly",
-                    "",
-                    "  type: Schedule\n  workflowRef: {kind: Workflow, name: report}\n  schedule: {cron: '0 3 * * *'}",
+                Objects::of(
+                    trigger(sales, "nightly")
+                        .workflow("report")
+                        .schedule("0 3 * * *"),
                 ),
             ),
         ],
@@ -243,28 +221,27 @@ async fn only_the_creator_gains_from_a_share_made_before_the_object() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("ao3-sales", "ao3-support");
-    let mut yaml = organization_yaml("ao3-org", &[sales, support]);
-    yaml += &member_yaml(sales, "member", "bob");
-    yaml += &member_yaml(sales, "member", "grace");
-    yaml += &member_yaml(support, "member", "carol");
-    apply_yaml(&admin, &yaml).await.expect("setup");
+    let objects = organization("ao3-org", &[sales, support])
+        .and(member(sales, "member", "bob"))
+        .and(member(sales, "member", "grace"))
+        .and(member(support, "member", "carol"));
+    apply(&admin, &objects).await.expect("setup");
     let bob = cp.as_user("bob").await;
     let grace = cp.as_user("grace").await;
     let carol = cp.as_user("carol").await;
     let as_grace: Api<WorkflowShare> = Api::namespaced(grace.clone(), sales);
     let as_bob: Api<WorkflowShare> = Api::namespaced(bob.clone(), sales);
     let by_admin: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
-    let share = |name: &str, target: &str| -> WorkflowShare {
-        serde_yaml::from_str(
-            share_doc("WorkflowShare", sales, name, "workflowRef", target, support)
-                .trim_start_matches("\n---\n"),
-        )
-        .expect("share")
+    let share_of = |name: &str, target: &str| -> WorkflowShare {
+        share(sales, name)
+            .workflow(target)
+            .to_workspaces(&[support])
+            .build()
     };
 
     // Once bob's workflow reports who made it, the API server knows it exists:
     // grace, who may not share it, is refused at once.
-    apply_yaml(&bob, &workflow_doc(sales, "guarded"))
+    apply(&bob, &starting(sales, "guarded"))
         .await
         .expect("bob's workflow");
     let workflows: Api<Workflow> = Api::namespaced(admin.clone(), sales);
@@ -279,7 +256,10 @@ async fn only_the_creator_gains_from_a_share_made_before_the_object() {
     })
     .await;
     let refused = as_grace
-        .create(&PostParams::default(), &share("grace-guarded", "guarded"))
+        .create(
+            &PostParams::default(),
+            &share_of("grace-guarded", "guarded"),
+        )
         .await
         .expect_err("grace may not share bob's workflow");
     assert!(
@@ -292,10 +272,10 @@ async fn only_the_creator_gains_from_a_share_made_before_the_object() {
     // grace shares a name before bob makes it: accepted, and decided by the
     // controller once it exists. Nothing reaches support.
     as_grace
-        .create(&PostParams::default(), &share("grace-early", "not-yet"))
+        .create(&PostParams::default(), &share_of("grace-early", "not-yet"))
         .await
         .expect("a share of what does not exist yet is accepted");
-    apply_yaml(&bob, &workflow_doc(sales, "not-yet"))
+    apply(&bob, &starting(sales, "not-yet"))
         .await
         .expect("bob's workflow");
     let (state, reason) = eventually("grace's early share decided", WAIT, || async {
@@ -313,7 +293,7 @@ async fn only_the_creator_gains_from_a_share_made_before_the_object() {
 
     // bob's share made before his workflow: grace can neither change nor delete it.
     as_bob
-        .create(&PostParams::default(), &share("bob-early", "later"))
+        .create(&PostParams::default(), &share_of("bob-early", "later"))
         .await
         .expect("bob's share of what he is about to make");
     let widened = as_grace
@@ -326,7 +306,7 @@ async fn only_the_creator_gains_from_a_share_made_before_the_object() {
     assert!(widened.is_err(), "grace changed bob's share: {widened:?}");
     let deleted = as_grace.delete("bob-early", &DeleteParams::default()).await;
     assert!(deleted.is_err(), "grace deleted bob's share");
-    apply_yaml(&bob, &workflow_doc(sales, "later"))
+    apply(&bob, &starting(sales, "later"))
         .await
         .expect("bob's workflow");
     let (state, _) = eventually("bob's early share decided", WAIT, || async {

@@ -108,16 +108,14 @@ async fn health_follows_what_the_controller_writes() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("ah-sales", "ah-support");
-    let mut yaml = organization_yaml("ah-org", &[sales, support]);
-    yaml += &manifest("Workflow", sales, "plan", "", "  displayName: plan");
-    yaml += &manifest(
-        "WorkflowShare",
-        sales,
-        "plan",
-        "",
-        "  workflowRef: {name: plan}\n  workspaces: [ah-support, ah-nowhere]",
-    );
-    apply_yaml(&admin, &yaml).await.expect("share");
+    let objects = organization("ah-org", &[sales, support])
+        .and(workflow(sales, "plan"))
+        .and(
+            share(sales, "plan")
+                .workflow("plan")
+                .to_workspaces(&["ah-support", "ah-nowhere"]),
+        );
+    apply(&admin, &objects).await.expect("share");
     let shares: Api<workflow_share::resources::WorkflowShare> =
         Api::namespaced(admin.clone(), sales);
     let live = |name: &'static str| {
@@ -130,7 +128,7 @@ async fn health_follows_what_the_controller_writes() {
         (status == "Progressing" && message.starts_with("TargetsPending")).then_some(())
     })
     .await;
-    apply_yaml(&admin, &organization_yaml("ah-org", &["ah-nowhere"]))
+    apply(&admin, &organization("ah-org", &["ah-nowhere"]))
         .await
         .expect("namespace appears");
     eventually("healthy", WAIT, || async {

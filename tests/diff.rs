@@ -6,6 +6,7 @@ mod support;
 use std::process::Command;
 
 use support::*;
+use workflow_share::resources::WorkflowShare;
 
 fn diff(
     cp: &ControlPlane,
@@ -29,32 +30,23 @@ fn diff(
     )
 }
 
-fn share(workspaces: &str, people: &str) -> String {
-    manifest(
-        "WorkflowShare",
-        "df-sales",
-        "forecast",
-        "",
-        &format!("  workflowRef: {{name: forecast}}\n  workspaces: [{workspaces}]\n{people}"),
-    )
+fn forecast_to(workspace: &str, users: &[&str]) -> Builder<WorkflowShare> {
+    share("df-sales", "forecast")
+        .workflow("forecast")
+        .to_workspaces(&[workspace])
+        .to_users(users)
 }
 
 #[tokio::test]
 async fn diff_shows_what_a_share_change_grants_keeps_and_removes() {
     let cp = control_plane();
     let admin = cp.admin().await;
-    let mut yaml = organization_yaml("df-org", &["df-sales", "df-support", "df-finance"]);
-    yaml += &member_yaml("df-support", "member", "dave");
-    yaml += &member_yaml("df-finance", "member", "Zoë");
-    yaml += &manifest(
-        "Workflow",
-        "df-sales",
-        "forecast",
-        "",
-        "  displayName: Forecast",
-    );
-    yaml += &share("df-support", "  people: {users: [Zoë]}");
-    apply_yaml(&admin, &yaml).await.expect("live share");
+    let objects = organization("df-org", &["df-sales", "df-support", "df-finance"])
+        .and(member("df-support", "member", "dave"))
+        .and(member("df-finance", "member", "Zoë"))
+        .and(workflow("df-sales", "forecast").display_name("Forecast"))
+        .and(forecast_to("df-support", &["Zoë"]));
+    apply(&admin, &objects).await.expect("live share");
     eventually("granted", WAIT, || async {
         entry_exists(&admin, "df-support", "df-sales.forecast")
             .await
@@ -65,7 +57,7 @@ async fn diff_shows_what_a_share_change_grants_keeps_and_removes() {
     let file = dir.path().join("share.yaml");
 
     // Moving the share from support to finance and dropping Zoë.
-    std::fs::write(&file, share("df-finance", "")).expect("write");
+    std::fs::write(&file, to_yaml(&forecast_to("df-finance", &[]))).expect("write");
     let (code, out, err) = diff(cp, "admin", &file, false);
     assert_eq!(code, 1, "changes: {out}{err}");
     assert!(
@@ -98,7 +90,7 @@ async fn diff_shows_what_a_share_change_grants_keeps_and_removes() {
     );
 
     // The same as live: nothing changes.
-    std::fs::write(&file, share("df-support", "  people: {users: [Zoë]}")).expect("write");
+    std::fs::write(&file, to_yaml(&forecast_to("df-support", &["Zoë"]))).expect("write");
     let (code, out, _) = diff(cp, "admin", &file, false);
     assert_eq!(code, 0, "{out}");
     assert!(

@@ -16,7 +16,9 @@ use futures::future::join_all;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 use support::*;
-use workflow_share::resources::{RunPhase, SharedWorkflow, Trigger, Workflow, WorkflowClone};
+use workflow_share::resources::{
+    RunPhase, RunnableKind, SharedWorkflow, Trigger, Workflow, WorkflowClone,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Grant {
@@ -142,18 +144,12 @@ impl Row {
     }
 
     /// The workflow as the actor runs or fires it: kind and name.
-    fn runnable(&self, grant: Grant) -> (&'static str, String) {
+    fn runnable(&self, grant: Grant) -> (RunnableKind, String) {
         match grant {
-            Grant::Workspace | Grant::Organization => ("SharedWorkflow", self.entry()),
-            _ => ("Workflow", "wf".to_string()),
+            Grant::Workspace | Grant::Organization => (RunnableKind::SharedWorkflow, self.entry()),
+            _ => (RunnableKind::Workflow, "wf".to_string()),
         }
     }
-}
-
-fn group_binding_yaml(namespace: &str, role: &str, group: &str) -> String {
-    format!(
-        "\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: {role}-{group}\n  namespace: {namespace}\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: workflow-share-{role}\nsubjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: Group\n  name: {group}\n"
-    )
 }
 
 fn forbidden(e: &kube::Error) -> bool {
@@ -178,14 +174,8 @@ async fn run(
 ) -> Outcome {
     let (kind, workflow) = row.runnable(grant);
     let ns = row.home(grant);
-    let doc = manifest(
-        "WorkflowRun",
-        ns,
-        name,
-        "",
-        &format!("  workflowRef: {{kind: {kind}, name: '{workflow}'}}"),
-    );
-    if let Err(e) = apply_yaml(actor, &doc).await {
+    let request = workflow_run(ns, name).runnable(kind, &workflow);
+    if let Err(e) = apply(actor, &request).await {
         return if forbidden(&e) {
             Outcome::Refused("403".into())
         } else {
@@ -200,17 +190,8 @@ async fn run(
 }
 
 async fn clone(admin: &kube::Client, actor: &kube::Client, row: &Row) -> Outcome {
-    let doc = manifest(
-        "WorkflowClone",
-        &row.rcp,
-        "after",
-        "",
-        &format!(
-            "  sharedWorkflowRef: {{name: '{}'}}\n  targetName: copy",
-            row.entry()
-        ),
-    );
-    if let Err(e) = apply_yaml(actor, &doc).await {
+    let request = workflow_clone(&row.rcp, "after", &row.entry(), "copy");
+    if let Err(e) = apply(actor, &request).await {
         return Outcome::Refused(if forbidden(&e) {
             "403".into()
         } else {
@@ -262,27 +243,20 @@ async fn fire(admin: &kube::Client, row: &Row, grant: Grant, after: jiff::Timest
 async fn row(cp: &ControlPlane, i: usize, grant: Grant, end: End) -> Vec<(Use, Outcome)> {
     let admin = cp.admin().await;
     let row = Row::new(i);
-    let mut yaml = organization_yaml(&row.org, &[&row.own, &row.rcp]);
+    let mut org = organization(&row.org, &[&row.own, &row.rcp]);
     if grant == Grant::AuditView {
-        yaml = yaml.replace(
-            "  deidentificationDefault: true\n",
-            &format!(
-                "  deidentificationDefault: true\n  auditors: [{{kind: User, name: {}}}]\n",
-                row.actor
-            ),
-        );
+        org = org.auditor(&row.actor);
     }
-    yaml += &member_yaml(&row.own, "member", &row.creator);
-    yaml += &member_yaml(&row.own, "member", "other");
+    let mut objects = org
+        .and(member(&row.own, "member", &row.creator))
+        .and(member(&row.own, "member", "other"));
     match grant {
-        Grant::Workspace | Grant::Organization => {
-            yaml += &member_yaml(&row.rcp, "owner", &row.actor)
-        }
-        Grant::People => yaml += &member_yaml(&row.own, "member", &row.actor),
-        Grant::Group => yaml += &group_binding_yaml(&row.own, "member", &row.group),
+        Grant::Workspace | Grant::Organization => objects += member(&row.rcp, "owner", &row.actor),
+        Grant::People => objects += member(&row.own, "member", &row.actor),
+        Grant::Group => objects += group_member(&row.own, "member", &row.group),
         Grant::AuditView | Grant::Creator => {}
     }
-    apply_yaml(&admin, &yaml).await.expect("organization");
+    apply(&admin, &objects).await.expect("organization");
 
     let creator = cp.impersonating(&row.creator, &[]).await;
     let actor = match grant {
@@ -290,38 +264,25 @@ async fn row(cp: &ControlPlane, i: usize, grant: Grant, end: End) -> Vec<(Use, O
         Grant::Group => cp.impersonating(&row.actor, &[&row.group]).await,
         _ => cp.impersonating(&row.actor, &[]).await,
     };
-    apply_yaml(
-        &creator,
-        &manifest("Workflow", &row.own, "wf", "", "  displayName: Matrix"),
-    )
-    .await
-    .expect("workflow");
+    apply(&creator, &workflow(&row.own, "wf").display_name("Matrix"))
+        .await
+        .expect("workflow");
     eventually("the creator may share", WAIT, || async {
         can_i(&creator, "share", G, "workflows", &row.own, Some("wf"))
             .await
             .then_some(())
     })
     .await;
-    let scope = match grant {
-        Grant::Workspace => Some(format!("  workspaces: [{}]", row.rcp)),
-        Grant::Organization => Some("  entireOrganization: true".to_string()),
-        Grant::People => Some(format!("  people: {{users: [{}]}}", row.actor)),
-        Grant::Group => Some(format!("  people: {{groups: [{}]}}", row.group)),
+    let wf_share = share(&row.own, "share").workflow("wf");
+    let shared = match grant {
+        Grant::Workspace => Some(wf_share.to_workspaces(&[&row.rcp])),
+        Grant::Organization => Some(wf_share.entire_organization()),
+        Grant::People => Some(wf_share.to_users(&[&row.actor])),
+        Grant::Group => Some(wf_share.to_groups(&[&row.group])),
         Grant::AuditView | Grant::Creator => None,
     };
-    if let Some(scope) = &scope {
-        apply_yaml(
-            &creator,
-            &manifest(
-                "WorkflowShare",
-                &row.own,
-                "share",
-                "",
-                &format!("  workflowRef: {{name: wf}}\n{scope}"),
-            ),
-        )
-        .await
-        .expect("share");
+    if let Some(shared) = &shared {
+        apply(&creator, shared).await.expect("share");
     }
 
     // Used for real before the end.
@@ -351,20 +312,10 @@ async fn row(cp: &ControlPlane, i: usize, grant: Grant, end: End) -> Vec<(Use, O
             "{grant:?}: the run before the end: {before}"
         );
         let (kind, workflow) = row.runnable(grant);
-        apply_yaml(
-            &actor,
-            &manifest(
-                "Trigger",
-                &home,
-                "every-minute",
-                "",
-                &format!(
-                    "  type: Schedule\n  workflowRef: {{kind: {kind}, name: '{workflow}'}}\n  schedule: {{cron: '* * * * *'}}"
-                ),
-            ),
-        )
-        .await
-        .expect("trigger");
+        let every_minute = trigger(&home, "every-minute")
+            .runnable(kind, &workflow)
+            .schedule("* * * * *");
+        apply(&actor, &every_minute).await.expect("trigger");
     }
 
     // The end.
@@ -447,15 +398,9 @@ async fn row(cp: &ControlPlane, i: usize, grant: Grant, end: End) -> Vec<(Use, O
             // deletion protection cannot see), then made again by someone else.
             delete_before_the_share_is_recorded(&admin, &creator, &row.own, "wf").await;
             let other = cp.impersonating("other", &[]).await;
-            apply_yaml(
+            apply(
                 &other,
-                &manifest(
-                    "Workflow",
-                    &row.own,
-                    "wf",
-                    "",
-                    "  displayName: Someone else's",
-                ),
+                &workflow(&row.own, "wf").display_name("Someone else's"),
             )
             .await
             .expect("made again by someone else");

@@ -40,7 +40,7 @@ struct Org {
     workflows: Vec<String>,
 }
 
-async fn organization(
+async fn populated_organization(
     admin: &kube::Client,
     prefix: &str,
     recipients: usize,
@@ -50,15 +50,15 @@ async fn organization(
     let recipients: Vec<String> = (0..recipients).map(|i| format!("{prefix}-ws{i}")).collect();
     let mut names: Vec<&str> = vec![src.as_str()];
     names.extend(recipients.iter().map(String::as_str));
-    let mut yaml = organization_yaml(&format!("{prefix}-org"), &names);
+    let mut objects = Objects::of(organization(&format!("{prefix}-org"), &names));
     for (i, ws) in recipients.iter().enumerate() {
-        yaml += &member_yaml(ws, "manager", &format!("{prefix}-manager-{i}"));
+        objects += member(ws, "manager", &format!("{prefix}-manager-{i}"));
     }
     let workflows: Vec<String> = (0..workflows).map(|i| format!("wf-{i}")).collect();
     for wf in &workflows {
-        yaml += &manifest("Workflow", &src, wf, "", &format!("  displayName: {wf}"));
+        objects += workflow(&src, wf);
     }
-    apply_yaml(admin, &yaml).await.expect("organization");
+    apply(admin, &objects).await.expect("organization");
     Org {
         src,
         recipients,
@@ -66,19 +66,12 @@ async fn organization(
     }
 }
 
-fn org_wide_shares(org: &Org) -> String {
-    org.workflows
-        .iter()
-        .map(|wf| {
-            manifest(
-                "WorkflowShare",
-                &org.src,
-                wf,
-                "",
-                &format!("  workflowRef: {{name: {wf}}}\n  entireOrganization: true"),
-            )
-        })
-        .collect()
+fn org_wide_shares(org: &Org) -> Objects {
+    let mut shares = Objects::default();
+    for wf in &org.workflows {
+        shares += share(&org.src, wf).workflow(wf).entire_organization();
+    }
+    shares
 }
 
 /// Library entries of `org`'s workflows, as (workspace, name), sorted.
@@ -220,12 +213,10 @@ async fn sigkill_at_twenty_moments_leaves_the_exact_state() {
         .unwrap_or(20_261_123);
     println!("seed {seed} (FAULT_SEED={seed} replays it)");
     let mut rng = Seeded(seed);
-    let org = organization(&admin, "fk", 8, 20).await;
+    let org = populated_organization(&admin, "fk", 8, 20).await;
     let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), &org.src);
 
-    apply_yaml(&admin, &org_wide_shares(&org))
-        .await
-        .expect("shares");
+    apply(&admin, &org_wide_shares(&org)).await.expect("shares");
     kill_at_random_moments(cp, &mut rng, 10).await;
     eventually("every grant after 10 kills", CONVERGE, || async {
         all_granted(&admin, &org).await.then_some(())
@@ -277,10 +268,8 @@ async fn the_controller_rides_out_api_server_and_etcd_restarts() {
     let pid = std::fs::read_to_string(cp.dir.join("controller.pid")).expect("pid");
     for (component, prefix) in [("apiserver", "fa"), ("etcd", "fe")] {
         let admin = cp.admin().await;
-        let org = organization(&admin, prefix, 6, 15).await;
-        apply_yaml(&admin, &org_wide_shares(&org))
-            .await
-            .expect("shares");
+        let org = populated_organization(&admin, prefix, 6, 15).await;
+        apply(&admin, &org_wide_shares(&org)).await.expect("shares");
         tokio::time::sleep(Duration::from_millis(300)).await;
         let status = std::process::Command::new(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hack/controlplane/restart.sh"),
@@ -318,16 +307,12 @@ async fn concurrent_writers_end_at_the_last_spec() {
     let _serial = SERIAL.lock().await;
     let cp = control_plane();
     let admin = cp.admin().await;
-    let org = organization(&admin, "fw", 6, 1).await;
-    apply_yaml(
+    let org = populated_organization(&admin, "fw", 6, 1).await;
+    apply(
         &admin,
-        &manifest(
-            "WorkflowShare",
-            &org.src,
-            "wf-0",
-            "",
-            "  workflowRef: {name: wf-0}\n  workspaces: [fw-ws0]",
-        ),
+        &share(&org.src, "wf-0")
+            .workflow("wf-0")
+            .to_workspaces(&["fw-ws0"]),
     )
     .await
     .expect("share");

@@ -31,6 +31,14 @@ fn case(what: &str, who: &'static str, yaml: String, expect: &'static str) -> Ca
     }
 }
 
+/// One YAML document of one of our kinds; `metadata_extra` and `spec` are
+/// pre-indented YAML lines.
+fn manifest(kind: &str, ns: &str, name: &str, metadata_extra: &str, spec: &str) -> String {
+    format!(
+        "\n---\napiVersion: {G}/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: {ns}\n{metadata_extra}spec:\n{spec}\n"
+    )
+}
+
 fn share(name: &str, spec: &str) -> String {
     manifest("WorkflowShare", SALES, name, "", spec)
 }
@@ -135,7 +143,7 @@ fn corpus() -> Vec<Case> {
         case("a namespace admin forging a grant RoleBinding", "erin", labelled_rbac("RoleBinding", "workflow-share.h55", "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: hx-rbac-admin}\nsubjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: erin}]\n"), "only workflow-share creates objects managed by workflow-share"),
         case("a namespace admin forging a grant Role", "erin", labelled_rbac("Role", "workflow-share.h56", "rules: [{apiGroups: [''], resources: [configmaps], verbs: [get]}]\n"), "only workflow-share creates objects managed by workflow-share"),
         case("a namespace admin marking her RoleBinding as the controller's", "erin", labelled_rbac("RoleBinding", "erins", "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: hx-rbac-admin}\nsubjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: erin}]\n"), "only workflow-share creates objects managed by workflow-share"),
-        case("a member binding herself to the owner role", "bob", member_yaml(SALES, "owner", "bob"), "forbidden"),
+        case("a member binding herself to the owner role", "bob", to_yaml(&member(SALES, "owner", "bob")), "forbidden"),
         // Namespaces.
         case("a member joining a namespace to the organization", "bob", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: hx-wannabe\n  labels: {sharing.workflows.dev/organization: hx-org}\n".to_string(), "forbidden"),
         case("a namespace editor joining without the join right", "dave", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: hx-wannabe\n  labels: {sharing.workflows.dev/organization: hx-org}\n".to_string(), "join"),
@@ -170,26 +178,45 @@ async fn exists(client: &kube::Client, yaml: &str) -> bool {
 async fn hostile_manifests_are_refused_naming_the_field_and_nothing_is_applied() {
     let cp = control_plane();
     let admin = cp.admin().await;
-    let mut setup = organization_yaml("hx-org", &[SALES, SUPPORT]);
-    setup += &organization_yaml("hx-other", &["hx-foreign"]);
-    setup += &member_yaml(SALES, "owner", "alice");
-    setup += &member_yaml(SALES, "member", "bob");
-    setup += &member_yaml(SUPPORT, "manager", "carol");
+    let mut setup = support::organization("hx-org", &[SALES, SUPPORT])
+        .and(support::organization("hx-other", &["hx-foreign"]))
+        .and(member(SALES, "owner", "alice"))
+        .and(member(SALES, "member", "bob"))
+        .and(member(SUPPORT, "manager", "carol"));
     // erin administers RBAC in hx-sales, and dave may edit namespaces but holds no
     // right to join an organization.
-    setup += "\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: hx-rbac-admin\n  namespace: hx-sales\nrules: [{apiGroups: [rbac.authorization.k8s.io], resources: [roles, rolebindings], verbs: ['*']}, {apiGroups: [''], resources: [configmaps], verbs: [get]}]\n";
-    setup += "\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: erin-admin\n  namespace: hx-sales\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: hx-rbac-admin}\nsubjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: erin}]\n";
-    setup += "\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: hx-namespace-editor\nrules: [{apiGroups: [''], resources: [namespaces], verbs: [get, create, patch, update]}]\n";
-    setup += "\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: hx-namespace-editor\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: hx-namespace-editor}\nsubjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: dave}]\n";
-    apply_yaml(&admin, &setup).await.expect("setup");
+    let rbac_admin = vec![
+        rule(
+            &["rbac.authorization.k8s.io"],
+            &["roles", "rolebindings"],
+            &["*"],
+        ),
+        rule(&[""], &["configmaps"], &["get"]),
+    ];
+    setup += role(SALES, "hx-rbac-admin", rbac_admin);
+    setup += role_binding(SALES, "erin-admin", role_ref("Role", "hx-rbac-admin")).user("erin");
+    let namespace_editor = rule(
+        &[""],
+        &["namespaces"],
+        &["get", "create", "patch", "update"],
+    );
+    setup += cluster_role("hx-namespace-editor", vec![namespace_editor]);
+    setup += cluster_role_binding("hx-namespace-editor", "hx-namespace-editor").user("dave");
+    apply(&admin, &setup).await.expect("setup");
     let alice = cp.as_user("alice").await;
     let bob = cp.as_user("bob").await;
-    apply_yaml(&alice, &workflow("base", "  displayName: Base"))
-        .await
-        .expect("alice's workflow");
-    apply_yaml(&bob, &workflow("bobs", "  displayName: Bob's"))
-        .await
-        .expect("bob's workflow");
+    apply(
+        &alice,
+        &support::workflow(SALES, "base").display_name("Base"),
+    )
+    .await
+    .expect("alice's workflow");
+    apply(
+        &bob,
+        &support::workflow(SALES, "bobs").display_name("Bob's"),
+    )
+    .await
+    .expect("bob's workflow");
     until_known::<workflow_share::resources::Workflow>(&admin, SALES, "base").await;
     eventually("alice may share base", WAIT, || async {
         can_i(&alice, "share", G, "workflows", SALES, Some("base"))
@@ -197,12 +224,11 @@ async fn hostile_manifests_are_refused_naming_the_field_and_nothing_is_applied()
             .then_some(())
     })
     .await;
-    apply_yaml(
+    apply(
         &alice,
-        &share(
-            "shared",
-            "  workflowRef: {name: base}\n  workspaces: [hx-support]",
-        ),
+        &support::share(SALES, "shared")
+            .workflow("base")
+            .to_workspaces(&[SUPPORT]),
     )
     .await
     .expect("alice shares base");
@@ -265,28 +291,24 @@ async fn accepted_but_hostile_input_is_reported_and_grants_nothing() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("hy-sales", "hy-support");
-    let mut setup = organization_yaml("hy-org", &[sales, support, "hy-legal"]);
-    setup += &organization_yaml("hy-other", &["hy-foreign"]);
-    setup += "\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: hy-plain\n";
-    setup += &member_yaml(sales, "owner", "alice");
-    setup += &member_yaml(sales, "member", "bob");
-    setup += &member_yaml(sales, "member", "dave");
-    // People are reached within the organization: frank works in its legal workspace.
-    setup += &member_yaml("hy-legal", "member", "frank");
-    apply_yaml(&admin, &setup).await.expect("setup");
+    let setup = support::organization("hy-org", &[sales, support, "hy-legal"])
+        .and(support::organization("hy-other", &["hy-foreign"]))
+        .and(namespace("hy-plain"))
+        .and(member(sales, "owner", "alice"))
+        .and(member(sales, "member", "bob"))
+        .and(member(sales, "member", "dave"))
+        // People are reached within the organization: frank works in its legal workspace.
+        .and(member("hy-legal", "member", "frank"));
+    apply(&admin, &setup).await.expect("setup");
     let alice = cp.as_user("alice").await;
     let bob = cp.as_user("bob").await;
 
     // A creator stamp forged in the manifest is replaced by the real requester.
-    apply_yaml(
+    apply(
         &bob,
-        &manifest(
-            "Workflow",
-            sales,
-            "forged",
-            "  annotations: {sharing.workflows.dev/created-by: alice}\n",
-            "  displayName: Forged",
-        ),
+        &support::workflow(sales, "forged")
+            .display_name("Forged")
+            .annotation("sharing.workflows.dev/created-by", "alice"),
     )
     .await
     .expect("bob's workflow");
@@ -312,15 +334,11 @@ async fn accepted_but_hostile_input_is_reported_and_grants_nothing() {
 
     // A run-as forged in a run is replaced by the requester.
     let dave = cp.as_user("dave").await;
-    apply_yaml(
+    apply(
         &dave,
-        &manifest(
-            "WorkflowRun",
-            sales,
-            "as-alice",
-            "",
-            "  workflowRef: {kind: Workflow, name: forged}\n  runAs: alice",
-        ),
+        &workflow_run(sales, "as-alice")
+            .workflow("forged")
+            .run_as("alice"),
     )
     .await
     .expect("dave's run");
@@ -331,9 +349,9 @@ async fn accepted_but_hostile_input_is_reported_and_grants_nothing() {
     assert_eq!(ran.spec.run_as, "dave");
 
     // Targets outside the organization: reported per target, granted nothing.
-    apply_yaml(
+    apply(
         &alice,
-        &manifest("Workflow", sales, "plan", "", "  displayName: Plan"),
+        &support::workflow(sales, "plan").display_name("Plan"),
     )
     .await
     .expect("alice's workflow");
@@ -343,15 +361,11 @@ async fn accepted_but_hostile_input_is_reported_and_grants_nothing() {
             .then_some(())
     })
     .await;
-    apply_yaml(
+    apply(
         &alice,
-        &manifest(
-            "WorkflowShare",
-            sales,
-            "plan",
-            "",
-            "  workflowRef: {name: plan}\n  workspaces: [hy-foreign, hy-plain, hy-missing, hy-support]",
-        ),
+        &support::share(sales, "plan")
+            .workflow("plan")
+            .to_workspaces(&["hy-foreign", "hy-plain", "hy-missing", "hy-support"]),
     )
     .await
     .expect("share");
@@ -386,28 +400,20 @@ async fn accepted_but_hostile_input_is_reported_and_grants_nothing() {
     // Confused deputy: a member cannot reach, through a share, what he may not share.
     // bob shares alice's workflow: refused (admission); and his own share of his own
     // workflow grants only that workflow.
-    let err = apply_yaml(
+    let err = apply(
         &bob,
-        &manifest(
-            "WorkflowShare",
-            sales,
-            "steal",
-            "",
-            "  workflowRef: {name: plan}\n  people: {users: [frank]}",
-        ),
+        &support::share(sales, "steal")
+            .workflow("plan")
+            .to_users(&["frank"]),
     )
     .await
     .expect_err("bob may not share plan");
     assert!(err.to_string().contains("may not share"), "{err}");
-    apply_yaml(
+    apply(
         &bob,
-        &manifest(
-            "WorkflowShare",
-            sales,
-            "forged",
-            "",
-            "  workflowRef: {name: forged}\n  people: {users: [frank]}",
-        ),
+        &support::share(sales, "forged")
+            .workflow("forged")
+            .to_users(&["frank"]),
     )
     .await
     .expect("bob shares his own");

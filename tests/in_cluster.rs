@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::policy::v1::Eviction;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 use support::built_tool;
 
@@ -347,9 +349,15 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
         },
     );
     let evict = |pod: &str| -> Output {
-        let body = format!(
-            r#"{{"apiVersion":"policy/v1","kind":"Eviction","metadata":{{"name":"{pod}","namespace":"{NS}"}}}}"#
-        );
+        let eviction = Eviction {
+            metadata: ObjectMeta {
+                name: Some(pod.into()),
+                namespace: Some(NS.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let body = serde_json::to_string(&eviction).expect("json");
         let path = dir.join(format!("eviction-{pod}.json"));
         std::fs::write(&path, body).expect("write");
         cluster

@@ -52,38 +52,22 @@ async fn our_objects_read_as_current_in_progress_or_failed() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("ks-sales", "ks-support");
-    let mut yaml = organization_yaml("ks-org", &[sales, support]);
-    yaml += &organization_yaml("ks-other", &["ks-elsewhere"]);
-    yaml += &manifest("Workflow", sales, "plan", "", "  displayName: plan");
-    for (name, targets) in [
+    let mut objects = organization("ks-org", &[sales, support])
+        .and(organization("ks-other", &["ks-elsewhere"]))
+        .and(workflow(sales, "plan"));
+    for (name, target) in [
         ("good", "ks-support"),
         ("waits", "ks-later"),
         ("bad", "ks-elsewhere"),
     ] {
-        yaml += &manifest(
-            "WorkflowShare",
-            sales,
-            name,
-            "",
-            &format!("  workflowRef: {{name: plan}}\n  workspaces: [{targets}]"),
-        );
+        objects += share(sales, name).workflow("plan").to_workspaces(&[target]);
     }
     // A schedule of the right shape that cron cannot use (minute 61).
-    yaml += &manifest(
-        "Trigger",
-        sales,
-        "broken",
-        "",
-        "  type: Schedule\n  workflowRef: {kind: Workflow, name: plan}\n  schedule: {cron: '61 * * * *'}",
-    );
-    yaml += &manifest(
-        "WorkflowRun",
-        sales,
-        "nothing",
-        "",
-        "  workflowRef: {kind: Workflow, name: does-not-exist}",
-    );
-    apply_yaml(&admin, &yaml).await.expect("objects");
+    objects += trigger(sales, "broken")
+        .workflow("plan")
+        .schedule("61 * * * *");
+    objects += workflow_run(sales, "nothing").workflow("does-not-exist");
+    apply(&admin, &objects).await.expect("objects");
 
     let expect = [
         ("good", "Current"),

@@ -36,16 +36,14 @@ async fn one_replica_leads_the_other_takes_over_when_it_dies_or_steps_down() {
     assert!(ready(standby_port), "a standby replica is ready");
     assert!(!leads(standby_port), "and idle");
 
-    let mut yaml = organization_yaml("le-org", &["le-sales", "le-support"]);
-    yaml += &manifest("Workflow", "le-sales", "plan", "", "  displayName: plan");
-    yaml += &manifest(
-        "WorkflowShare",
-        "le-sales",
-        "plan",
-        "",
-        "  workflowRef: {name: plan}\n  workspaces: [le-support]",
-    );
-    apply_yaml(&admin, &yaml).await.expect("share");
+    let objects = organization("le-org", &["le-sales", "le-support"])
+        .and(workflow("le-sales", "plan"))
+        .and(
+            share("le-sales", "plan")
+                .workflow("plan")
+                .to_workspaces(&["le-support"]),
+        );
+    apply(&admin, &objects).await.expect("share");
     eventually("granted by the leader", WAIT, || async {
         entry_exists(&admin, "le-support", "le-sales.plan")
             .await
@@ -96,15 +94,12 @@ async fn one_replica_leads_the_other_takes_over_when_it_dies_or_steps_down() {
         0,
         "the new leader rewrote converged state"
     );
-    let mut more = manifest("Workflow", "le-sales", "more", "", "  displayName: more");
-    more += &manifest(
-        "WorkflowShare",
-        "le-sales",
-        "more",
-        "",
-        "  workflowRef: {name: more}\n  workspaces: [le-support]",
+    let more = workflow("le-sales", "more").and(
+        share("le-sales", "more")
+            .workflow("more")
+            .to_workspaces(&["le-support"]),
     );
-    apply_yaml(&admin, &more).await.expect("another share");
+    apply(&admin, &more).await.expect("another share");
     eventually("the new leader converges", WAIT, || async {
         entry_exists(&admin, "le-support", "le-sales.more")
             .await

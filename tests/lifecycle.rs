@@ -17,19 +17,14 @@ use workflow_share::resources::{GrantState, GrantVia, SharedWorkflow, Workflow, 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const G: &str = "sharing.workflows.dev";
 
-fn workflow_doc(ns: &str, name: &str, deidentified: bool) -> String {
-    let spec = format!("  displayName: {name}\n  deidentification: {{enabled: {deidentified}}}");
-    manifest("Workflow", ns, name, "", &spec)
+/// A de-identified workflow.
+fn deidentified(ns: &str, name: &str) -> Builder<Workflow> {
+    workflow(ns, name).deidentified(true)
 }
 
-fn share_doc(ns: &str, name: &str, body: &str) -> String {
-    manifest(
-        "WorkflowShare",
-        ns,
-        name,
-        "",
-        &format!("  workflowRef: {{name: {name}}}\n{body}"),
-    )
+/// A share of the workflow of the same name.
+fn share_of(ns: &str, name: &str) -> Builder<WorkflowShare> {
+    share(ns, name).workflow(name)
 }
 
 async fn notifications(admin: &kube::Client, ns: &str, entry: &str) -> usize {
@@ -53,12 +48,12 @@ async fn organization_wide_shares_follow_workspaces_joining_and_leaving() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("ow-sales", "ow-support");
-    let mut yaml = organization_yaml("ow-org", &[sales, support]);
-    yaml += &workflow_doc(sales, "handbook", true);
-    yaml += &share_doc(sales, "handbook", "  entireOrganization: true");
-    yaml += &member_yaml(support, "member", "sam");
-    yaml += &member_yaml(sales, "member", "sven");
-    apply_yaml(&admin, &yaml).await.expect("apply");
+    let objects = organization("ow-org", &[sales, support])
+        .and(deidentified(sales, "handbook"))
+        .and(share_of(sales, "handbook").entire_organization())
+        .and(member(support, "member", "sam"))
+        .and(member(sales, "member", "sven"));
+    apply(&admin, &objects).await.expect("apply");
     let entry = "ow-sales.handbook";
     let wf = Some("handbook");
     let (sam, sven, lena) = (
@@ -85,15 +80,12 @@ async fn organization_wide_shares_follow_workspaces_joining_and_leaving() {
     );
 
     // A namespace created with the label joins; one labelled later joins too.
-    apply_yaml(&admin, &organization_yaml("ow-org", &["ow-new"]))
+    apply(&admin, &organization("ow-org", &["ow-new"]))
         .await
         .expect("new workspace");
-    apply_yaml(
+    apply(
         &admin,
-        &format!(
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ow-late\n{}",
-            member_yaml("ow-late", "member", "lena")
-        ),
+        &namespace("ow-late").and(member("ow-late", "member", "lena")),
     )
     .await
     .expect("plain namespace");
@@ -200,10 +192,10 @@ async fn membership_changes_update_who_may_read() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("mb-sales", "mb-support");
-    let mut yaml = organization_yaml("mb-org", &[sales, support]);
-    yaml += &workflow_doc(sales, "playbook", true);
-    yaml += &share_doc(sales, "playbook", "  workspaces: [mb-support]");
-    apply_yaml(&admin, &yaml).await.expect("apply");
+    let objects = organization("mb-org", &[sales, support])
+        .and(deidentified(sales, "playbook"))
+        .and(share_of(sales, "playbook").to_workspaces(&["mb-support"]));
+    apply(&admin, &objects).await.expect("apply");
     let carol = cp.as_user("carol").await;
     let wf = Some("playbook");
     eventually("grant in place", WAIT, || async {
@@ -216,7 +208,7 @@ async fn membership_changes_update_who_may_read() {
         !can_i(&carol, "get", G, "workflows", sales, wf).await,
         "not a member yet"
     );
-    apply_yaml(&admin, &member_yaml(support, "member", "carol"))
+    apply(&admin, &member(support, "member", "carol"))
         .await
         .expect("carol joins support");
     eventually("new member may read", WAIT, || async {
@@ -233,11 +225,11 @@ async fn archival_and_deidentification_suspend_and_restore_without_new_notificat
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("ar-sales", "ar-support");
-    let mut yaml = organization_yaml("ar-org", &[sales, support]);
-    yaml += &member_yaml(support, "member", "dave");
-    yaml += &workflow_doc(sales, "scoring", true);
-    yaml += &share_doc(sales, "scoring", "  workspaces: [ar-support]");
-    apply_yaml(&admin, &yaml).await.expect("apply");
+    let objects = organization("ar-org", &[sales, support])
+        .and(member(support, "member", "dave"))
+        .and(deidentified(sales, "scoring"))
+        .and(share_of(sales, "scoring").to_workspaces(&["ar-support"]));
+    apply(&admin, &objects).await.expect("apply");
     let entry = "ar-sales.scoring";
     let dave = cp.as_user("dave").await;
     let wf = Some("scoring");
@@ -314,20 +306,18 @@ async fn notifications_are_sent_exactly_once_across_reapply_restart_and_crashes(
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("nt-sales", "nt-support");
-    let mut yaml = organization_yaml("nt-org", &[sales, support]);
-    yaml += &workflow_doc(sales, "digest", true);
-    let share = share_doc(sales, "digest", "  workspaces: [nt-support]");
-    yaml += &share;
-    apply_yaml(&admin, &yaml).await.expect("apply");
+    let digest = share_of(sales, "digest").to_workspaces(&["nt-support"]);
+    let objects = organization("nt-org", &[sales, support])
+        .and(deidentified(sales, "digest"))
+        .and(digest.clone());
+    apply(&admin, &objects).await.expect("apply");
     let entry = "nt-sales.digest";
     eventually("notified", WAIT, || async {
         (notifications(&admin, support, entry).await == 1).then_some(())
     })
     .await;
 
-    apply_yaml(&admin, &share)
-        .await
-        .expect("re-apply unchanged");
+    apply(&admin, &digest).await.expect("re-apply unchanged");
     cp.stop_controller(false);
     cp.start_controller();
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -340,9 +330,9 @@ async fn notifications_are_sent_exactly_once_across_reapply_restart_and_crashes(
     // Crash the controller at different moments right after new grants are declared.
     for (i, delay_ms) in [0u64, 30, 80, 150, 300].into_iter().enumerate() {
         let name = format!("digest-{i}");
-        let y = workflow_doc(sales, &name, true)
-            + &share_doc(sales, &name, "  workspaces: [nt-support]");
-        apply_yaml(&admin, &y).await.expect("apply");
+        let shared =
+            deidentified(sales, &name).and(share_of(sales, &name).to_workspaces(&["nt-support"]));
+        apply(&admin, &shared).await.expect("apply");
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         cp.stop_controller(true);
         cp.start_controller();
@@ -402,15 +392,14 @@ async fn a_converged_cluster_sees_no_writes_on_resync_or_restart() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support, finance) = ("zw-sales", "zw-support", "zw-finance");
-    let mut yaml = organization_yaml("zw-org", &[sales, support, finance]);
-    yaml += &member_yaml(support, "member", "dave");
-    yaml += &workflow_doc(sales, "report", true);
-    yaml += &share_doc(
-        sales,
-        "report",
-        "  workspaces: [zw-support]\n  entireOrganization: true",
-    );
-    apply_yaml(&admin, &yaml).await.expect("apply");
+    let report = share_of(sales, "report")
+        .to_workspaces(&["zw-support"])
+        .entire_organization();
+    let objects = organization("zw-org", &[sales, support, finance])
+        .and(member(support, "member", "dave"))
+        .and(deidentified(sales, "report"))
+        .and(report.clone());
+    apply(&admin, &objects).await.expect("apply");
     let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
     eventually("converged", WAIT, || async {
         let s = shares.get("report").await.ok()?.status?;
@@ -439,16 +428,7 @@ async fn a_converged_cluster_sees_no_writes_on_resync_or_restart() {
         )
         .await
         .expect("touch namespace");
-    apply_yaml(
-        &admin,
-        &share_doc(
-            sales,
-            "report",
-            "  workspaces: [zw-support]\n  entireOrganization: true",
-        ),
-    )
-    .await
-    .expect("re-apply");
+    apply(&admin, &report).await.expect("re-apply");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         cp.controller_writes(),
@@ -463,7 +443,7 @@ async fn auditors_and_coordinators_follow_workspaces_and_the_organization_spec()
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, late) = ("au-sales", "au-late");
-    apply_yaml(&admin, &organization_yaml("au-org", &[sales]))
+    apply(&admin, &organization("au-org", &[sales]))
         .await
         .expect("organization");
     let orgs: Api<workflow_share::resources::Organization> = Api::all(admin.clone());
@@ -510,7 +490,7 @@ async fn auditors_and_coordinators_follow_workspaces_and_the_organization_spec()
     );
 
     // A workspace that joins later gets them within seconds; one that leaves loses them.
-    apply_yaml(&admin, &organization_yaml("au-org", &[late]))
+    apply(&admin, &organization("au-org", &[late]))
         .await
         .expect("join");
     eventually("granted in the joining workspace", WAIT, || async {
@@ -548,16 +528,14 @@ async fn a_controller_down_across_a_scheduled_time_fires_it_exactly_once() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let sales = "cr-sales";
-    let mut yaml = organization_yaml("cr-org", &[sales]);
-    yaml += &workflow_doc(sales, "nightly", true);
-    yaml += &manifest(
-        "Trigger",
-        sales,
-        "every-minute",
-        "",
-        "  type: Schedule\n  workflowRef: {kind: Workflow, name: nightly}\n  schedule: {cron: '* * * * *'}",
-    );
-    apply_yaml(&admin, &yaml).await.expect("trigger");
+    let objects = organization("cr-org", &[sales])
+        .and(deidentified(sales, "nightly"))
+        .and(
+            trigger(sales, "every-minute")
+                .workflow("nightly")
+                .schedule("* * * * *"),
+        );
+    apply(&admin, &objects).await.expect("trigger");
     let triggers: Api<Trigger> = Api::namespaced(admin.clone(), sales);
     let next: jiff::Timestamp = eventually("next fire known", WAIT, || async {
         triggers

@@ -18,39 +18,24 @@ async fn a_triggers_history_pruning_never_deletes_a_run_it_did_not_make() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let sales = "nd1-sales";
-    let mut yaml = organization_yaml("nd1-org", &[sales]);
-    yaml += &member_yaml(sales, "member", "alice");
-    yaml += &member_yaml(sales, "member", "bob");
-    yaml += &member_yaml(sales, "member", "grace");
-    apply_yaml(&admin, &yaml).await.expect("setup");
+    let objects = organization("nd1-org", &[sales])
+        .and(member(sales, "member", "alice"))
+        .and(member(sales, "member", "bob"))
+        .and(member(sales, "member", "grace"));
+    apply(&admin, &objects).await.expect("setup");
     let bob = cp.as_user("bob").await;
-    apply_yaml(
-        &bob,
-        &(manifest("Workflow", sales, "nightly", "", "  displayName: Nightly")
-            + &manifest(
-                "Trigger",
-                sales,
-                "every-minute",
-                "",
-                "  type: Schedule\n  workflowRef: {kind: Workflow, name: nightly}\n  schedule: {cron: '* * * * *'}\n  historyLimit: 1",
-            )),
-    )
-    .await
-    .expect("bob's trigger");
+    let nightly = workflow(sales, "nightly").display_name("Nightly").and(
+        trigger(sales, "every-minute")
+            .workflow("nightly")
+            .schedule("* * * * *")
+            .history_limit(1),
+    );
+    apply(&bob, &nightly).await.expect("bob's trigger");
     let alice = cp.as_user("alice").await;
-    apply_yaml(
-        &alice,
-        &(manifest("Workflow", sales, "mine", "", "  displayName: Mine")
-            + &manifest(
-                "WorkflowRun",
-                sales,
-                "alices-run",
-                "",
-                "  workflowRef: {kind: Workflow, name: mine}",
-            )),
-    )
-    .await
-    .expect("alice's run");
+    let mine = workflow(sales, "mine")
+        .display_name("Mine")
+        .and(workflow_run(sales, "alices-run").workflow("mine"));
+    apply(&alice, &mine).await.expect("alice's run");
 
     // grace, who may patch runs but not delete them, hands alice's run to bob's trigger.
     let triggers: Api<Trigger> = Api::namespaced(admin.clone(), sales);
@@ -119,30 +104,21 @@ async fn a_clone_never_reports_success_over_a_target_someone_else_made() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("nd2-sales", "nd2-support");
-    let mut yaml = organization_yaml("nd2-org", &[sales, support]);
-    yaml += &member_yaml(sales, "owner", "alice");
-    yaml += &member_yaml(support, "owner", "carol");
-    yaml += &member_yaml(support, "member", "dave");
-    apply_yaml(&admin, &yaml).await.expect("setup");
+    let objects = organization("nd2-org", &[sales, support])
+        .and(member(sales, "owner", "alice"))
+        .and(member(support, "owner", "carol"))
+        .and(member(support, "member", "dave"));
+    apply(&admin, &objects).await.expect("setup");
     let alice = cp.as_user("alice").await;
-    apply_yaml(
-        &alice,
-        &(manifest(
-            "Workflow",
-            sales,
-            "lead",
-            "",
-            "  displayName: Lead\n  definition: [{name: the-real-one}]",
-        ) + &manifest(
-            "WorkflowShare",
-            sales,
-            "lead",
-            "",
-            "  workflowRef: {name: lead}\n  workspaces: [nd2-support]",
-        )),
-    )
-    .await
-    .expect("alice shares");
+    let lead = workflow(sales, "lead")
+        .display_name("Lead")
+        .steps(&["the-real-one"])
+        .and(
+            share(sales, "lead")
+                .workflow("lead")
+                .to_workspaces(&[support]),
+        );
+    apply(&alice, &lead).await.expect("alice shares");
     eventually("the entry", WAIT, || async {
         entry_exists(&admin, support, "nd2-sales.lead")
             .await
@@ -152,45 +128,24 @@ async fn a_clone_never_reports_success_over_a_target_someone_else_made() {
 
     // dave makes the target first, dressed as the clone's copy.
     let dave = cp.as_user("dave").await;
-    let forged_annotations = "  annotations:\n    sharing.workflows.dev/clone-request: fake-clone\n    sharing.workflows.dev/cloned-from: nd2-sales/lead\n";
-    let err = apply_yaml(
-        &dave,
-        &manifest(
-            "Workflow",
-            support,
-            "fake-copy",
-            &format!(
-                "  labels: {{app.kubernetes.io/managed-by: workflow-share}}\n{forged_annotations}"
-            ),
-            "  displayName: Mine\n  definition: [{name: daves}]",
-        ),
-    )
-    .await
-    .expect_err("the controller's mark cannot be forged");
+    let look_alike = workflow(support, "fake-copy")
+        .display_name("Mine")
+        .steps(&["daves"])
+        .annotation("sharing.workflows.dev/clone-request", "fake-clone")
+        .annotation("sharing.workflows.dev/cloned-from", "nd2-sales/lead");
+    let marked = look_alike
+        .clone()
+        .label("app.kubernetes.io/managed-by", "workflow-share");
+    let err = apply(&dave, &marked)
+        .await
+        .expect_err("the controller's mark cannot be forged");
     assert!(err.to_string().contains("only workflow-share"), "{err}");
-    apply_yaml(
-        &dave,
-        &manifest(
-            "Workflow",
-            support,
-            "fake-copy",
-            forged_annotations,
-            "  displayName: Mine\n  definition: [{name: daves}]",
-        ),
-    )
-    .await
-    .expect("dave's look-alike");
+    apply(&dave, &look_alike).await.expect("dave's look-alike");
 
     let carol = cp.as_user("carol").await;
-    apply_yaml(
+    apply(
         &carol,
-        &manifest(
-            "WorkflowClone",
-            support,
-            "fake-clone",
-            "",
-            "  sharedWorkflowRef: {name: nd2-sales.lead}\n  targetName: fake-copy",
-        ),
+        &workflow_clone(support, "fake-clone", "nd2-sales.lead", "fake-copy"),
     )
     .await
     .expect("carol's clone");
@@ -204,15 +159,9 @@ async fn a_clone_never_reports_success_over_a_target_someone_else_made() {
     assert_eq!(reason, "TargetExists");
 
     // A real copy is marked as the controller's, and its stamps cannot be added to.
-    apply_yaml(
+    apply(
         &carol,
-        &manifest(
-            "WorkflowClone",
-            support,
-            "real-clone",
-            "",
-            "  sharedWorkflowRef: {name: nd2-sales.lead}\n  targetName: real-copy",
-        ),
+        &workflow_clone(support, "real-clone", "nd2-sales.lead", "real-copy"),
     )
     .await
     .expect("carol's clone");

@@ -105,6 +105,27 @@ impl Action {
 
 const TIERS: [Tier; 3] = [Tier::Private, Tier::Shared, Tier::Organization];
 
+/// Whom a share reaches.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum To {
+    /// The workspace R.
+    R,
+    /// yamada, whose token authenticates with a long name in 2-, 3- and 4-byte UTF-8.
+    Yamada,
+    /// The entire organization.
+    Organization,
+}
+
+impl To {
+    fn recipients<S: Recipients>(self, share: S) -> S {
+        match self {
+            To::R => share.to_workspaces(&[R]),
+            To::Yamada => share.to_users(&[yamada_name()]),
+            To::Organization => share.entire_organization(),
+        }
+    }
+}
+
 /// The kinds shared by the same rules.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
@@ -140,14 +161,6 @@ impl Kind {
         }
     }
 
-    fn reference(self) -> &'static str {
-        match self {
-            Kind::Workflow => "workflowRef",
-            Kind::Project => "projectRef",
-            Kind::Trigger => "triggerRef",
-        }
-    }
-
     fn plural(self) -> &'static str {
         match self {
             Kind::Workflow => "workflows",
@@ -156,13 +169,23 @@ impl Kind {
         }
     }
 
-    fn spec(self, name: &str) -> String {
+    /// The object `name` of this kind in O.
+    fn object(self, name: &str) -> Objects {
         match self {
-            Kind::Workflow | Kind::Project => format!("  displayName: {name}"),
+            Kind::Workflow => Objects::of(workflow(O, name)),
+            Kind::Project => Objects::of(project(O, name)),
             // A webhook trigger of alice's private workflow: it never fires by itself.
-            Kind::Trigger => {
-                "  type: Webhook\n  workflowRef: {kind: Workflow, name: private-plan}".into()
-            }
+            Kind::Trigger => Objects::of(trigger(O, name).webhook().workflow("private-plan")),
+        }
+    }
+
+    /// The share `name` in O of this kind's `object`, to `to`.
+    fn share(self, name: &str, object: &str, to: To) -> Objects {
+        let share = share(O, name);
+        match self {
+            Kind::Workflow => Objects::of(to.recipients(share.workflow(object))),
+            Kind::Project => Objects::of(to.recipients(share.project(object))),
+            Kind::Trigger => Objects::of(to.recipients(share.trigger(object))),
         }
     }
 
@@ -248,15 +271,9 @@ async fn attempt(cp: &ControlPlane, kind: Kind, row: Row, action: Action, tier: 
             &what,
         ),
         Action::Share => {
-            let resource = kind.share_resource();
-            let shares: Api<DynamicObject> = Api::namespaced_with(client, O, &resource);
-            let share: DynamicObject = serde_json::from_value(json!({
-                "apiVersion": "sharing.workflows.dev/v1alpha1",
-                "kind": resource.kind,
-                "metadata": {"name": format!("{name}-by-{}", row.user()), "namespace": O},
-                "spec": {kind.reference(): {"name": name}, "workspaces": [R]},
-            }))
-            .expect("share");
+            let shares: Api<DynamicObject> =
+                Api::namespaced_with(client, O, &kind.share_resource());
+            let share = to_dynamic(&kind.share(&format!("{name}-by-{}", row.user()), name, To::R));
             let params = PostParams {
                 dry_run: true,
                 ..Default::default()
@@ -288,44 +305,30 @@ async fn the_access_table_holds_for_every_kind_person_action_and_tier() {
 
     // O and R in one organization, OTHER in another; carol coordinates and erin
     // audits the organization; bob owns O, alice and grace are members of O, dave of R.
-    let mut yaml = organization_yaml(ORG, &[O, R]);
-    yaml += &organization_yaml("pt-other-org", &[OTHER]);
-    yaml += &member_yaml(O, "owner", "bob");
-    yaml += &member_yaml(O, "member", "alice");
-    yaml += &member_yaml(O, "member", "grace");
-    yaml += &member_yaml(R, "member", "dave");
-    // People are granted only within the organization: yamada is a member of R too.
-    yaml += &role_binding_yaml(R, "member-yamada", "member", &[yamada_name()]);
-    apply_yaml(&admin, &yaml).await.expect("organizations");
-    let orgs: Api<workflow_share::resources::Organization> = Api::all(admin.clone());
-    orgs.patch(
-        ORG,
-        &PatchParams::apply("pt-test"),
-        &Patch::Apply(json!({
-            "apiVersion": "sharing.workflows.dev/v1alpha1",
-            "kind": "Organization",
-            "metadata": {"name": ORG},
-            "spec": {
-                "deidentificationDefault": true,
-                "auditors": [{"kind": "User", "name": "erin"}],
-                "coordinators": [{"kind": "User", "name": "carol"}],
-            },
-        })),
-    )
-    .await
-    .expect("auditors and coordinators");
+    let objects = organization(ORG, &[O, R])
+        .and(organization("pt-other-org", &[OTHER]))
+        .and(member(O, "owner", "bob"))
+        .and(member(O, "member", "alice"))
+        .and(member(O, "member", "grace"))
+        .and(member(R, "member", "dave"))
+        // People are granted only within the organization: yamada is a member of R too.
+        .and(role_binding(R, "member-yamada", workspace_role("member")).user(&yamada_name()));
+    apply(&admin, &objects).await.expect("organizations");
+    let roles = organization(ORG, &[]).auditor("erin").coordinator("carol");
+    apply_with(&admin, &PatchParams::apply("pt-test"), &roles)
+        .await
+        .expect("auditors and coordinators");
 
     // alice, a plain member, creates one object of each kind per tier and, once the
     // controller has given her them, shares two of each.
     let alice = cp.as_user("alice").await;
-    let mut docs = String::new();
+    let mut objects = Objects::default();
     for kind in Kind::ALL {
         for tier in TIERS {
-            let name = kind.object_of(tier);
-            docs += &manifest(kind.kind(), O, &name, "", &kind.spec(&name));
+            objects += kind.object(&kind.object_of(tier));
         }
     }
-    apply_yaml(&alice, &docs).await.expect("alice creates");
+    apply(&alice, &objects).await.expect("alice creates");
     for kind in Kind::ALL {
         for tier in TIERS {
             let name = kind.object_of(tier);
@@ -344,29 +347,19 @@ async fn the_access_table_holds_for_every_kind_person_action_and_tier() {
             .await;
         }
     }
-    let mut docs = String::new();
+    let mut shares = Objects::default();
     for kind in Kind::ALL {
         for tier in TIERS {
             let name = kind.object_of(tier);
-            let scope = match tier {
+            let to = match tier {
                 Tier::Private => continue,
-                // yamada's token authenticates with a long name in 2-, 3- and 4-byte UTF-8.
-                Tier::Shared => format!(
-                    "  people: {{users: [{}]}}",
-                    serde_json::to_string(&yamada_name()).expect("json")
-                ),
-                Tier::Organization => "  entireOrganization: true".to_string(),
+                Tier::Shared => To::Yamada,
+                Tier::Organization => To::Organization,
             };
-            docs += &manifest(
-                kind.share_resource().kind.as_str(),
-                O,
-                &name,
-                "",
-                &format!("  {}: {{name: {name}}}\n{scope}", kind.reference()),
-            );
+            shares += kind.share(&name, &name, to);
         }
     }
-    apply_yaml(&alice, &docs).await.expect("alice shares");
+    apply(&alice, &shares).await.expect("alice shares");
 
     // Wait until the controller shows each tier and the organization roles are bound.
     for kind in Kind::ALL {
@@ -454,18 +447,15 @@ async fn the_access_table_holds_for_every_kind_person_action_and_tier() {
 async fn refusals_say_who_may() {
     let cp = control_plane();
     let admin = cp.admin().await;
-    let mut yaml = organization_yaml("rf-org", &["rf-sales", "rf-support"]);
-    yaml += &member_yaml("rf-sales", "owner", "bob");
-    yaml += &member_yaml("rf-sales", "member", "alice");
-    yaml += &member_yaml("rf-sales", "member", "grace");
-    apply_yaml(&admin, &yaml).await.expect("organization");
+    let objects = organization("rf-org", &["rf-sales", "rf-support"])
+        .and(member("rf-sales", "owner", "bob"))
+        .and(member("rf-sales", "member", "alice"))
+        .and(member("rf-sales", "member", "grace"));
+    apply(&admin, &objects).await.expect("organization");
     let alice = cp.as_user("alice").await;
-    apply_yaml(
-        &alice,
-        &manifest("Workflow", "rf-sales", "notes", "", "  displayName: notes"),
-    )
-    .await
-    .expect("alice creates");
+    apply(&alice, &workflow("rf-sales", "notes"))
+        .await
+        .expect("alice creates");
     until_known::<Workflow>(&admin, "rf-sales", "notes").await;
 
     // An owner holds broad RBAC but is not the creator.
@@ -487,15 +477,11 @@ async fn refusals_say_who_may() {
 
     // A member cannot share what someone else created.
     let grace = cp.as_user("grace").await;
-    let err = apply_yaml(
+    let err = apply(
         &grace,
-        &manifest(
-            "WorkflowShare",
-            "rf-sales",
-            "notes",
-            "",
-            "  workflowRef: {name: notes}\n  workspaces: [rf-support]",
-        ),
+        &share("rf-sales", "notes")
+            .workflow("notes")
+            .to_workspaces(&["rf-support"]),
     )
     .await
     .expect_err("member cannot share");
@@ -553,36 +539,34 @@ async fn refusals_say_who_may() {
 
     // Joining an organization needs the verb join on it, even for someone who may
     // create and edit namespaces.
-    apply_yaml(
-        &admin,
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: rf-namespace-editor\nrules:\n- apiGroups: ['']\n  resources: [namespaces]\n  verbs: [get, create, update, patch]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: rf-namespace-editor\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: rf-namespace-editor}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: frank}\n",
-    )
-    .await
-    .expect("namespace editor");
+    let namespace_editor = rule(
+        &[""],
+        &["namespaces"],
+        &["get", "create", "update", "patch"],
+    );
+    let editor = Objects::of(cluster_role("rf-namespace-editor", vec![namespace_editor]))
+        .and(cluster_role_binding("rf-namespace-editor", "rf-namespace-editor").user("frank"));
+    apply(&admin, &editor).await.expect("namespace editor");
     let frank = cp.as_user("frank").await;
-    let plain =
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: rf-sneaky\n  labels: {team: x}\n";
-    apply_yaml(&frank, plain)
+    let plain = namespace("rf-sneaky").label("team", "x");
+    apply(&frank, &plain)
         .await
         .expect("a plain namespace is fine");
-    let joined = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: rf-sneaky\n  labels: {team: x, sharing.workflows.dev/organization: rf-org}\n";
-    let err = apply_yaml(&frank, joined).await.expect_err("no join verb");
+    let joined = plain.clone().label(ORGANIZATION_LABEL, "rf-org");
+    let err = apply(&frank, &joined).await.expect_err("no join verb");
     assert!(
         err.to_string()
             .contains("requires the verb join on organizations/rf-org"),
         "{err}"
     );
-    apply_yaml(&frank, &plain.replace("team: x", "team: y"))
+    apply(&frank, &plain.label("team", "y"))
         .await
         .expect("edits that leave the label alone pass");
-    apply_yaml(
-        &admin,
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: rf-joiner\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: workflow-share-organization-joiner}\nsubjects:\n- {apiGroup: rbac.authorization.k8s.io, kind: User, name: frank}\n",
-    )
-    .await
-    .expect("delegate join");
+    let joiner =
+        cluster_role_binding("rf-joiner", "workflow-share-organization-joiner").user("frank");
+    apply(&admin, &joiner).await.expect("delegate join");
     eventually("frank may join now", WAIT, || async {
-        apply_yaml(&frank, joined).await.ok()
+        apply(&frank, &joined).await.ok()
     })
     .await;
 }
@@ -592,17 +576,14 @@ async fn a_share_stops_granting_when_its_author_may_no_longer_share() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("lv-sales", "lv-support");
-    let mut yaml = organization_yaml("lv-org", &[sales, support]);
-    yaml += &member_yaml(sales, "member", "alice");
-    yaml += &member_yaml(support, "member", "dave");
-    apply_yaml(&admin, &yaml).await.expect("organization");
+    let objects = organization("lv-org", &[sales, support])
+        .and(member(sales, "member", "alice"))
+        .and(member(support, "member", "dave"));
+    apply(&admin, &objects).await.expect("organization");
     let alice = cp.as_user("alice").await;
-    apply_yaml(
-        &alice,
-        &manifest("Workflow", sales, "digest", "", "  displayName: digest"),
-    )
-    .await
-    .expect("alice creates");
+    apply(&alice, &workflow(sales, "digest"))
+        .await
+        .expect("alice creates");
     eventually("alice may share her workflow", WAIT, || async {
         can_i(
             &alice,
@@ -616,15 +597,11 @@ async fn a_share_stops_granting_when_its_author_may_no_longer_share() {
         .then_some(())
     })
     .await;
-    apply_yaml(
+    apply(
         &alice,
-        &manifest(
-            "WorkflowShare",
-            sales,
-            "digest",
-            "",
-            "  workflowRef: {name: digest}\n  workspaces: [lv-support]",
-        ),
+        &share(sales, "digest")
+            .workflow("digest")
+            .to_workspaces(&[support]),
     )
     .await
     .expect("alice shares");

@@ -47,32 +47,25 @@ fn merge(value: serde_json::Value) -> Patch<serde_json::Value> {
 async fn every_attempt_the_red_team_made_is_refused_as_the_user_who_made_it() {
     let cp = control_plane();
     let admin = cp.admin().await;
-    let mut yaml = organization_yaml(ORG, &[SALES, SUPPORT]);
-    yaml += &member_yaml(SALES, "owner", "alice");
-    yaml += &member_yaml(SALES, "member", "bob");
-    yaml += &member_yaml(SALES, "member", "grace");
-    yaml += &member_yaml(SUPPORT, "member", "carol");
-    yaml += &member_yaml(SUPPORT, "owner", "dave");
-    apply_yaml(&admin, &yaml).await.expect("setup");
+    let objects = organization(ORG, &[SALES, SUPPORT])
+        .and(member(SALES, "owner", "alice"))
+        .and(member(SALES, "member", "bob"))
+        .and(member(SALES, "member", "grace"))
+        .and(member(SUPPORT, "member", "carol"))
+        .and(member(SUPPORT, "owner", "dave"));
+    apply(&admin, &objects).await.expect("setup");
     let bob = cp.as_user("bob").await;
-    apply_yaml(
-        &bob,
-        &(manifest(
-            "Workflow",
-            SALES,
-            "lead-scoring",
-            "",
-            "  displayName: Lead scoring\n  definition: [{name: score}]",
-        ) + &manifest(
-            "WorkflowShare",
-            SALES,
-            "to-support",
-            "",
-            &format!("  workflowRef: {{name: lead-scoring}}\n  workspaces: [{SUPPORT}]"),
-        )),
-    )
-    .await
-    .expect("bob shares his workflow with support");
+    let shared = workflow(SALES, "lead-scoring")
+        .display_name("Lead scoring")
+        .steps(&["score"])
+        .and(
+            share(SALES, "to-support")
+                .workflow("lead-scoring")
+                .to_workspaces(&[SUPPORT]),
+        );
+    apply(&bob, &shared)
+        .await
+        .expect("bob shares his workflow with support");
     eventually("support's library entry", WAIT, || async {
         entry_exists(&admin, SUPPORT, ENTRY).await.then_some(())
     })
@@ -86,13 +79,10 @@ async fn every_attempt_the_red_team_made_is_refused_as_the_user_who_made_it() {
     let patch = PatchParams::default();
 
     // Library entries are the controller's: nobody makes one, recipients only enable.
-    let fake: SharedWorkflow = serde_json::from_value(json!({
-        "apiVersion": "sharing.workflows.dev/v1alpha1", "kind": "SharedWorkflow",
-        "metadata": {"name": "rt-support.lead-scoring", "namespace": SALES},
-        "spec": {"source": {"namespace": SUPPORT, "name": "lead-scoring"},
-                 "displayName": "Lead scoring", "sharedBy": "bob", "access": "View"}
-    }))
-    .expect("entry");
+    let fake = shared_workflow(SALES, "rt-support.lead-scoring", SUPPORT, "lead-scoring")
+        .display_name("Lead scoring")
+        .shared_by("bob")
+        .build();
     let as_bob: Api<SharedWorkflow> = Api::namespaced(bob.clone(), SALES);
     attempt(
         "bob",
@@ -207,12 +197,9 @@ async fn every_attempt_the_red_team_made_is_refused_as_the_user_who_made_it() {
     );
 
     // A run of an entry not enabled in the library is refused.
-    let run: WorkflowRun = serde_json::from_value(json!({
-        "apiVersion": "sharing.workflows.dev/v1alpha1", "kind": "WorkflowRun",
-        "metadata": {"name": "rt-not-enabled", "namespace": SUPPORT},
-        "spec": {"workflowRef": {"kind": "SharedWorkflow", "name": ENTRY}}
-    }))
-    .expect("run");
+    let run = workflow_run(SUPPORT, "rt-not-enabled")
+        .shared_workflow(ENTRY)
+        .build();
     let runs: Api<WorkflowRun> = Api::namespaced(carol.clone(), SUPPORT);
     runs.create(&PostParams::default(), &run)
         .await
@@ -289,12 +276,10 @@ async fn every_attempt_the_red_team_made_is_refused_as_the_user_who_made_it() {
         )
         .await
         .expect("the administrator reserves sharing");
-    let own: WorkflowShare = serde_json::from_value(json!({
-        "apiVersion": "sharing.workflows.dev/v1alpha1", "kind": "WorkflowShare",
-        "metadata": {"name": "again", "namespace": SALES},
-        "spec": {"workflowRef": {"name": "lead-scoring"}, "workspaces": [SUPPORT]}
-    }))
-    .expect("share");
+    let own = share(SALES, "again")
+        .workflow("lead-scoring")
+        .to_workspaces(&[SUPPORT])
+        .build();
     let shares: Api<WorkflowShare> = Api::namespaced(bob.clone(), SALES);
     let dry = PostParams {
         dry_run: true,

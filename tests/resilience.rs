@@ -53,38 +53,30 @@ async fn long_non_ascii_names_converge_notify_once_and_revoke() {
             .map(|i| format!("{} {i}", [base; 12].join(" ")))
             .collect()
     };
-    let mut yaml = organization_yaml("nx-org", &[sales, "nx-2b", "nx-3b", "nx-4b"]);
-    yaml += &role_binding_yaml(
-        sales,
-        "owner-yamada",
-        "owner",
-        std::slice::from_ref(&sharer),
-    );
+    let mut objects = organization("nx-org", &[sales, "nx-2b", "nx-3b", "nx-4b"])
+        .and(role_binding(sales, "owner-yamada", workspace_role("owner")).user(&sharer));
     for (ws, base) in recipients {
-        yaml += &role_binding_yaml(ws, "managers", "manager", &managers_of(base));
+        objects +=
+            role_binding(ws, "managers", workspace_role("manager")).users(&managers_of(base));
     }
-    apply_yaml(&admin, &yaml).await.expect("organization");
+    apply(&admin, &objects).await.expect("organization");
 
     // The owner with the long name creates and shares a workflow whose texts are non-ASCII too.
-    let workflow = manifest(
-        "Workflow",
-        sales,
-        "forecast",
-        "",
-        "  displayName: \"Prévision trimestrielle — 四半期予測 𝓕\"\n  type: \"Rapport 報告\"\n  description: \"Ça prévoit les ventes; 売上を予測します 📈\"",
-    );
-    let share = |workspaces: &str| {
-        manifest(
-            "WorkflowShare",
-            sales,
-            "forecast",
-            "",
-            &format!("  workflowRef: {{name: forecast}}\n  workspaces: [{workspaces}]"),
-        )
+    let forecast = workflow(sales, "forecast")
+        .display_name("Prévision trimestrielle — 四半期予測 𝓕")
+        .of_type("Rapport 報告")
+        .description("Ça prévoit les ventes; 売上を予測します 📈");
+    let forecast_to = |workspaces: &[&str]| {
+        share(sales, "forecast")
+            .workflow("forecast")
+            .to_workspaces(workspaces)
     };
-    apply_yaml(&yamada, &(workflow + &share("nx-2b, nx-3b, nx-4b")))
-        .await
-        .expect("yamada shares");
+    apply(
+        &yamada,
+        &forecast.and(forecast_to(&["nx-2b", "nx-3b", "nx-4b"])),
+    )
+    .await
+    .expect("yamada shares");
 
     let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
     let status = eventually("all three granted and Ready", WAIT, || async {
@@ -130,7 +122,7 @@ async fn long_non_ascii_names_converge_notify_once_and_revoke() {
     }
 
     // Applying the same share again notifies nobody again.
-    apply_yaml(&yamada, &share("nx-2b, nx-3b, nx-4b"))
+    apply(&yamada, &forecast_to(&["nx-2b", "nx-3b", "nx-4b"]))
         .await
         .expect("re-apply");
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -140,7 +132,7 @@ async fn long_non_ascii_names_converge_notify_once_and_revoke() {
     }
 
     // A later revoke converges: the entry and the access are gone, the others stay.
-    apply_yaml(&yamada, &share("nx-2b, nx-3b"))
+    apply(&yamada, &forecast_to(&["nx-2b", "nx-3b"]))
         .await
         .expect("revoke nx-4b");
     let four_byte_manager = &managers_of(recipients[2].1)[0];
@@ -179,24 +171,12 @@ async fn a_panicking_reconcile_is_reported_on_its_object_and_the_rest_converges(
     let cp = cp();
     let admin = cp.admin().await;
     let (sales, support) = ("px-sales", "px-support");
-    let mut yaml = organization_yaml("px-org", &[sales, support, "px-finance"]);
+    let mut objects = Objects::of(organization("px-org", &[sales, support, "px-finance"]));
     for name in ["boom", "fine"] {
-        yaml += &manifest(
-            "Workflow",
-            sales,
-            name,
-            "",
-            &format!("  displayName: {name}"),
-        );
-        yaml += &manifest(
-            "WorkflowShare",
-            sales,
-            name,
-            "",
-            &format!("  workflowRef: {{name: {name}}}\n  workspaces: [{support}]"),
-        );
+        objects += workflow(sales, name);
+        objects += share(sales, name).workflow(name).to_workspaces(&[support]);
     }
-    apply_yaml(&admin, &yaml).await.expect("apply");
+    apply(&admin, &objects).await.expect("apply");
     assert_eq!(PANICS_IN_SYNC, format!("{sales}/boom"));
 
     // The healthy workflow converges beside the one whose sync panics.
@@ -262,7 +242,7 @@ async fn a_failure_outside_reconciles_fails_health_and_exits_non_zero() {
     let cp = cp();
     let admin = cp.admin().await;
     let sales = "fx-sales";
-    apply_yaml(&admin, &organization_yaml("fx-org", &[sales]))
+    apply(&admin, &organization("fx-org", &[sales]))
         .await
         .expect("organization");
 
@@ -274,12 +254,9 @@ async fn a_failure_outside_reconciles_fails_health_and_exits_non_zero() {
         &[("WORKFLOW_SHARE_FAULT_PANIC_IN_WATCH", "fx-sales/fatal")],
     );
     assert!(is_ok(http_get(port, "/healthz")), "alive before the fault");
-    apply_yaml(
-        &admin,
-        &manifest("Workflow", sales, "fatal", "", "  displayName: fatal"),
-    )
-    .await
-    .expect("workflow");
+    apply(&admin, &workflow(sales, "fatal"))
+        .await
+        .expect("workflow");
 
     let start = std::time::Instant::now();
     let status = loop {

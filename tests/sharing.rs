@@ -8,21 +8,16 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
 use support::*;
-use workflow_share::resources::{GrantState, SharedWorkflow, WorkflowShare};
+use workflow_share::resources::{GrantState, SharedWorkflow, Workflow, WorkflowShare};
 
 const G: &str = "sharing.workflows.dev";
 
-fn workflow_yaml(ns: &str, name: &str) -> String {
-    let spec = "  displayName: Lead qualification\n  type: Sales Activity\n  description: Scores leads\n  trainingDataRef: lead-history";
-    manifest("Workflow", ns, name, "", spec)
-}
-
-fn share_yaml(ns: &str, name: &str, workflow: &str, workspaces: &[&str]) -> String {
-    let spec = format!(
-        "  workflowRef: {{name: {workflow}}}\n  workspaces: [{}]",
-        workspaces.join(", ")
-    );
-    manifest("WorkflowShare", ns, name, "", &spec)
+fn lead_workflow(ns: &str, name: &str) -> Builder<Workflow> {
+    workflow(ns, name)
+        .display_name("Lead qualification")
+        .of_type("Sales Activity")
+        .description("Scores leads")
+        .training_data("lead-history")
 }
 
 #[tokio::test]
@@ -30,18 +25,15 @@ async fn explicit_workspaces_are_granted_and_revoked() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support, finance) = ("r1-sales", "r1-support", "r1-finance");
-    let mut yaml = organization_yaml("r1-org", &[sales, support, finance]);
-    yaml += &member_yaml(sales, "owner", "alice");
-    yaml += &member_yaml(support, "member", "dave");
-    yaml += &member_yaml(finance, "manager", "erin");
-    yaml += &workflow_yaml(sales, "lead-qualification");
-    yaml += &share_yaml(
-        sales,
-        "lead-qualification",
-        "lead-qualification",
-        &[support, finance],
-    );
-    apply_yaml(&admin, &yaml).await.expect("apply organization");
+    let mut objects = organization("r1-org", &[sales, support, finance])
+        .and(member(sales, "owner", "alice"))
+        .and(member(support, "member", "dave"))
+        .and(member(finance, "manager", "erin"));
+    objects += lead_workflow(sales, "lead-qualification");
+    objects += share(sales, "lead-qualification")
+        .workflow("lead-qualification")
+        .to_workspaces(&[support, finance]);
+    apply(&admin, &objects).await.expect("apply organization");
 
     let sw = "r1-sales.lead-qualification";
     for ws in [support, finance] {
@@ -161,17 +153,10 @@ async fn explicit_workspaces_are_granted_and_revoked() {
     );
 
     // Revoke support: its entry and its members' access go; finance keeps both.
-    shares
-        .patch(
-            "lead-qualification",
-            &PatchParams::apply("workflow-share-tests").force(),
-            &Patch::Apply(json!({
-                "apiVersion": "sharing.workflows.dev/v1alpha1", "kind": "WorkflowShare",
-                "spec": { "workflowRef": { "name": "lead-qualification" }, "workspaces": [finance] }
-            })),
-        )
-        .await
-        .expect("revoke support");
+    let revoked = share(sales, "lead-qualification")
+        .workflow("lead-qualification")
+        .to_workspaces(&[finance]);
+    apply(&admin, &revoked).await.expect("revoke support");
     eventually("SharedWorkflow removed from support", WAIT, || async {
         (!entry_exists(&admin, support, sw).await).then_some(())
     })
@@ -217,17 +202,14 @@ async fn bad_targets_are_reported_per_target_and_do_not_block_the_others() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("bt-sales", "bt-support");
-    let mut yaml = organization_yaml("bt-org", &[sales, support]);
-    yaml += &organization_yaml("bt-other-org", &["bt-elsewhere"]);
-    yaml += "\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: bt-plain\n";
-    yaml += &workflow_yaml(sales, "forecast");
-    yaml += &share_yaml(
-        sales,
-        "forecast",
-        "forecast",
-        &[support, "bt-elsewhere", "bt-plain", "bt-later"],
-    );
-    apply_yaml(&admin, &yaml).await.expect("apply");
+    let mut objects = organization("bt-org", &[sales, support])
+        .and(organization("bt-other-org", &["bt-elsewhere"]))
+        .and(namespace("bt-plain"));
+    objects += lead_workflow(sales, "forecast");
+    objects += share(sales, "forecast")
+        .workflow("forecast")
+        .to_workspaces(&[support, "bt-elsewhere", "bt-plain", "bt-later"]);
+    apply(&admin, &objects).await.expect("apply");
 
     let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
     let expected = [
@@ -270,7 +252,7 @@ async fn bad_targets_are_reported_per_target_and_do_not_block_the_others() {
     assert!(!entry_exists(&admin, "bt-elsewhere", "bt-sales.forecast").await);
 
     // The pending workspace is granted when it appears in the organization.
-    apply_yaml(&admin, &organization_yaml("bt-org", &["bt-later"]))
+    apply(&admin, &organization("bt-org", &["bt-later"]))
         .await
         .expect("create bt-later");
     eventually("bt-later granted after it appears", WAIT, || async {
@@ -285,11 +267,14 @@ async fn bad_targets_are_reported_per_target_and_do_not_block_the_others() {
 async fn a_share_may_not_name_another_namespace() {
     let cp = control_plane();
     let admin = cp.admin().await;
-    apply_yaml(&admin, &organization_yaml("ns-org", &["ns-sales"]))
+    apply(&admin, &organization("ns-org", &["ns-sales"]))
         .await
         .expect("apply");
-    let yaml = "apiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata:\n  name: sneaky\n  namespace: ns-sales\nspec:\n  workflowRef: {name: payroll, namespace: finance}\n  workspaces: [ns-sales]\n";
-    let err = apply_yaml(&admin, yaml).await.expect_err("must be refused");
+    let sneaky = share("ns-sales", "sneaky")
+        .workflow("payroll")
+        .ref_namespace("finance")
+        .to_workspaces(&["ns-sales"]);
+    let err = apply(&admin, &sneaky).await.expect_err("must be refused");
     let text = err.to_string();
     assert!(
         text.contains("spec.workflowRef.namespace"),
@@ -307,19 +292,14 @@ async fn a_share_may_not_name_another_namespace() {
 async fn a_share_holds_the_grants_finalizer_from_its_creation() {
     let cp = control_plane();
     let admin = cp.admin().await;
-    apply_yaml(
-        &admin,
-        &organization_yaml("fz-org", &["fz-sales", "fz-support"]),
-    )
-    .await
-    .expect("apply");
-    let share: WorkflowShare = serde_json::from_value(json!({
-        "apiVersion": "sharing.workflows.dev/v1alpha1", "kind": "WorkflowShare",
-        "metadata": {"name": "plan-trimestriel", "namespace": "fz-sales",
-            "finalizers": ["example.com/someone-elses"]},
-        "spec": {"workflowRef": {"name": "previsions"}, "workspaces": ["fz-support"]},
-    }))
-    .expect("share");
+    apply(&admin, &organization("fz-org", &["fz-sales", "fz-support"]))
+        .await
+        .expect("apply");
+    let mut plan = share("fz-sales", "plan-trimestriel")
+        .workflow("previsions")
+        .to_workspaces(&["fz-support"])
+        .build();
+    plan.metadata.finalizers = Some(vec!["example.com/someone-elses".into()]);
     // Admission adds it before anything is stored: no moment without it, no write for it.
     let created = Api::<WorkflowShare>::namespaced(admin.clone(), "fz-sales")
         .create(
@@ -327,7 +307,7 @@ async fn a_share_holds_the_grants_finalizer_from_its_creation() {
                 dry_run: true,
                 ..Default::default()
             },
-            &share,
+            &plan,
         )
         .await
         .expect("dry-run create");
@@ -345,19 +325,18 @@ async fn named_people_read_the_workflow_while_it_is_shared() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, finance) = ("pp-sales", "pp-finance");
-    let mut yaml = organization_yaml("pp-org", &[sales, finance]);
-    yaml += &workflow_yaml(sales, "forecast");
+    let mut objects =
+        organization("pp-org", &[sales, finance]).and(lead_workflow(sales, "forecast"));
     // People are reached within the organization: frank and the group finance-team
     // are bound in its finance workspace; mallory is in none of its workspaces.
-    yaml += &member_yaml(finance, "member", "frank");
-    yaml += &role_binding_yaml(finance, "finance-team", "member", &[]).replace(
-        "subjects:\n",
-        "subjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: Group\n  name: finance-team\n",
-    );
-    yaml += &format!(
-        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata:\n  name: forecast\n  namespace: {sales}\nspec:\n  workflowRef: {{name: forecast}}\n  people: {{users: [frank, mallory], groups: [finance-team]}}\n"
-    );
-    apply_yaml(&admin, &yaml).await.expect("apply");
+    objects += member(finance, "member", "frank");
+    objects +=
+        role_binding(finance, "finance-team", workspace_role("member")).group("finance-team");
+    objects += share(sales, "forecast")
+        .workflow("forecast")
+        .to_users(&["frank", "mallory"])
+        .to_groups(&["finance-team"]);
+    apply(&admin, &objects).await.expect("apply");
     let frank = cp.as_user("frank").await;
     let erin = cp.as_user("erin").await; // in group finance-team
     let bob = cp.as_user("bob").await;
@@ -425,20 +404,16 @@ async fn the_share_itself_reports_what_was_granted_revoked_and_rejected() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support, finance) = ("ev-sales", "ev-support", "ev-finance");
-    let mut yaml = organization_yaml("ev-org", &[sales, support, finance]);
-    yaml += &organization_yaml("ev-other", &["ev-elsewhere"]);
-    yaml += &manifest("Workflow", sales, "digest", "", "  displayName: digest");
-    let share = |workspaces: &str| {
-        manifest(
-            "WorkflowShare",
-            sales,
-            "digest",
-            "",
-            &format!("  workflowRef: {{name: digest}}\n  workspaces: [{workspaces}]"),
-        )
+    let digest_to = |workspaces: &[&str]| {
+        share(sales, "digest")
+            .workflow("digest")
+            .to_workspaces(workspaces)
     };
-    yaml += &share("ev-support, ev-finance, ev-elsewhere");
-    apply_yaml(&admin, &yaml).await.expect("share");
+    let objects = organization("ev-org", &[sales, support, finance])
+        .and(organization("ev-other", &["ev-elsewhere"]))
+        .and(workflow(sales, "digest"))
+        .and(digest_to(&["ev-support", "ev-finance", "ev-elsewhere"]));
+    apply(&admin, &objects).await.expect("share");
     let notes = |reason: &'static str| {
         let admin = admin.clone();
         async move {
@@ -463,7 +438,7 @@ async fn the_share_itself_reports_what_was_granted_revoked_and_rejected() {
     );
     assert!(notes("Rejected").await[0].contains("ev-elsewhere (OtherOrganization)"));
 
-    apply_yaml(&admin, &share("ev-finance"))
+    apply(&admin, &digest_to(&["ev-finance"]))
         .await
         .expect("revoke two");
     let revoked = eventually("revocation reported", WAIT, || async {
@@ -494,29 +469,17 @@ async fn a_burst_of_shares_reports_and_notifies_each_grant_once() {
     let recipients: Vec<String> = (0..10).map(|i| format!("burst-{i}")).collect();
     let mut workspaces = vec![owner];
     workspaces.extend(recipients.iter().map(String::as_str));
-    let mut yaml = organization_yaml("burst-org", &workspaces);
-    let mut shares = String::new();
+    let mut objects = Objects::of(organization("burst-org", &workspaces));
+    let mut shares = Objects::default();
     for i in 0..WORKFLOWS {
         let name = format!("wf-{i}");
-        yaml += &manifest(
-            "Workflow",
-            owner,
-            &name,
-            "",
-            &format!("  displayName: Übersicht {i}"),
-        );
-        shares += &manifest(
-            "WorkflowShare",
-            owner,
-            &name,
-            "",
-            &format!("  workflowRef: {{name: {name}}}\n  entireOrganization: true"),
-        );
+        objects += workflow(owner, &name).display_name(&format!("Übersicht {i}"));
+        shares += share(owner, &name).workflow(&name).entire_organization();
     }
-    apply_yaml(&admin, &yaml)
+    apply(&admin, &objects)
         .await
         .expect("organization and workflows");
-    apply_yaml(&admin, &shares).await.expect("shares");
+    apply(&admin, &shares).await.expect("shares");
 
     let api: Api<WorkflowShare> = Api::namespaced(admin.clone(), owner);
     eventually("every share grants every workspace", WAIT * 3, || async {

@@ -8,24 +8,15 @@ mod support;
 
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::*;
-use workflow_share::resources::{RunPhase, Tier, Trigger, Workflow, WorkflowRun};
+use workflow_share::resources::{Access, RunPhase, Tier, Trigger, Workflow, WorkflowRun};
 
 const G: &str = "sharing.workflows.dev";
 /// A schedule trigger fires at the next minute boundary: at most a minute away.
 const FIRE_WAIT: Duration = Duration::from_secs(80);
-
-fn run_doc(ns: &str, name: &str, kind: &str, workflow: &str, extra: &str) -> String {
-    manifest(
-        "WorkflowRun",
-        ns,
-        name,
-        "",
-        &format!("  workflowRef: {{kind: {kind}, name: {workflow}}}\n{extra}"),
-    )
-}
 
 async fn run_status(admin: &kube::Client, ns: &str, name: &str) -> Option<(RunPhase, String)> {
     let api: Api<WorkflowRun> = Api::namespaced(admin.clone(), ns);
@@ -38,39 +29,32 @@ async fn a_schedule_trigger_fires_as_its_creator_and_only_while_they_may_run() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let sales = "tg-sales";
-    let mut yaml = organization_yaml("tg-org", &[sales]);
-    yaml += &member_yaml(sales, "member", "bob");
-    yaml += &member_yaml(sales, "member", "grace");
-    apply_yaml(&admin, &yaml).await.expect("organization");
+    let objects = organization("tg-org", &[sales])
+        .and(member(sales, "member", "bob"))
+        .and(member(sales, "member", "grace"));
+    apply(&admin, &objects).await.expect("organization");
     let bob = cp.as_user("bob").await;
-    apply_yaml(
-        &bob,
-        &(manifest("Workflow", sales, "nightly", "", "  displayName: Nightly")
-            + &manifest(
-                "Trigger",
-                sales,
-                "every-minute",
-                "",
-                "  type: Schedule\n  workflowRef: {kind: Workflow, name: nightly}\n  schedule: {cron: '* * * * *', timeZone: Europe/Berlin}\n  historyLimit: 3",
-            )),
-    )
-    .await
-    .expect("bob's workflow and trigger");
+    let nightly = workflow(sales, "nightly").display_name("Nightly").and(
+        trigger(sales, "every-minute")
+            .workflow("nightly")
+            .schedule("* * * * *")
+            .time_zone("Europe/Berlin")
+            .history_limit(3),
+    );
+    apply(&bob, &nightly)
+        .await
+        .expect("bob's workflow and trigger");
     eventually("bob may share his trigger", WAIT, || async {
         can_i(&bob, "share", G, "triggers", sales, Some("every-minute"))
             .await
             .then_some(())
     })
     .await;
-    apply_yaml(
+    apply(
         &bob,
-        &manifest(
-            "TriggerShare",
-            sales,
-            "every-minute",
-            "",
-            "  triggerRef: {name: every-minute}\n  people: {users: [grace]}",
-        ),
+        &share(sales, "every-minute")
+            .trigger("every-minute")
+            .to_users(&["grace"]),
     )
     .await
     .expect("shared with grace");
@@ -97,15 +81,11 @@ async fn a_schedule_trigger_fires_as_its_creator_and_only_while_they_may_run() {
             .contains("only the creator of trigger every-minute (bob)"),
         "{err}"
     );
-    let err = apply_yaml(
+    let err = apply(
         &grace,
-        &run_doc(
-            sales,
-            "by-hand",
-            "Workflow",
-            "nightly",
-            "  triggerRef: every-minute",
-        ),
+        &workflow_run(sales, "by-hand")
+            .workflow("nightly")
+            .trigger_ref("every-minute"),
     )
     .await
     .expect_err("grace cannot fire it");
@@ -115,9 +95,9 @@ async fn a_schedule_trigger_fires_as_its_creator_and_only_while_they_may_run() {
         "{err}"
     );
     // Nor run the private workflow herself.
-    apply_yaml(
+    apply(
         &grace,
-        &run_doc(sales, "grace-try", "Workflow", "nightly", ""),
+        &workflow_run(sales, "grace-try").workflow("nightly"),
     )
     .await
     .expect("a run request");
@@ -164,29 +144,21 @@ async fn a_schedule_trigger_fires_as_its_creator_and_only_while_they_may_run() {
         .await;
     let as_controller: Api<WorkflowRun> = Api::namespaced(as_controller, sales);
     for day in 1..=3 {
-        let run: WorkflowRun = serde_json::from_value(json!({
-            "apiVersion": "sharing.workflows.dev/v1alpha1",
-            "kind": "WorkflowRun",
-            "metadata": {
-                "name": format!("restored-{day}"),
-                "labels": {
-                    "app.kubernetes.io/managed-by": "workflow-share",
-                    "sharing.workflows.dev/trigger": "every-minute",
-                },
-                "ownerReferences": [{
-                    "apiVersion": "sharing.workflows.dev/v1alpha1",
-                    "kind": "Trigger",
-                    "name": "every-minute",
-                    "uid": uid,
-                }],
-            },
-            "spec": {
-                "workflowRef": {"kind": "Workflow", "name": "nightly"},
-                "triggerRef": "every-minute",
-                "scheduledTime": format!("2020-01-0{day}T00:00:00Z"),
-            },
-        }))
-        .expect("run");
+        let owner = OwnerReference {
+            api_version: "sharing.workflows.dev/v1alpha1".into(),
+            kind: "Trigger".into(),
+            name: "every-minute".into(),
+            uid: uid.clone(),
+            ..Default::default()
+        };
+        let run = workflow_run(sales, &format!("restored-{day}"))
+            .workflow("nightly")
+            .trigger_ref("every-minute")
+            .scheduled_time(&format!("2020-01-0{day}T00:00:00Z"))
+            .label("app.kubernetes.io/managed-by", "workflow-share")
+            .label("sharing.workflows.dev/trigger", "every-minute")
+            .owner_reference(owner)
+            .build();
         as_controller
             .create(&Default::default(), &run)
             .await
@@ -257,28 +229,17 @@ async fn runs_of_shared_workflows_are_accepted_by_availability_and_accounted_to_
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("rn-sales", "rn-support");
-    let mut yaml = organization_yaml("rn-org", &[sales, support]);
-    yaml += &member_yaml(sales, "owner", "alice");
-    yaml += &member_yaml(support, "member", "dave");
-    for (name, access) in [("forecast", "Run"), ("digest", "View")] {
-        yaml += &manifest(
-            "Workflow",
-            sales,
-            name,
-            "",
-            &format!("  displayName: {name}\n  definition: [{{name: secret-step}}]"),
-        );
-        yaml += &manifest(
-            "WorkflowShare",
-            sales,
-            name,
-            "",
-            &format!(
-                "  workflowRef: {{name: {name}}}\n  workspaces: [{support}]\n  access: {access}"
-            ),
-        );
+    let mut objects = organization("rn-org", &[sales, support])
+        .and(member(sales, "owner", "alice"))
+        .and(member(support, "member", "dave"));
+    for (name, access) in [("forecast", Access::Run), ("digest", Access::View)] {
+        objects += workflow(sales, name).steps(&["secret-step"]);
+        objects += share(sales, name)
+            .workflow(name)
+            .to_workspaces(&[support])
+            .access(access);
     }
-    apply_yaml(&admin, &yaml).await.expect("shares");
+    apply(&admin, &objects).await.expect("shares");
     eventually("entries in support", WAIT, || async {
         (entry_exists(&admin, support, "rn-sales.forecast").await
             && entry_exists(&admin, support, "rn-sales.digest").await)
@@ -300,15 +261,11 @@ async fn runs_of_shared_workflows_are_accepted_by_availability_and_accounted_to_
     }
 
     // Run access: dave runs it, typed runAs is replaced, usage is support's.
-    apply_yaml(
+    apply(
         &dave,
-        &run_doc(
-            support,
-            "run-1",
-            "SharedWorkflow",
-            "rn-sales.forecast",
-            "  runAs: alice",
-        ),
+        &workflow_run(support, "run-1")
+            .shared_workflow("rn-sales.forecast")
+            .run_as("alice"),
     )
     .await
     .expect("dave runs it");
@@ -352,9 +309,9 @@ async fn runs_of_shared_workflows_are_accepted_by_availability_and_accounted_to_
         (!entry_exists(&admin, support, "rn-sales.forecast").await).then_some(())
     })
     .await;
-    apply_yaml(
+    apply(
         &dave,
-        &run_doc(support, "run-2", "SharedWorkflow", "rn-sales.forecast", ""),
+        &workflow_run(support, "run-2").shared_workflow("rn-sales.forecast"),
     )
     .await
     .expect("request");
@@ -376,12 +333,9 @@ async fn runs_of_shared_workflows_are_accepted_by_availability_and_accounted_to_
     })
     .await;
     let api: Api<WorkflowRun> = Api::namespaced(dave.clone(), support);
-    let run: WorkflowRun = serde_json::from_value(json!({
-        "apiVersion": "sharing.workflows.dev/v1alpha1", "kind": "WorkflowRun",
-        "metadata": {"name": "run-3"},
-        "spec": {"workflowRef": {"kind": "SharedWorkflow", "name": "rn-sales.digest"}},
-    }))
-    .expect("run");
+    let run = workflow_run(support, "run-3")
+        .shared_workflow("rn-sales.digest")
+        .build();
     api.create(&PostParams::default(), &run)
         .await
         .expect("request");
@@ -400,35 +354,26 @@ async fn sharing_a_project_shares_the_project_only() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let (sales, support) = ("pj-sales", "pj-support");
-    let mut yaml = organization_yaml("pj-org", &[sales, support]);
-    yaml += &member_yaml(sales, "member", "bob");
-    yaml += &member_yaml(support, "member", "dave");
-    apply_yaml(&admin, &yaml).await.expect("organization");
+    let objects = organization("pj-org", &[sales, support])
+        .and(member(sales, "member", "bob"))
+        .and(member(support, "member", "dave"));
+    apply(&admin, &objects).await.expect("organization");
     let bob = cp.as_user("bob").await;
-    apply_yaml(
-        &bob,
-        &(manifest(
-            "Project",
-            sales,
-            "roadmap",
-            "",
-            "  displayName: Roadmap\n  documents: [{title: Plan, reference: doc-1}]\n  team: [{kind: Agent, name: helper}]",
-        ) + &manifest(
-            "Workflow",
-            sales,
-            "in-project",
-            "",
-            "  displayName: In the project\n  projectRef: roadmap",
-        ) + &manifest(
-            "Trigger",
-            sales,
-            "in-project",
-            "",
-            "  type: Webhook\n  workflowRef: {kind: Workflow, name: in-project}",
-        )),
-    )
-    .await
-    .expect("bob's project");
+    let roadmap = project(sales, "roadmap")
+        .display_name("Roadmap")
+        .document("Plan", "doc-1")
+        .agent("helper")
+        .and(
+            workflow(sales, "in-project")
+                .display_name("In the project")
+                .in_project("roadmap"),
+        )
+        .and(
+            trigger(sales, "in-project")
+                .webhook()
+                .workflow("in-project"),
+        );
+    apply(&bob, &roadmap).await.expect("bob's project");
     eventually("bob may share his project", WAIT, || async {
         can_i(&bob, "share", G, "projects", sales, Some("roadmap"))
             .await
@@ -440,15 +385,11 @@ async fn sharing_a_project_shares_the_project_only() {
         !can_i(&dave, "get", G, "projects", sales, Some("roadmap")).await,
         "private"
     );
-    apply_yaml(
+    apply(
         &bob,
-        &manifest(
-            "ProjectShare",
-            sales,
-            "roadmap",
-            "",
-            "  projectRef: {name: roadmap}\n  entireOrganization: true",
-        ),
+        &share(sales, "roadmap")
+            .project("roadmap")
+            .entire_organization(),
     )
     .await
     .expect("org-wide");

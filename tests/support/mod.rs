@@ -1,7 +1,9 @@
 //! Integration-test harness: one real etcd + kube-apiserver (hack/controlplane/up.sh)
 //! and one controller process per test binary; each test works in its own
-//! organization and namespaces.
+//! organization and namespaces. The objects the tests send are built in `builders`.
 #![allow(dead_code)]
+
+mod builders;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,6 +17,8 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::{ApiResource, Scope};
 use kube::{Client, Config, ResourceExt};
+
+pub use builders::*;
 
 pub struct ControlPlane {
     pub dir: PathBuf,
@@ -249,7 +253,8 @@ pub async fn object_api(
     })
 }
 
-/// Applies multi-document YAML with server-side apply as `client`.
+/// Applies multi-document YAML with server-side apply as `client`: for input the
+/// types cannot express (malformed or hostile); everything else goes through `apply`.
 pub async fn apply_yaml(client: &Client, yaml: &str) -> Result<(), kube::Error> {
     for doc in yaml.split("\n---\n").filter(|d| !d.trim().is_empty()) {
         let obj: DynamicObject = serde_yaml::from_str(doc).expect("valid test YAML");
@@ -257,7 +262,7 @@ pub async fn apply_yaml(client: &Client, yaml: &str) -> Result<(), kube::Error> 
             .await?
             .patch(
                 &obj.name_any(),
-                &PatchParams::apply("workflow-share-tests").force(),
+                &PatchParams::apply(FIELD_MANAGER).force(),
                 &Patch::Apply(&obj),
             )
             .await?;
@@ -343,27 +348,6 @@ where
     }
 }
 
-/// A fresh organization with the given workspaces; returns names prefixed by `prefix`.
-pub fn organization_yaml(org: &str, workspaces: &[&str]) -> String {
-    let mut out = format!(
-        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: Organization\nmetadata:\n  name: {org}\nspec:\n  deidentificationDefault: true\n"
-    );
-    for ws in workspaces {
-        out.push_str(&format!(
-            "\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ws}\n  labels:\n    sharing.workflows.dev/organization: {org}\n"
-        ));
-    }
-    out
-}
-
-/// One YAML document (with a leading separator, so documents concatenate) of one
-/// of our kinds; `metadata_extra` and `spec` are pre-indented YAML lines.
-pub fn manifest(kind: &str, ns: &str, name: &str, metadata_extra: &str, spec: &str) -> String {
-    format!(
-        "\n---\napiVersion: sharing.workflows.dev/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: {ns}\n{metadata_extra}spec:\n{spec}\n"
-    )
-}
-
 /// Whether the SharedWorkflow `name` exists in `ns`.
 pub async fn entry_exists(client: &Client, ns: &str, name: &str) -> bool {
     let api: Api<workflow_share::resources::SharedWorkflow> = Api::namespaced(client.clone(), ns);
@@ -371,13 +355,6 @@ pub async fn entry_exists(client: &Client, ns: &str, name: &str) -> bool {
         .await
         .expect("get SharedWorkflow")
         .is_some()
-}
-
-/// A RoleBinding of `subject` (User) to a workspace role in `namespace`.
-pub fn member_yaml(namespace: &str, role: &str, user: &str) -> String {
-    format!(
-        "\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: {role}-{user}\n  namespace: {namespace}\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: workflow-share-{role}\nsubjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: {user}\n"
-    )
 }
 
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -419,22 +396,6 @@ pub async fn can_user(
 /// in 2-, 3- and 4-byte UTF-8.
 pub fn yamada_name() -> String {
     ["山田太郎 Zoë Ångström 𝓐𝓵𝓲𝓬𝓮"; 8].join(" ")
-}
-
-/// A RoleBinding named `name` of the given users to a workspace role in `namespace`.
-pub fn role_binding_yaml(namespace: &str, name: &str, role: &str, users: &[String]) -> String {
-    let subjects: String = users
-        .iter()
-        .map(|u| {
-            format!(
-                "- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: {}\n",
-                serde_json::to_string(u).expect("json string")
-            )
-        })
-        .collect();
-    format!(
-        "\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: {name}\n  namespace: {namespace}\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: workflow-share-{role}\nsubjects:\n{subjects}"
-    )
 }
 
 /// Events in `ns` with `reason` about the object named `regarding`.
