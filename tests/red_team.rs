@@ -9,6 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, DynamicObject};
 use serde_json::json;
@@ -38,6 +39,9 @@ fn refused<T: std::fmt::Debug>(result: Result<T, kube::Error>, why: &str) -> Res
         Err(e) => Err(format!("refused, but not saying {why:?}: {e}")),
     }
 }
+
+/// Records one attempt: who made it, what it was, and whether it held.
+type Record<'a> = dyn FnMut(&'static str, &'static str, Result<(), String>) + 'a;
 
 fn merge(value: serde_json::Value) -> Patch<serde_json::Value> {
     Patch::Merge(value)
@@ -76,9 +80,52 @@ async fn every_attempt_the_red_team_made_is_refused_as_the_user_who_made_it() {
     let alice = cp.as_user("alice").await;
     let carol = cp.as_user("carol").await;
     let grace = cp.as_user("grace").await;
-    let patch = PatchParams::default();
 
     // Library entries are the controller's: nobody makes one, recipients only enable.
+    attempts_on_library_entries(&mut attempt, &bob, &carol).await;
+    // Status is the controller's alone.
+    attempts_on_status(&mut attempt, &alice, &bob, &grace).await;
+    // Organizations are the cluster administrators'.
+    attempt_on_the_organization(&mut attempt, &alice).await;
+    // Notifications cannot be spoofed.
+    attempt_to_spoof_a_notification(&mut attempt, &carol).await;
+    // A run of an entry not enabled in the library is refused.
+    attempt_to_run_an_entry_not_enabled(&mut attempt, &carol).await;
+    // `get` as every user: the creator, the owner and the recipient read it; nobody else.
+    attempts_to_read(&mut attempt, cp).await;
+    // Tampering with a grant the controller keeps: it is restored in under 3 s.
+    attempt_to_tamper_with_a_grant(&mut attempt, &admin, &carol).await;
+    // Sharing reserved to managers: the creator is refused once the policy changes.
+    attempt_to_share_where_only_managers_may(&mut attempt, &admin, &bob).await;
+
+    println!("\n| who | attempt | held |\n|---|---|---|");
+    for a in &attempts {
+        let held = match &a.held {
+            Ok(()) => "yes".to_string(),
+            Err(e) => format!("NO: {e}"),
+        };
+        println!("| {} | {} | {held} |", a.who, a.what);
+    }
+    let broken: Vec<String> = attempts
+        .iter()
+        .filter_map(|a| {
+            a.held
+                .as_ref()
+                .err()
+                .map(|e| format!("{} — {}: {e}", a.who, a.what))
+        })
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "attempts that got through:\n{}",
+        broken.join("\n")
+    );
+    println!("{} attempts, all held", attempts.len());
+}
+
+/// bob creating a library entry, carol relabelling one and widening its access.
+async fn attempts_on_library_entries(attempt: &mut Record<'_>, bob: &Client, carol: &Client) {
+    let patch = PatchParams::default();
     let fake = shared_workflow(SALES, "rt-support.lead-scoring", SUPPORT, "lead-scoring")
         .display_name("Lead scoring")
         .shared_by("bob")
@@ -117,7 +164,16 @@ async fn every_attempt_the_red_team_made_is_refused_as_the_user_who_made_it() {
             "only spec.enabled",
         ),
     );
-    // Status is the controller's alone.
+}
+
+/// The creator writing her workflow's status, and owner, author and member a share's.
+async fn attempts_on_status(
+    attempt: &mut Record<'_>,
+    alice: &Client,
+    bob: &Client,
+    grace: &Client,
+) {
+    let patch = PatchParams::default();
     let workflows: Api<Workflow> = Api::namespaced(bob.clone(), SALES);
     attempt(
         "bob",
@@ -133,7 +189,7 @@ async fn every_attempt_the_red_team_made_is_refused_as_the_user_who_made_it() {
             "forbidden",
         ),
     );
-    for (who, client) in [("alice", &alice), ("bob", &bob), ("grace", &grace)] {
+    for (who, client) in [("alice", alice), ("bob", bob), ("grace", grace)] {
         let shares: Api<WorkflowShare> = Api::namespaced(client.clone(), SALES);
         attempt(
             who,
@@ -150,8 +206,11 @@ async fn every_attempt_the_red_team_made_is_refused_as_the_user_who_made_it() {
             ),
         );
     }
+}
 
-    // Organizations are the cluster administrators'.
+/// alice, a workspace owner, editing her organization's sharing policy.
+async fn attempt_on_the_organization(attempt: &mut Record<'_>, alice: &Client) {
+    let patch = PatchParams::default();
     let organizations: Api<Organization> = Api::all(alice.clone());
     attempt(
         "alice",
@@ -167,8 +226,10 @@ async fn every_attempt_the_red_team_made_is_refused_as_the_user_who_made_it() {
             "forbidden",
         ),
     );
+}
 
-    // Notifications cannot be spoofed.
+/// carol posting an Event that looks like the controller's notification.
+async fn attempt_to_spoof_a_notification(attempt: &mut Record<'_>, carol: &Client) {
     let events = ApiResource {
         group: "events.k8s.io".into(),
         version: "v1".into(),
@@ -195,8 +256,10 @@ async fn every_attempt_the_red_team_made_is_refused_as_the_user_who_made_it() {
             "forbidden",
         ),
     );
+}
 
-    // A run of an entry not enabled in the library is refused.
+/// carol running the library entry she has not enabled.
+async fn attempt_to_run_an_entry_not_enabled(attempt: &mut Record<'_>, carol: &Client) {
     let run = workflow_run(SUPPORT, "rt-not-enabled")
         .shared_workflow(ENTRY)
         .build();
@@ -216,8 +279,10 @@ async fn every_attempt_the_red_team_made_is_refused_as_the_user_who_made_it() {
             .then_some(())
             .ok_or(format!("{reason:?}")),
     );
+}
 
-    // `get` as every user: the creator, the owner and the recipient read it; nobody else.
+/// Every user reading the shared workflow, each with their own token.
+async fn attempts_to_read(attempt: &mut Record<'_>, cp: &ControlPlane) {
     for user in [
         "alice", "bob", "carol", "dave", "erin", "frank", "grace", "yamada",
     ] {
@@ -236,8 +301,10 @@ async fn every_attempt_the_red_team_made_is_refused_as_the_user_who_made_it() {
             },
         );
     }
+}
 
-    // Tampering with a grant the controller keeps: it is restored in under 3 s.
+/// The admin deleting the readers' grant, then waiting until carol reads again.
+async fn attempt_to_tamper_with_a_grant(attempt: &mut Record<'_>, admin: &Client, carol: &Client) {
     let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), SALES);
     let grant = format!("workflow-share.{}", "lead-scoring");
     bindings
@@ -266,8 +333,15 @@ async fn every_attempt_the_red_team_made_is_refused_as_the_user_who_made_it() {
         reads_again.get("lead-scoring").await.ok().map(|_| ())
     })
     .await;
+}
 
-    // Sharing reserved to managers: the creator is refused once the policy changes.
+/// The administrator reserving sharing to managers, then bob sharing his workflow again.
+async fn attempt_to_share_where_only_managers_may(
+    attempt: &mut Record<'_>,
+    admin: &Client,
+    bob: &Client,
+) {
+    let patch = PatchParams::default();
     Api::<Organization>::all(admin.clone())
         .patch(
             ORG,
@@ -299,28 +373,4 @@ async fn every_attempt_the_red_team_made_is_refused_as_the_user_who_made_it() {
         }
     };
     attempt("bob", "a creator sharing where only managers may", held);
-
-    println!("\n| who | attempt | held |\n|---|---|---|");
-    for a in &attempts {
-        let held = match &a.held {
-            Ok(()) => "yes".to_string(),
-            Err(e) => format!("NO: {e}"),
-        };
-        println!("| {} | {} | {held} |", a.who, a.what);
-    }
-    let broken: Vec<String> = attempts
-        .iter()
-        .filter_map(|a| {
-            a.held
-                .as_ref()
-                .err()
-                .map(|e| format!("{} — {}: {e}", a.who, a.what))
-        })
-        .collect();
-    assert!(
-        broken.is_empty(),
-        "attempts that got through:\n{}",
-        broken.join("\n")
-    );
-    println!("{} attempts, all held", attempts.len());
 }

@@ -5,6 +5,7 @@ mod support;
 
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
 use support::*;
@@ -54,48 +55,80 @@ async fn explicit_workspaces_are_granted_and_revoked() {
     let erin = cp.as_user("erin").await;
     let frank = cp.as_user("frank").await;
     let wf = Some("lead-qualification");
+    recipients_read_only_the_workflow(cp, &dave, &erin, &frank, sales).await;
+
+    // Status: both grants active, notified once, Ready.
+    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
+    share_is_ready_and_notified_once(&admin, &shares, support, finance).await;
+
+    // Revoke support: its entry and its members' access go; finance keeps both.
+    let revoked = share(sales, "lead-qualification")
+        .workflow("lead-qualification")
+        .to_workspaces(&[finance]);
+    apply(&admin, &revoked).await.expect("revoke support");
+    eventually("SharedWorkflow removed from support", WAIT, || async {
+        (!entry_exists(&admin, support, sw).await).then_some(())
+    })
+    .await;
+    eventually("dave loses access", WAIT, || async {
+        (!can_i(&dave, "get", G, "workflows", sales, wf).await).then_some(())
+    })
+    .await;
+    assert!(entry_exists(&admin, finance, sw).await);
+    assert!(
+        can_i(&erin, "get", G, "workflows", sales, wf).await,
+        "finance keeps access"
+    );
+
+    // Deleting the share removes every grant, then the share itself.
+    share_and_grants_go(&admin, &shares, sales, finance, sw).await;
+    assert!(!can_i(&erin, "get", G, "workflows", sales, wf).await);
+}
+
+/// The RBAC answers of the share, asked as the people themselves: support's and
+/// finance's members read the workflow and nothing else; an outsider nothing.
+async fn recipients_read_only_the_workflow(
+    cp: &ControlPlane,
+    dave: &Client,
+    erin: &Client,
+    frank: &Client,
+    sales: &str,
+) {
+    let wf = Some("lead-qualification");
     eventually(
         "dave (support member) may get the workflow",
         WAIT,
         || async {
-            can_i(&dave, "get", G, "workflows", sales, wf)
+            can_i(dave, "get", G, "workflows", sales, wf)
                 .await
                 .then_some(())
         },
     )
     .await;
-    assert!(can_i(&dave, "watch", G, "workflows", sales, wf).await);
+    assert!(can_i(dave, "watch", G, "workflows", sales, wf).await);
     assert!(
-        can_i(&erin, "get", G, "workflows", sales, wf).await,
+        can_i(erin, "get", G, "workflows", sales, wf).await,
         "finance manager"
     );
     assert!(
-        !can_i(&frank, "get", G, "workflows", sales, wf).await,
+        !can_i(frank, "get", G, "workflows", sales, wf).await,
         "outsider must be denied"
     );
     assert!(
-        !can_i(&dave, "list", G, "workflows", sales, None).await,
+        !can_i(dave, "list", G, "workflows", sales, None).await,
         "no list across the namespace"
     );
     assert!(
-        !can_i(&dave, "update", G, "workflows", sales, wf).await,
+        !can_i(dave, "update", G, "workflows", sales, wf).await,
         "recipients never write"
     );
-    assert!(!can_i(&dave, "delete", G, "workflows", sales, wf).await);
+    assert!(!can_i(dave, "delete", G, "workflows", sales, wf).await);
     assert!(
-        !can_i(&dave, "get", "", "secrets", sales, Some("lead-history")).await,
+        !can_i(dave, "get", "", "secrets", sales, Some("lead-history")).await,
         "never the training data"
     );
     assert!(
-        !can_i(
-            &dave,
-            "get",
-            G,
-            "workflows",
-            sales,
-            Some("another-workflow")
-        )
-        .await,
+        !can_i(dave, "get", G, "workflows", sales, Some("another-workflow")).await,
         "only this workflow"
     );
     // The workspace's service accounts are recipients too.
@@ -106,9 +139,16 @@ async fn explicit_workspaces_are_granted_and_revoked() {
         )
         .await;
     assert!(can_i(&robot, "get", G, "workflows", sales, wf).await);
+}
 
-    // Status: both grants active, notified once, Ready.
-    let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
+/// The share's status once Ready (both grants active and notified), and the one
+/// notification Event in support.
+async fn share_is_ready_and_notified_once(
+    admin: &Client,
+    shares: &Api<WorkflowShare>,
+    support: &str,
+    finance: &str,
+) {
     let status = eventually(
         "share status Ready with notifications recorded",
         WAIT,
@@ -151,34 +191,24 @@ async fn explicit_workspaces_are_granted_and_revoked() {
         note.contains("lead-qualification") && note.contains(support),
         "note names workflow and workspace: {note}"
     );
+}
 
-    // Revoke support: its entry and its members' access go; finance keeps both.
-    let revoked = share(sales, "lead-qualification")
-        .workflow("lead-qualification")
-        .to_workspaces(&[finance]);
-    apply(&admin, &revoked).await.expect("revoke support");
-    eventually("SharedWorkflow removed from support", WAIT, || async {
-        (!entry_exists(&admin, support, sw).await).then_some(())
-    })
-    .await;
-    eventually("dave loses access", WAIT, || async {
-        (!can_i(&dave, "get", G, "workflows", sales, wf).await).then_some(())
-    })
-    .await;
-    assert!(entry_exists(&admin, finance, sw).await);
-    assert!(
-        can_i(&erin, "get", G, "workflows", sales, wf).await,
-        "finance keeps access"
-    );
-
-    // Deleting the share removes every grant, then the share itself.
+/// Deletes the share and waits until it, its entry in finance and its Role and
+/// RoleBinding in sales are gone.
+async fn share_and_grants_go(
+    admin: &Client,
+    shares: &Api<WorkflowShare>,
+    sales: &str,
+    finance: &str,
+    sw: &str,
+) {
     shares
         .delete("lead-qualification", &DeleteParams::default())
         .await
         .expect("delete share");
     eventually("share and all grants gone", WAIT, || async {
         let gone_share = shares.get_opt("lead-qualification").await.ok()?.is_none();
-        let gone_sw = !entry_exists(&admin, finance, sw).await;
+        let gone_sw = !entry_exists(admin, finance, sw).await;
         let roles: Api<Role> = Api::namespaced(admin.clone(), sales);
         let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), sales);
         let gone_rbac = roles
@@ -194,7 +224,6 @@ async fn explicit_workspaces_are_granted_and_revoked() {
         (gone_share && gone_sw && gone_rbac).then_some(())
     })
     .await;
-    assert!(!can_i(&erin, "get", G, "workflows", sales, wf).await);
 }
 
 #[tokio::test]
