@@ -243,6 +243,22 @@ async fn fire(admin: &kube::Client, row: &Row, grant: Grant, after: jiff::Timest
 async fn row(cp: &ControlPlane, i: usize, grant: Grant, end: End) -> Vec<(Use, Outcome)> {
     let admin = cp.admin().await;
     let row = Row::new(i);
+    let (creator, actor) = grant_access(cp, &admin, &row, grant).await;
+    use_before_the_end(&admin, &actor, &row, grant).await;
+    // The end.
+    let ended_at = jiff::Timestamp::now();
+    end_access(cp, &admin, &creator, &row, grant, end).await;
+    uses_after_the_end(&admin, &actor, &row, grant, end, ended_at).await
+}
+
+/// Makes the row's organization, the creator's workflow and the grant: the creator's
+/// client and the actor's.
+async fn grant_access(
+    cp: &ControlPlane,
+    admin: &kube::Client,
+    row: &Row,
+    grant: Grant,
+) -> (kube::Client, kube::Client) {
     let mut org = organization(&row.org, &[&row.own, &row.rcp]);
     if grant == Grant::AuditView {
         org = org.auditor(&row.actor);
@@ -256,7 +272,7 @@ async fn row(cp: &ControlPlane, i: usize, grant: Grant, end: End) -> Vec<(Use, O
         Grant::Group => objects += group_member(&row.own, "member", &row.group),
         Grant::AuditView | Grant::Creator => {}
     }
-    apply(&admin, &objects).await.expect("organization");
+    apply(admin, &objects).await.expect("organization");
 
     let creator = cp.impersonating(&row.creator, &[]).await;
     let actor = match grant {
@@ -284,10 +300,15 @@ async fn row(cp: &ControlPlane, i: usize, grant: Grant, end: End) -> Vec<(Use, O
     if let Some(shared) = &shared {
         apply(&creator, shared).await.expect("share");
     }
+    (creator, actor)
+}
 
+/// The grant works before the end: the workflow is read, a run is accepted, and the
+/// actor makes a schedule trigger.
+async fn use_before_the_end(admin: &kube::Client, actor: &kube::Client, row: &Row, grant: Grant) {
     // Used for real before the end.
     eventually("the grant is used", WAIT, || async {
-        matches!(read(&actor, &row).await, Outcome::Allowed(_)).then_some(())
+        matches!(read(actor, row).await, Outcome::Allowed(_)).then_some(())
     })
     .await;
     let home = row.home(grant).to_string();
@@ -306,7 +327,7 @@ async fn row(cp: &ControlPlane, i: usize, grant: Grant, end: End) -> Vec<(Use, O
         .await;
     }
     if uses(grant).contains(&Use::Run) {
-        let before = run(&admin, &actor, &row, grant, "before").await;
+        let before = run(admin, actor, row, grant, "before").await;
         assert!(
             matches!(before, Outcome::Allowed(_)),
             "{grant:?}: the run before the end: {before}"
@@ -315,11 +336,19 @@ async fn row(cp: &ControlPlane, i: usize, grant: Grant, end: End) -> Vec<(Use, O
         let every_minute = trigger(&home, "every-minute")
             .runnable(kind, &workflow)
             .schedule("* * * * *");
-        apply(&actor, &every_minute).await.expect("trigger");
+        apply(actor, &every_minute).await.expect("trigger");
     }
+}
 
-    // The end.
-    let ended_at = jiff::Timestamp::now();
+/// Ends the grant the way `end` says; each way of ending succeeds.
+async fn end_access(
+    cp: &ControlPlane,
+    admin: &kube::Client,
+    creator: &kube::Client,
+    row: &Row,
+    grant: Grant,
+    end: End,
+) {
     let orgs: Api<workflow_share::resources::Organization> = Api::all(admin.clone());
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.clone());
     let bindings = |ns: &str| -> Api<k8s_openapi::api::rbac::v1::RoleBinding> {
@@ -396,7 +425,7 @@ async fn row(cp: &ControlPlane, i: usize, grant: Grant, end: End) -> Vec<(Use, O
         End::DeletedAndNameReused => {
             // Deleted in the moment before its status records the share (the race
             // deletion protection cannot see), then made again by someone else.
-            delete_before_the_share_is_recorded(&admin, &creator, &row.own, "wf").await;
+            delete_before_the_share_is_recorded(admin, creator, &row.own, "wf").await;
             let other = cp.impersonating("other", &[]).await;
             apply(
                 &other,
@@ -406,13 +435,24 @@ async fn row(cp: &ControlPlane, i: usize, grant: Grant, end: End) -> Vec<(Use, O
             .expect("made again by someone else");
         }
     }
+}
 
+/// Tries every use of the grant again after the end: the read must be refused (by
+/// RBAC, within WAIT); the outcome of each use.
+async fn uses_after_the_end(
+    admin: &kube::Client,
+    actor: &kube::Client,
+    row: &Row,
+    grant: Grant,
+    end: End,
+    ended_at: jiff::Timestamp,
+) -> Vec<(Use, Outcome)> {
     // Reads end with RBAC; every other use is tried right after.
     let start = Instant::now();
     eventually(
         &format!("{grant:?} × {end:?}: the read is refused"),
         WAIT,
-        || async { matches!(read(&actor, &row).await, Outcome::Refused(_)).then_some(()) },
+        || async { matches!(read(actor, row).await, Outcome::Refused(_)).then_some(()) },
     )
     .await;
     let read_ended = start.elapsed();
@@ -423,9 +463,9 @@ async fn row(cp: &ControlPlane, i: usize, grant: Grant, end: End) -> Vec<(Use, O
     for u in uses(grant) {
         let outcome = match u {
             Use::Read => continue,
-            Use::Run => run(&admin, &actor, &row, grant, "after").await,
-            Use::Clone => clone(&admin, &actor, &row).await,
-            Use::Fire => fire(&admin, &row, grant, ended_at).await,
+            Use::Run => run(admin, actor, row, grant, "after").await,
+            Use::Clone => clone(admin, actor, row).await,
+            Use::Fire => fire(admin, row, grant, ended_at).await,
         };
         out.push((*u, outcome));
     }

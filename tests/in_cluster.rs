@@ -200,21 +200,62 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
     let helm = built_tool("helm");
     let dir = std::env::temp_dir().join(format!("wsn-{}", std::process::id()));
     let before = host_state(&dir);
+    let cluster = start_node(&dir, helm, started);
+    let leader = install_the_chart(&cluster);
+    the_examples_converge(&cluster);
+    metrics_are_served(&cluster);
+    deleting_the_leader_hands_over(&cluster, &leader);
+    evictions_respect_the_budget(&cluster);
+    an_upgrade_never_has_two_leaders(&cluster);
+    uninstall_leaves_only_what_the_readme_lists(&cluster);
+
+    // The node goes: the host is as it was.
+    drop(cluster);
+    let after = host_state(&dir);
+    assert_eq!(before, after, "the host changed");
+    println!("in-cluster test: {:.1?}", started.elapsed());
+}
+
+/// The chart's directory in the repository.
+fn chart() -> PathBuf {
+    repo().join("charts/workflow-share")
+}
+
+/// Applies one of the examples as the kubeconfig context (user) `context`.
+fn apply_example(cluster: &Cluster, context: &str, file: &str) {
+    let examples = repo().join("examples");
+    run(&mut cluster.kubectl(&[
+        "--context",
+        context,
+        "apply",
+        "--server-side",
+        "-f",
+        examples.join(file).to_str().expect("path"),
+    ]));
+}
+
+/// Brings the node up in `dir` and imports the image: the node becomes Ready.
+fn start_node(dir: &Path, helm: PathBuf, started: Instant) -> Cluster {
     run(Command::new(repo().join("hack/cluster/up.sh"))
         // The least-privilege check reads the fast tests' audit logs: this node's
         // controller runs through an uninstall, which takes its rights away mid-work.
         .env_remove("WORKFLOW_SHARE_AUDIT_DIR")
-        .arg(&dir)
+        .arg(dir)
         .arg("--watch-pid")
         .arg(std::process::id().to_string()));
     let cluster = Cluster {
         kubectl: dir.join("kubectl"),
-        dir: dir.clone(),
+        dir: dir.to_path_buf(),
         helm,
     };
     println!("node Ready after {:.1?}", started.elapsed());
     run(Command::new(dir.join("import")).arg(repo().join("target/image/workflow-share.oci.tar")));
+    cluster
+}
 
+/// The chart installs with default values under the restricted Pod Security Standard:
+/// two Ready replicas, one of which leads (returned).
+fn install_the_chart(cluster: &Cluster) -> String {
     // Default values, in a namespace that enforces the restricted Pod Security Standard.
     run(&mut cluster.kubectl(&["create", "namespace", NS]));
     run(&mut cluster.kubectl(&[
@@ -223,7 +264,7 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
         NS,
         "pod-security.kubernetes.io/enforce=restricted",
     ]));
-    let chart = repo().join("charts/workflow-share");
+    let chart = chart();
     cluster.helm(&[
         "install",
         "workflow-share",
@@ -241,30 +282,26 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
         cluster.pods().contains(&leader),
         "{leader} is not one of the pods"
     );
+    leader
+}
 
+/// The examples' shares all become Ready through the in-cluster controller.
+fn the_examples_converge(cluster: &Cluster) {
     // The examples converge through the in-cluster controller.
-    let examples = repo().join("examples");
-    let apply = |context: &str, file: &str| {
-        run(&mut cluster.kubectl(&[
-            "--context",
-            context,
-            "apply",
-            "--server-side",
-            "-f",
-            examples.join(file).to_str().expect("path"),
-        ]));
-    };
     for file in [
         "01-organization.yaml",
         "02-workspaces.yaml",
         "03-members.yaml",
     ] {
-        apply("admin", file);
+        apply_example(cluster, "admin", file);
     }
-    apply("alice", "04-workflows.yaml");
-    apply("alice", "05-shares.yaml");
+    apply_example(cluster, "alice", "04-workflows.yaml");
+    apply_example(cluster, "alice", "05-shares.yaml");
     cluster.shares_ready();
+}
 
+/// The metrics Service serves the controller's series.
+fn metrics_are_served(cluster: &Cluster) {
     // /metrics through the metrics Service (the API server's service proxy).
     let metrics = run(&mut cluster.kubectl(&[
         "get",
@@ -275,11 +312,15 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
         text(&metrics).contains("workflow_share_"),
         "no controller series in /metrics"
     );
+}
 
+/// Deleting the leader's pod releases the Lease at once (clean exit), the other
+/// replica leads, and a share made meanwhile is granted quickly.
+fn deleting_the_leader_hands_over(cluster: &Cluster, leader: &str) {
     // The leader's pod is deleted (SIGTERM): it releases the Lease, the other leads,
     // and a share made meanwhile is granted once, notified once.
     let deleted = Instant::now();
-    run(&mut cluster.kubectl(&["delete", "pod", &leader, "-n", NS, "--wait=false"]));
+    run(&mut cluster.kubectl(&["delete", "pod", leader, "-n", NS, "--wait=false"]));
     let holder = || {
         let lease = cluster.get_json(&["lease", "workflow-share", "-n", NS]);
         lease["spec"]["holderIdentity"]
@@ -288,8 +329,8 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
             .to_string()
     };
     let was = holder();
-    apply("bob", "07-private-workflow.yaml");
-    apply("bob", "08-people-share.yaml");
+    apply_example(cluster, "bob", "07-private-workflow.yaml");
+    apply_example(cluster, "bob", "08-people-share.yaml");
     cluster.until("the Lease released", Duration::from_secs(30), || {
         (holder() != was).then_some(())
     });
@@ -297,7 +338,7 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
     // The old pod's container, as the kubelet last reported it before the pod went.
     let exit_code = cluster.until("the old pod gone", Duration::from_secs(60), || {
         let out = cluster
-            .kubectl(&["get", "pod", &leader, "-n", NS, "-o", "json"])
+            .kubectl(&["get", "pod", leader, "-n", NS, "-o", "json"])
             .output()
             .expect("kubectl");
         if !out.status.success() {
@@ -335,7 +376,36 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
         granted < Duration::from_secs(15),
         "granted after {granted:?}"
     );
+}
 
+/// Asks the API server to evict `pod`: kubectl's output, successful or not.
+fn evict(cluster: &Cluster, pod: &str) -> Output {
+    let eviction = Eviction {
+        metadata: ObjectMeta {
+            name: Some(pod.into()),
+            namespace: Some(NS.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let body = serde_json::to_string(&eviction).expect("json");
+    let path = cluster.dir.join(format!("eviction-{pod}.json"));
+    std::fs::write(&path, body).expect("write");
+    cluster
+        .kubectl(&[
+            "create",
+            "--raw",
+            &format!("/api/v1/namespaces/{NS}/pods/{pod}/eviction"),
+            "-f",
+            path.to_str().expect("path"),
+        ])
+        .output()
+        .expect("kubectl")
+}
+
+/// Evicting the leader hands over quickly; a second eviction meanwhile is refused by
+/// the PodDisruptionBudget.
+fn evictions_respect_the_budget(cluster: &Cluster) {
     // Evictions respect the PodDisruptionBudget: one at a time.
     cluster.rolled_out(120);
     let pods = cluster.pods();
@@ -348,29 +418,6 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
             (pdb["status"]["disruptionsAllowed"] == 1).then_some(())
         },
     );
-    let evict = |pod: &str| -> Output {
-        let eviction = Eviction {
-            metadata: ObjectMeta {
-                name: Some(pod.into()),
-                namespace: Some(NS.into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let body = serde_json::to_string(&eviction).expect("json");
-        let path = dir.join(format!("eviction-{pod}.json"));
-        std::fs::write(&path, body).expect("write");
-        cluster
-            .kubectl(&[
-                "create",
-                "--raw",
-                &format!("/api/v1/namespaces/{NS}/pods/{pod}/eviction"),
-                "-f",
-                path.to_str().expect("path"),
-            ])
-            .output()
-            .expect("kubectl")
-    };
     // The leader is evicted first: the other replica takes over.
     let leading = cluster.until("a leader", Duration::from_secs(60), || cluster.leader());
     let other = pods
@@ -379,13 +426,13 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
         .expect("a second pod")
         .clone();
     let evicted = Instant::now();
-    let first = evict(&leading);
+    let first = evict(cluster, &leading);
     assert!(
         first.status.success(),
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let second = evict(&other);
+    let second = evict(cluster, &other);
     assert!(
         !second.status.success()
             && String::from_utf8_lossy(&second.stderr).contains("disruption budget"),
@@ -404,8 +451,12 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
         evicted.elapsed()
     );
     assert!(taken < Duration::from_secs(10), "hand-over took {taken:?}");
+}
 
+/// An upgrade that changes a value rolls out with at most one leader at any sample.
+fn an_upgrade_never_has_two_leaders(cluster: &Cluster) {
     // An upgrade that changes a value rolls the pods, never with two leaders at once.
+    let chart = chart();
     cluster.helm(&[
         "upgrade",
         "workflow-share",
@@ -455,7 +506,11 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
         rolling.elapsed()
     );
     assert!(most_leaders <= 1, "{most_leaders} replicas led at once");
+}
 
+/// After uninstall, nothing of the chart's own is left: only the CRDs and their
+/// objects, the controller's grants and its Lease.
+fn uninstall_leaves_only_what_the_readme_lists(cluster: &Cluster) {
     // Uninstall: what stays is what the README lists (the CRDs and their objects, the
     // grants the controller made, its Lease), nothing of the chart's own.
     cluster.helm(&["uninstall", "workflow-share", "-n", NS, "--wait"]);
@@ -526,10 +581,4 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
         })
         .collect();
     assert!(kept.is_empty(), "left in {NS}: {kept:?}");
-
-    // The node goes: the host is as it was.
-    drop(cluster);
-    let after = host_state(&dir);
-    assert_eq!(before, after, "the host changed");
-    println!("in-cluster test: {:.1?}", started.elapsed());
 }

@@ -29,10 +29,24 @@ async fn a_schedule_trigger_fires_as_its_creator_and_only_while_they_may_run() {
     let cp = control_plane();
     let admin = cp.admin().await;
     let sales = "tg-sales";
+    bob_shares_his_trigger_with_grace(cp, &admin, sales).await;
+    grace_sees_the_trigger_but_cannot_edit_fire_or_run_it(cp, &admin, sales).await;
+    let (trigger, run_name) = the_trigger_fires_as_bob(&admin, sales).await;
+    restore_older_runs_of_the_trigger(cp, sales, &trigger).await;
+    let status = trigger.status.expect("status");
+    assert_eq!(status.creator.as_deref(), Some("bob"));
+    assert_eq!(status.recent_fires[0].run, run_name);
+    assert!(status.next_fire_time.is_some());
+    bob_leaves_and_the_next_fire_is_refused(&admin, sales).await;
+    the_history_limit_keeps_three_runs(&admin, sales).await;
+}
+
+/// Bob makes a workflow and its schedule trigger, and shares the trigger with grace.
+async fn bob_shares_his_trigger_with_grace(cp: &ControlPlane, admin: &kube::Client, sales: &str) {
     let objects = organization("tg-org", &[sales])
         .and(member(sales, "member", "bob"))
         .and(member(sales, "member", "grace"));
-    apply(&admin, &objects).await.expect("organization");
+    apply(admin, &objects).await.expect("organization");
     let bob = cp.as_user("bob").await;
     let nightly = workflow(sales, "nightly").display_name("Nightly").and(
         trigger(sales, "every-minute")
@@ -58,7 +72,14 @@ async fn a_schedule_trigger_fires_as_its_creator_and_only_while_they_may_run() {
     )
     .await
     .expect("shared with grace");
+}
 
+/// Grace sees the shared trigger but neither edits nor fires it, nor runs the workflow.
+async fn grace_sees_the_trigger_but_cannot_edit_fire_or_run_it(
+    cp: &ControlPlane,
+    admin: &kube::Client,
+    sales: &str,
+) {
     // grace sees the trigger, not the workflow; she can neither edit nor fire it.
     let grace = cp.as_user("grace").await;
     let triggers: Api<Trigger> = Api::namespaced(grace.clone(), sales);
@@ -102,14 +123,18 @@ async fn a_schedule_trigger_fires_as_its_creator_and_only_while_they_may_run() {
     .await
     .expect("a run request");
     let (phase, reason) = eventually("grace's run decided", WAIT, || async {
-        run_status(&admin, sales, "grace-try").await
+        run_status(admin, sales, "grace-try").await
     })
     .await;
     assert_eq!(
         (phase, reason.as_str()),
         (RunPhase::Rejected, "WorkflowNotVisible")
     );
+}
 
+/// The trigger fires at the next minute as bob, and the fire is accepted: the
+/// trigger as read right after, and the fired run's name.
+async fn the_trigger_fires_as_bob(admin: &kube::Client, sales: &str) -> (Trigger, String) {
     // It fires at the next minute, as bob.
     let runs: Api<WorkflowRun> = Api::namespaced(admin.clone(), sales);
     let fired = eventually("the trigger fires", FIRE_WAIT, || async {
@@ -125,7 +150,7 @@ async fn a_schedule_trigger_fires_as_its_creator_and_only_while_they_may_run() {
     assert!(fired.spec.scheduled_time.is_some());
     let run_name = fired.metadata.name.clone().expect("name");
     let (phase, _) = eventually("the fire is accepted", WAIT, || async {
-        run_status(&admin, sales, &run_name).await
+        run_status(admin, sales, &run_name).await
     })
     .await;
     assert_eq!(phase, RunPhase::Accepted);
@@ -133,6 +158,11 @@ async fn a_schedule_trigger_fires_as_its_creator_and_only_while_they_may_run() {
         .get("every-minute")
         .await
         .expect("trigger");
+    (trigger, run_name)
+}
+
+/// Creates, as the controller, three older runs owned by the trigger (its history).
+async fn restore_older_runs_of_the_trigger(cp: &ControlPlane, sales: &str, trigger: &Trigger) {
     // Three older runs of this trigger, as the controller would have made them: with
     // the fire, one more than historyLimit 3, so the oldest is deleted.
     let uid = trigger.metadata.uid.clone().expect("uid");
@@ -164,11 +194,11 @@ async fn a_schedule_trigger_fires_as_its_creator_and_only_while_they_may_run() {
             .await
             .expect("restored run");
     }
-    let status = trigger.status.expect("status");
-    assert_eq!(status.creator.as_deref(), Some("bob"));
-    assert_eq!(status.recent_fires[0].run, run_name);
-    assert!(status.next_fire_time.is_some());
+}
 
+/// Once bob leaves the workspace, the next fire is recorded as refused (Ready False)
+/// and makes no run.
+async fn bob_leaves_and_the_next_fire_is_refused(admin: &kube::Client, sales: &str) {
     // bob leaves the workspace: the next fire is refused, never run as someone else.
     Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(admin.clone(), sales)
         .delete("member-bob", &DeleteParams::default())
@@ -193,6 +223,7 @@ async fn a_schedule_trigger_fires_as_its_creator_and_only_while_they_may_run() {
         (ready.status.as_str(), ready.reason.as_str()),
         ("False", "CreatorMayNotRun")
     );
+    let runs: Api<WorkflowRun> = Api::namespaced(admin.clone(), sales);
     let by_trigger = runs
         .list(&Default::default())
         .await
@@ -208,6 +239,11 @@ async fn a_schedule_trigger_fires_as_its_creator_and_only_while_they_may_run() {
         })
         .count();
     assert_eq!(by_trigger, 1, "no run was made for the refused fire");
+}
+
+/// historyLimit 3 keeps the three newest of the trigger's runs: the oldest is deleted.
+async fn the_history_limit_keeps_three_runs(admin: &kube::Client, sales: &str) {
+    let runs: Api<WorkflowRun> = Api::namespaced(admin.clone(), sales);
     let kept: Vec<String> = runs
         .list(&Default::default())
         .await
