@@ -152,7 +152,8 @@ pub async fn converge<K: Shareable>(ctx: &Context, obj: &K) -> Result<Visibility
             labels: labels.clone(),
             owner: crate::controller::sharing::generated::deleted_with(obj),
         };
-        // A foreign object of the generated name is left alone (reported by the caller).
+        // A foreign object of the generated name is left alone; unlike a workflow's
+        // shares, a project's or trigger's do not report it yet (their grants stay Active).
         rbac::converge_target(ctx, &target, desired.as_ref()).await?;
     }
 
