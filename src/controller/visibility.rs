@@ -153,7 +153,7 @@ pub async fn converge<K: Shareable>(ctx: &Context, obj: &K) -> Result<Visibility
             owner: crate::controller::sharing::generated::deleted_with(obj),
         };
         // A foreign object of the generated name is left alone; unlike a workflow's
-        // shares, a project's or trigger's do not report it yet (their grants stay Active).
+        // shares, a project's or trigger's share status does not show it yet.
         rbac::converge_target(ctx, &target, desired.as_ref()).await?;
     }
 
