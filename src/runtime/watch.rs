@@ -136,7 +136,7 @@ where
         watches
             .ready
             .push(Box::pin(async move { reader.wait_until_ready().await }));
-        let relists = Relists::new(writer.as_reader());
+        let mut relists = Relists::new(writer.as_reader());
         let before_update = writer.as_reader();
         let own_writes = watches.own_writes.clone();
         let Watch {
@@ -171,7 +171,6 @@ where
                     event
                 }),
         );
-        let mut relists = relists;
         let watch = stream.for_each(move |res| {
             match res {
                 Ok(watcher::Event::Apply(_)) if quiet.load(Ordering::SeqCst) => {}
