@@ -39,6 +39,11 @@ enum Command {
         /// Listen address of /metrics, /healthz and /readyz.
         #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
         metrics_addr: std::net::SocketAddr,
+        /// Listen address of the webhook receiver, which fires Webhook and AppEvent
+        /// triggers on signed requests (plain HTTP: put TLS in front, an Ingress).
+        /// Unset, no receiver is served and no Secret is watched.
+        #[arg(long, env = "WEBHOOK_ADDR")]
+        webhook_addr: Option<std::net::SocketAddr>,
         /// Run without leader election (only ever one replica).
         #[arg(long, env = "NO_LEADER_ELECTION")]
         no_leader_election: bool,
@@ -289,6 +294,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             instance,
             log_json,
             metrics_addr,
+            webhook_addr,
             no_leader_election,
             lease_namespace,
             lease_name,
@@ -318,6 +324,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     }),
                     instance,
                     metrics_addr,
+                    webhook_addr,
                     namespace: lease_namespace,
                 },
             )

@@ -22,6 +22,12 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+/// What the webhook receiver answered: one of `planner::webhook::Answer`'s labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
     pub kind: &'static str,
@@ -126,6 +132,8 @@ pub struct Metrics {
     pub panics: Family<PanicLabel, Counter>,
     /// 1 while this replica leads (reconciles), 0 otherwise.
     pub leader: Gauge,
+    /// Requests to the webhook receiver, by bounded result.
+    pub webhook_requests: Family<ResultLabel, Counter>,
     health: AtomicU8,
 }
 
@@ -139,6 +147,7 @@ impl Default for Metrics {
         let in_flight = Gauge::default();
         let panics = Family::<PanicLabel, Counter>::default();
         let leader = Gauge::default();
+        let webhook_requests = Family::<ResultLabel, Counter>::default();
         let reconcile_errors = Family::<ControllerReasonLabel, Counter>::default();
         let reconcile_duration =
             Family::<ControllerLabel, Histogram, fn() -> Histogram>::new_with_constructor(
@@ -185,8 +194,14 @@ impl Default for Metrics {
             "1 while this replica holds the leader Lease and reconciles",
             leader.clone(),
         );
+        registry.register(
+            "webhook_requests",
+            "Requests to the webhook receiver by result",
+            webhook_requests.clone(),
+        );
         Self {
             registry,
+            webhook_requests,
             syncs,
             sync_errors,
             writes,

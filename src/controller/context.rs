@@ -67,6 +67,11 @@ pub struct Stores {
     pub workflow_runs: Store<WorkflowRun>,
     pub projects: Store<Project>,
     pub triggers: Store<Trigger>,
+    /// Which trigger each receiver path is (see `webhooks::WebhookPaths`).
+    pub webhook_paths: Arc<crate::controller::webhooks::WebhookPaths>,
+    /// Secrets of the webhook-token type only (a field selector: no other Secret is
+    /// ever requested).
+    pub webhook_tokens: Store<k8s_openapi::api::core::v1::Secret>,
     /// The directory built from the stores above, until one of them changes.
     pub directory: Arc<DirectoryCache>,
 }
@@ -258,4 +263,6 @@ pub struct Options {
     /// The controller's own namespace: the identity the who-may-share check asks
     /// about existing objects lives there (see `existing`).
     pub namespace: String,
+    /// Address of the webhook receiver; None serves none (and no Secret is watched).
+    pub webhook_addr: Option<std::net::SocketAddr>,
 }

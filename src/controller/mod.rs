@@ -12,6 +12,8 @@
 //!    - `projects`, `triggers`: who may see them (`visibility`), and trigger fires;
 //!    - `clones`, `runs`, `organizations`: one controller each;
 //!    - `sweep`: what was made for deleted objects goes with them.
+//!    - `webhooks` (every replica, leading or not): the receiver that fires
+//!      Webhook and AppEvent triggers on signed requests.
 //! 4. Stop: on SIGTERM every controller finishes the reconciles it runs and the
 //!    Lease is released; any loop or watch ending on its own fails the process.
 
@@ -25,6 +27,7 @@ mod sweep;
 mod triggers;
 mod visibility;
 mod watches;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -46,13 +49,33 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
     let client = clients.watches.clone();
     let own_writes = Arc::new(OwnWrites::default());
     let mut watches = Watches::new(own_writes.clone());
-    let (stores, reactions, queues) = watches::start(&client, &mut watches);
+    let (stores, reactions, queues) =
+        watches::start(&client, &mut watches, options.webhook_addr.is_some());
     let metrics = Arc::new(Metrics::default());
     let mut background = watches.take_tasks();
     background.spawn(metrics::serve_until_failed(
         options.metrics_addr,
         metrics.clone(),
     ));
+    let receiver_ctx = options.webhook_addr.map(|addr| {
+        // The receiver's own connections: a delivery never waits for a request slot.
+        let own = Clients {
+            requests: clients.watches.clone(),
+            ..clients.clone()
+        };
+        let (instance, namespace) = (options.instance.clone(), options.namespace.clone());
+        let decisions = reactions.decisions.clone();
+        let ctx = Context::new(
+            &own,
+            stores.clone(),
+            decisions,
+            own_writes.clone(),
+            instance,
+            namespace,
+            metrics.clone(),
+        );
+        (addr, Arc::new(ctx))
+    });
     let ctx = Arc::new(Context::new(
         &clients,
         stores,
@@ -66,6 +89,11 @@ pub async fn run(clients: Clients, options: Options) -> anyhow::Result<()> {
         ready = watches.all_ready() => ready.map_err(|_| Error::StoresClosed)?,
         Some(ended) = background.join_next() => return Err(supervise::failed(&ctx.metrics, ended)),
         () = supervise::shutdown_signal() => return Ok(()),
+    }
+    // Every replica receives webhooks once its caches are filled, leading or not.
+    if let Some((addr, receiver_ctx)) = receiver_ctx {
+        background.spawn(webhooks::serve_until_failed(addr, receiver_ctx));
+        info!(%addr, "webhook receiver listening");
     }
 
     // With the caches filled, wait to lead: a standby replica is ready (it could take

@@ -48,6 +48,13 @@ impl Sweeper {
         self.wake.notify_one();
     }
 
+    /// `poke` on a watch event that deletes.
+    pub fn poke_on_delete<K>(&self, event: &kube::runtime::watcher::Event<K>) {
+        if matches!(event, kube::runtime::watcher::Event::Delete(_)) {
+            self.poke();
+        }
+    }
+
     /// The workflow `key` is gone: sync it (its grants, entries and place in the
     /// organization readers grant go) and sweep.
     pub fn workflow_gone(&self, key: WorkflowKey) {

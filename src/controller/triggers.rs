@@ -1,10 +1,11 @@
 //! The trigger controller: who may see each Trigger (shared like workflows), and
 //! Schedule triggers firing on their cron schedule as their creator. Webhook and
-//! AppEvent triggers are fired by an executor (see docs/triggers-and-runs.md); the controller only
-//! keeps their visibility. This gathers the facts, creates and deletes runs and
-//! writes the status; `planner::trigger` decides.
+//! AppEvent triggers are fired by signed requests to the receiver (`webhooks`);
+//! here they get their path and Ready. This gathers the facts, creates and deletes
+//! runs and writes the status; `planner::trigger` and `planner::webhook` decide.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::stream::BoxStream;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
@@ -18,9 +19,11 @@ use crate::labels;
 use crate::metrics::WriteKind;
 use crate::naming;
 use crate::planner::trigger;
+use crate::planner::webhook;
 use crate::planner::{Creator, stamped_creator};
 use crate::resources::condition::now_rfc3339;
-use crate::resources::{Fire, Trigger, TriggerStatus, WorkflowRun, WorkflowRunSpec};
+use crate::resources::{Fire, Trigger, TriggerStatus, TriggerType, WorkflowRun, WorkflowRunSpec};
+use crate::text;
 
 use super::{runs, visibility};
 use crate::controller::Context;
@@ -45,7 +48,7 @@ pub fn start(
 
 /// Who a fire at this time would run as, or why it may not fire: judged in order,
 /// each answer asked only while the earlier ones allow it.
-async fn may_fire(
+pub(super) async fn may_fire(
     ctx: &Context,
     trigger: &Trigger,
     namespace: &str,
@@ -76,23 +79,44 @@ async fn may_fire(
     Ok(Ok(creator))
 }
 
-/// Creates the run of the fire at `at`, as `creator`; returns its name.
-async fn create_run(
-    ctx: &Context,
+/// How a fire's run is named.
+pub(super) enum RunName {
+    /// The same for every attempt of one fire: a second is refused by the API server.
+    Fixed(String),
+    /// Named by the API server after the trigger: every request its own run.
+    Generated,
+}
+
+/// What creating a fire's run came to.
+pub(super) enum Created {
+    /// The run was created, with this name.
+    New(String),
+    /// A run of this (fixed) name exists already.
+    Existed(String),
+}
+
+/// The run of a fire at `at` as `creator`, named `run_name`: labelled and owned as
+/// the trigger's, so that only its own runs are pruned.
+fn run_of(
     trigger: &Trigger,
     namespace: &str,
     at: jiff::Timestamp,
     creator: Creator,
-) -> Result<String> {
+    run_name: &RunName,
+) -> WorkflowRun {
     let name = trigger.name_any();
-    let run_name = trigger::run_name(&name, at);
     let Creator {
         user: creator,
         groups,
     } = creator;
-    let run = WorkflowRun {
+    let (fixed, generated) = match run_name {
+        RunName::Fixed(n) => (Some(n.clone()), None),
+        RunName::Generated => (None, Some(format!("{}-", text::prefix_within(&name, 200)))),
+    };
+    WorkflowRun {
         metadata: ObjectMeta {
-            name: Some(run_name.clone()),
+            name: fixed,
+            generate_name: generated,
             namespace: Some(namespace.to_string()),
             labels: Some(
                 [
@@ -122,15 +146,31 @@ async fn create_run(
             scheduled_time: Some(at.to_string()),
         },
         status: None,
-    };
+    }
+}
+
+/// Creates the run of the fire at `at`, as `creator`.
+pub(super) async fn create_run(
+    ctx: &Context,
+    trigger: &Trigger,
+    namespace: &str,
+    at: jiff::Timestamp,
+    creator: Creator,
+    run_name: RunName,
+) -> Result<Created> {
+    let run = run_of(trigger, namespace, at, creator, &run_name);
     let api: Api<WorkflowRun> = Api::namespaced(ctx.client.clone(), namespace);
     ctx.metrics.write(WriteKind::WorkflowRun);
     match api.create(&PostParams::default(), &run).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 409 => {} // fired before a restart
-        Err(e) => return Err(Error::kube("create the WorkflowRun of a trigger")(e)),
+        Ok(created) => Ok(Created::New(created.name_any())),
+        Err(kube::Error::Api(s)) if s.code == 409 => match run_name {
+            RunName::Fixed(name) => Ok(Created::Existed(name)),
+            RunName::Generated => Err(Error::kube("create the WorkflowRun of a trigger")(
+                kube::Error::Api(s),
+            )),
+        },
+        Err(e) => Err(Error::kube("create the WorkflowRun of a trigger")(e)),
     }
-    Ok(run_name)
 }
 
 /// Fires at `at`: creates the run as the trigger's creator, or records why not.
@@ -141,7 +181,13 @@ async fn fire(
     at: jiff::Timestamp,
 ) -> Result<Fire> {
     let outcome = match may_fire(ctx, trigger, namespace).await? {
-        Ok(creator) => Ok(create_run(ctx, trigger, namespace, at, creator).await?),
+        Ok(creator) => {
+            // The same name for every attempt: a fire retried after a restart finds its run.
+            let name = RunName::Fixed(trigger::run_name(&trigger.name_any(), at));
+            match create_run(ctx, trigger, namespace, at, creator, name).await? {
+                Created::New(run) | Created::Existed(run) => Ok(run),
+            }
+        }
         Err(reason) => Err(reason),
     };
     Ok(trigger::fire_record(at, outcome))
@@ -192,22 +238,40 @@ pub async fn reconcile(trigger: Arc<Trigger>, ctx: Arc<Context>) -> Result<Actio
         last_fire_time: previous.last_fire_time.clone(),
         next_fire_time: None,
         recent_fires: previous.recent_fires.clone(),
+        webhook_path: None,
+        last_delivery: previous.last_delivery.clone(),
     };
     let now = jiff::Timestamp::now();
     let created = trigger.meta().creation_timestamp.as_ref().map(|t| t.0);
-    let tick = trigger::tick(
-        &trigger.spec,
-        previous.last_fire_time.as_deref(),
-        created,
-        now,
-    );
+    let (tick, next) = match trigger.spec.type_ {
+        TriggerType::Schedule => {
+            let last = previous.last_fire_time.as_deref();
+            (trigger::tick(&trigger.spec, last, created, now), next)
+        }
+        TriggerType::Webhook | TriggerType::AppEvent => {
+            let token = super::webhooks::token_state(&ctx, trigger.as_ref());
+            let tick = webhook::tick(&trigger.spec, token, previous.recent_fires.first());
+            let path = trigger.meta().uid.as_deref().map(webhook::path_of);
+            (
+                tick,
+                TriggerStatus {
+                    webhook_path: path,
+                    ..next
+                },
+            )
+        }
+    };
     let fired = match tick.due() {
         Some(at) => Some(fire(&ctx, &trigger, &namespace, at).await?),
         None => None,
     };
     let (next, requeue) = trigger::conclude(next, &tick, fired, trigger.spec.history_limit, now);
     prune(&ctx, &trigger, &namespace).await?;
-    let api = status_writes::namespaced_api(&ctx, trigger.as_ref())?;
-    status_writes::write_if_changed(&ctx, &api, trigger.as_ref(), next, &now_rfc3339()).await?;
-    Ok(Action::requeue(requeue))
+    // The receiver writes deliveries into this status on any replica: written only
+    // over the status this pass read, or the pass runs again.
+    match status_writes::write_if_unchanged(&ctx, trigger.as_ref(), next, &now_rfc3339()).await {
+        Err(e) if e.metric_label() == "Conflict" => Ok(Action::requeue(Duration::from_secs(1))),
+        Err(e) => Err(e),
+        Ok(()) => Ok(Action::requeue(requeue)),
+    }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::api::rbac::v1::{ClusterRole, Role, RoleBinding};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
@@ -23,7 +23,9 @@ use super::context::{DirectoryCache, Stores};
 use super::sharing::authorize::Decisions;
 use super::sharing::entry_cache::{Entry, EntryIndex};
 use super::sweep::Sweeper;
+use super::webhooks::WebhookPaths;
 use crate::labels;
+use crate::planner::webhook::TOKEN_SECRET_TYPE;
 use crate::planner::{WorkflowKey, wakeups};
 use crate::resources::{
     Organization, Project, ProjectShare, SharedWorkflow, Trigger, TriggerShare, Workflow,
@@ -50,6 +52,7 @@ pub struct Reactions {
     shares: Store<WorkflowShare>,
     workflows: Store<Workflow>,
     namespaces: Store<Namespace>,
+    triggers_cache: Store<Trigger>,
 }
 
 /// The wake-ups, for the controllers that act on them.
@@ -198,6 +201,19 @@ impl Reactions {
         self.sync(WorkflowKey::of_share(share));
     }
 
+    /// A token Secret wakes the triggers naming it: their Ready says whether it is usable.
+    fn token(&self, secret: &Secret) {
+        let (Some(ns), name) = (secret.namespace(), secret.name_any()) else {
+            return;
+        };
+        for trigger in self.triggers_cache.state() {
+            let names_it = trigger.spec.webhook.as_ref().map(|w| &w.secret_ref.name) == Some(&name);
+            if names_it && trigger.namespace().as_deref() == Some(ns.as_str()) {
+                Self::named(&self.triggers, Some(ns.clone()), &trigger.name_any());
+            }
+        }
+    }
+
     /// A share of a project or trigger wakes what it names.
     fn named<K: Resource<DynamicType = ()>>(
         queue: &mpsc::UnboundedSender<ObjectRef<K>>,
@@ -230,7 +246,13 @@ fn is_ours<R: Resource>(obj: &R) -> bool {
 
 /// Starts a watch of every kind the controller reads; returns the caches, the
 /// reactions (for the sweep and the context) and the queues of the controllers.
-pub fn start(client: &Client, watches: &mut Watches) -> (Stores, Reactions, Queues) {
+/// Secrets are watched only with `webhooks` (a receiver is served), and then only
+/// those of the webhook-token type.
+pub fn start(
+    client: &Client,
+    watches: &mut Watches,
+    webhooks: bool,
+) -> (Stores, Reactions, Queues) {
     // The caches other watches' reactions read are made first.
     let (shares, share_writer) = reflector::store::<WorkflowShare>();
     let (workflows, workflow_writer) = reflector::store::<Workflow>();
@@ -242,6 +264,19 @@ pub fn start(client: &Client, watches: &mut Watches) -> (Stores, Reactions, Queu
     let (triggers_tx, trigger_queue) = mpsc::unbounded_channel();
     let (audience, _) = broadcast::channel(64);
     let directory = Arc::new(DirectoryCache::default());
+    let sweeper = Arc::new(Sweeper::default());
+    let (projects, project_changes) = controller_source::<Project>(client, {
+        let sweeper = sweeper.clone();
+        move |event| sweeper.poke_on_delete(event)
+    });
+    let webhook_paths = Arc::new(WebhookPaths::default());
+    let (triggers, trigger_changes) = controller_source::<Trigger>(client, {
+        let (sweeper, paths) = (sweeper.clone(), webhook_paths.clone());
+        move |event| {
+            sweeper.poke_on_delete(event);
+            paths.observe(event);
+        }
+    });
     let reactions = Reactions {
         workflow_syncs,
         share_syncs,
@@ -249,8 +284,9 @@ pub fn start(client: &Client, watches: &mut Watches) -> (Stores, Reactions, Queu
         projects: projects_tx,
         triggers: triggers_tx,
         audience: audience.clone(),
-        sweeper: Arc::new(Sweeper::default()),
+        sweeper,
         decisions: Arc::new(Decisions::default()),
+        triggers_cache: triggers.clone(),
         directory: directory.clone(),
         shares: shares.clone(),
         workflows: workflows.clone(),
@@ -258,14 +294,6 @@ pub fn start(client: &Client, watches: &mut Watches) -> (Stores, Reactions, Queu
     };
     let entry_index = Arc::new(EntryIndex::default());
     let index = entry_index.clone();
-    let (projects, project_changes) = controller_source::<Project>(client, {
-        let sweeper = reactions.sweeper.clone();
-        move || sweeper.poke()
-    });
-    let (triggers, trigger_changes) = controller_source::<Trigger>(client, {
-        let sweeper = reactions.sweeper.clone();
-        move || sweeper.poke()
-    });
     let stores = Stores {
         organizations: Watch::<Organization, Organization>::all(client)
             .significant(wakeups::organization_changed)
@@ -304,6 +332,13 @@ pub fn start(client: &Client, watches: &mut Watches) -> (Stores, Reactions, Queu
         workflow_runs: Watch::all(client).cache(watches, |_: &WorkflowRun| {}),
         projects,
         triggers,
+        webhook_paths,
+        webhook_tokens: match webhooks {
+            true => Watch::all(client)
+                .fields(&format!("type={TOKEN_SECRET_TYPE}"))
+                .cache(watches, on(&reactions, Reactions::token)),
+            false => reflector::store().0,
+        },
         directory,
     };
     Watch::all(client).cache_into(

@@ -19,6 +19,7 @@ mod sync_status;
 pub mod trigger;
 mod visibility;
 pub mod wakeups;
+pub mod webhook;
 mod workflow_plan;
 
 pub use directory::{Directory, Lookup, Member};

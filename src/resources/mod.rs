@@ -21,7 +21,8 @@ pub use organization::{
 pub use project::{Project, ProjectSpec, VisibilityStatus};
 pub use shared_workflow::{SharedWorkflow, SharedWorkflowSource, SharedWorkflowSpec};
 pub use trigger::{
-    Fire, RunnableKind, RunnableRef, Schedule, Trigger, TriggerSpec, TriggerStatus, TriggerType,
+    AppEvent, Delivery, Fire, RunnableKind, RunnableRef, Schedule, SecretRef, Trigger, TriggerSpec,
+    TriggerStatus, TriggerType, Webhook,
 };
 pub use workflow::{Tier, Workflow, WorkflowSpec, WorkflowStatus};
 pub use workflow_clone::{

@@ -42,6 +42,7 @@ use super::{Condition, Tier};
 )]
 #[x_kube(validation = Rule::new("self.type != 'Schedule' || has(self.schedule)").message("spec.schedule is required for a Schedule trigger").field_path(".schedule").reason(kube::core::Reason::FieldValueRequired))]
 #[x_kube(validation = Rule::new("self.type != 'AppEvent' || has(self.appEvent)").message("spec.appEvent is required for an AppEvent trigger").field_path(".appEvent").reason(kube::core::Reason::FieldValueRequired))]
+#[x_kube(validation = Rule::new("self.type == 'Schedule' || has(self.webhook)").message("spec.webhook is required for a Webhook or AppEvent trigger: it names the Secret whose token signs each request").field_path(".webhook").reason(kube::core::Reason::FieldValueRequired))]
 #[serde(rename_all = "camelCase")]
 pub struct TriggerSpec {
     /// Schedule, Webhook or AppEvent.
@@ -52,9 +53,14 @@ pub struct TriggerSpec {
     /// When a Schedule trigger fires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
-    /// Which application event fires an AppEvent trigger (fired by an executor).
+    /// Which application event fires an AppEvent trigger: the JSON body's `source`
+    /// and `event` of a signed request to the receiver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_event: Option<AppEvent>,
+    /// How a Webhook or AppEvent trigger is reached: the Secret whose token signs
+    /// each request, and its rate limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Webhook>,
     /// No new fires while true.
     #[serde(default)]
     pub suspend: bool,
@@ -76,9 +82,9 @@ pub enum TriggerType {
     /// A cron schedule, fired by the controller.
     #[default]
     Schedule,
-    /// An HTTP call, fired by an executor.
+    /// A signed HTTP request to the controller's receiver.
     Webhook,
-    /// An application event, fired by an executor.
+    /// An application event, posted to the receiver like a webhook.
     AppEvent,
 }
 
@@ -116,6 +122,32 @@ pub struct AppEvent {
     /// The event name.
     #[schemars(length(min = 1, max = 256))]
     pub event: String,
+}
+
+/// How a Webhook or AppEvent trigger is reached.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Webhook {
+    /// A Secret of type `sharing.workflows.dev/webhook-token` in this namespace. Every
+    /// key of it is a token that may sign requests (add a key, switch the sender,
+    /// remove the old key: a rotation without a gap).
+    pub secret_ref: SecretRef,
+    /// Requests accepted per minute by each controller replica (default 60); a
+    /// request over it is answered 429.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 6000))]
+    pub requests_per_minute: Option<u32>,
+}
+
+/// A Secret of the trigger's namespace.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct SecretRef {
+    /// Its name.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub name: String,
 }
 
 /// A workflow that can run in this namespace.
@@ -174,13 +206,38 @@ pub struct TriggerStatus {
     /// The latest fires, newest first, at most `historyLimit`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent_fires: Vec<Fire>,
+    /// Webhook and AppEvent triggers: their path on the controller's receiver
+    /// (`/hooks/...`). Derived from the trigger's UID: a trigger made again under the
+    /// same name gets a new path; rotating the token keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_path: Option<String>,
+    /// The last signed request the receiver answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_delivery: Option<Delivery>,
+}
+
+/// A signed request to a trigger, as answered.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// When it was received (RFC 3339).
+    pub time: String,
+    /// Created, Duplicate, Suspended, EventMismatch, or the CamelCase reason the
+    /// creator's run was refused.
+    pub result: String,
+    /// The WorkflowRun it made (or had made, for a redelivery).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub run: String,
+    /// The sender's delivery id (X-Delivery-ID or X-GitHub-Delivery), first 64 characters.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub delivery_id: String,
 }
 
 /// One fire of a trigger.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Fire {
-    /// The scheduled time (RFC 3339).
+    /// The scheduled time, or when the request was received (RFC 3339).
     pub scheduled_time: String,
     /// The WorkflowRun it created, if any.
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -127,8 +127,44 @@ pub async fn patch_if_changed<K, R>(
     ctx: &Context,
     api: &Api<K>,
     obj: &K,
+    next: K::Status,
+    now: &str,
+) -> Result<Option<R>>
+where
+    K: Resource<DynamicType = ()> + HasStatus + Clone + DeserializeOwned + std::fmt::Debug,
+    K::Status: Conditioned + serde::Serialize + schemars::JsonSchema + 'static,
+    R: Resource + DeserializeOwned,
+{
+    patch_status_of(ctx, api, obj, next, now, None).await
+}
+
+/// `write_if_changed` for a status that someone else also writes (the webhook
+/// receiver writes deliveries into a trigger's): sent only over the object as
+/// cached (its resourceVersion is a precondition), so a write in between is never
+/// overwritten; the API server answers 409 Conflict instead, and the caller
+/// computes the status again from the newer object.
+pub async fn write_if_unchanged<K>(ctx: &Context, obj: &K, next: K::Status, now: &str) -> Result<()>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + HasStatus
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+    K::Status: Conditioned + serde::Serialize + schemars::JsonSchema + 'static,
+{
+    let api = namespaced_api(ctx, obj)?;
+    let version = obj.resource_version();
+    patch_status_of::<K, Written<K>>(ctx, &api, obj, next, now, version).await?;
+    Ok(())
+}
+
+async fn patch_status_of<K, R>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
     mut next: K::Status,
     now: &str,
+    precondition: Option<String>,
 ) -> Result<Option<R>>
 where
     K: Resource<DynamicType = ()> + HasStatus + Clone + DeserializeOwned + std::fmt::Debug,
@@ -156,7 +192,10 @@ where
     ctx.metrics.write(WriteKind::Status);
     // The body is built once a slot is held (see `request_slots`).
     let written = crate::runtime::request_slots::bookkeeping(&ctx.slots, async {
-        let body = merge_patch(&next)?;
+        let mut body = merge_patch(&next)?;
+        if let Some(version) = &precondition {
+            body["metadata"] = json!({ "resourceVersion": version });
+        }
         writes::patch_status::<_, _, R>(
             &ctx.client,
             api,

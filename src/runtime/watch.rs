@@ -110,6 +110,13 @@ where
         self
     }
 
+    /// Only objects with these fields (a field selector): the API server filters,
+    /// so nothing else is ever sent to this process.
+    pub fn fields(mut self, selector: &str) -> Self {
+        self.config = self.config.fields(selector);
+        self
+    }
+
     /// An update reacts only when `significant(before, after)`: an Organization's
     /// status, say, changes no grant.
     pub fn significant(mut self, significant: fn(&K, &K) -> bool) -> Self {
@@ -267,11 +274,11 @@ fn projected<S, K>(event: watcher::Event<S>, project: impl Fn(S) -> K) -> watche
 }
 
 /// A cache of `K` for a Controller of its own, and the stream of its changed objects
-/// for that Controller; a deletion also runs `on_delete` (a Controller alone does not
-/// see deletions).
+/// for that Controller; every event is also shown to `observe` once the cache holds
+/// it (a Controller alone does not see deletions).
 pub fn controller_source<K: Watched>(
     client: &Client,
-    on_delete: impl Fn() + Send + 'static,
+    observe: impl Fn(&watcher::Event<K>) + Send + 'static,
 ) -> (
     Store<K>,
     impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
@@ -281,11 +288,7 @@ pub fn controller_source<K: Watched>(
         .default_backoff()
         .modify(|obj| obj.managed_fields_mut().clear())
         .reflect(writer)
-        .inspect_ok(move |event| {
-            if matches!(event, watcher::Event::Delete(_)) {
-                on_delete();
-            }
-        })
+        .inspect_ok(move |event| observe(event))
         .applied_objects();
     (store, events)
 }

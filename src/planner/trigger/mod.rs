@@ -27,8 +27,8 @@ const INVALID_SCHEDULE: &str = "InvalidSchedule";
 /// What the trigger's spec asks of this pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tick {
-    /// Nothing fires, and Ready says why (suspended, an unusable schedule, or fired
-    /// by an executor).
+    /// Nothing fires on the clock, and Ready says why (suspended, an unusable
+    /// schedule, or fired by signed requests: see `planner::webhook::tick`).
     Idle {
         ready: bool,
         reason: &'static str,
@@ -50,7 +50,7 @@ impl Tick {
 
 /// Decides this pass of a trigger: Schedule triggers fire at most the latest
 /// scheduled time since the last fire (or their creation) within their deadline;
-/// the others are fired by an executor.
+/// the others are fired by signed requests to the receiver.
 pub fn tick(
     spec: &TriggerSpec,
     last_fire_time: Option<&str>,
@@ -88,8 +88,8 @@ pub fn tick(
         ),
         _ => idle(
             true,
-            "WaitingForExecutor",
-            "fired by an executor, as the trigger's creator".to_string(),
+            "Listening",
+            "fired by signed requests to its webhook path".to_string(),
         ),
     }
 }
@@ -203,27 +203,27 @@ pub struct Owner<'a> {
     pub uid: &'a str,
 }
 
+/// Whether `run` is one this controller made for `trigger`: an owner reference
+/// anyone with `patch` can copy onto someone else's run, so it is not proof; the
+/// managed-by label only the controller may set (an admission policy), with the
+/// trigger's label, reference and UID, is.
+pub fn is_run_of(trigger: Owner<'_>, run: &WorkflowRun) -> bool {
+    let label_of = |key: &str| run.metadata.labels.as_ref().and_then(|l| l.get(key));
+    run.metadata.namespace.as_deref() == Some(trigger.namespace)
+        && (run.metadata.owner_references.iter().flatten()).any(|o| o.uid == trigger.uid)
+        && label_of(labels::MANAGED_BY_KEY).map(String::as_str) == Some(labels::MANAGED_BY_VALUE)
+        && label_of(labels::TRIGGER) == Some(&naming::label_value(trigger.name))
+        && run.spec.trigger_ref.as_deref() == Some(trigger.name)
+}
+
 /// The names of `trigger`'s oldest runs beyond its history limit: only runs this
-/// controller made for it. An owner reference anyone with `patch` can copy onto
-/// someone else's run, so it is not proof; the managed-by label only the controller
-/// may set (an admission policy), with the trigger's label and reference, is.
+/// controller made for it (`is_run_of`).
 pub fn runs_to_prune<'a>(
     trigger: Owner<'_>,
     history_limit: i32,
     runs: impl IntoIterator<Item = &'a WorkflowRun>,
 ) -> Vec<String> {
-    let label = naming::label_value(trigger.name);
-    let mut mine: Vec<&WorkflowRun> = runs
-        .into_iter()
-        .filter(|r| r.metadata.namespace.as_deref() == Some(trigger.namespace))
-        .filter(|r| (r.metadata.owner_references.iter().flatten()).any(|o| o.uid == trigger.uid))
-        .filter(|r| {
-            let label_of = |key: &str| r.metadata.labels.as_ref().and_then(|l| l.get(key));
-            label_of(labels::MANAGED_BY_KEY).map(String::as_str) == Some(labels::MANAGED_BY_VALUE)
-                && label_of(labels::TRIGGER) == Some(&label)
-                && r.spec.trigger_ref.as_deref() == Some(trigger.name)
-        })
-        .collect();
+    let mut mine: Vec<&WorkflowRun> = runs.into_iter().filter(|r| is_run_of(trigger, r)).collect();
     mine.sort_by(|a, b| {
         b.spec
             .scheduled_time

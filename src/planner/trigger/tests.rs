@@ -17,6 +17,7 @@ fn spec(type_: TriggerType, cron: Option<&str>, suspend: bool) -> TriggerSpec {
             ..Default::default()
         }),
         app_event: None,
+        webhook: None,
         suspend,
         history_limit: 2,
     }
@@ -108,14 +109,14 @@ fn tick_table() {
             idle(false, "InvalidSchedule", "spec.schedule is required"),
         ),
         (
-            "webhook: an executor fires it, suspended or not",
+            "webhook: signed requests fire it (see planner::webhook), never the clock",
             spec(Webhook, None, true),
             None,
             created,
             idle(
                 true,
-                "WaitingForExecutor",
-                "fired by an executor, as the trigger's creator",
+                "Listening",
+                "fired by signed requests to its webhook path",
             ),
         ),
         (
@@ -125,8 +126,8 @@ fn tick_table() {
             created,
             idle(
                 true,
-                "WaitingForExecutor",
-                "fired by an executor, as the trigger's creator",
+                "Listening",
+                "fired by signed requests to its webhook path",
             ),
         ),
     ];

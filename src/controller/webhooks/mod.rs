@@ -1,0 +1,99 @@
+//! The webhook receiver: Webhook and AppEvent triggers fire on a signed `POST` to
+//! their path (`status.webhookPath`). Every replica serves it, the standby too, so a
+//! leader hand-over drops no delivery; it answers from the caches (the trigger,
+//! its token Secret, a redelivery's run) and asks the API server only what a
+//! scheduled fire asks (may the creator run it?) and writes the run and the
+//! delivery's record. It has its own connections to the API server, so requests
+//! never wait behind the reconcilers' request slots, and a request's body is read
+//! before any of them is used.
+//!
+//! 1. Route (no client): `paths` finds the trigger of the path.
+//! 2. Read and check (no client): size, time, signature (`tokens`), rate
+//!    (`limits`), suspension and application event; `planner::webhook` decides.
+//! 3. Fire and record (client required): `deliver`.
+
+mod deliver;
+mod limits;
+mod paths;
+mod tokens;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+pub use paths::WebhookPaths;
+pub use tokens::token_state;
+
+use crate::controller::Context;
+use crate::metrics::ResultLabel;
+use crate::planner::webhook::Answer;
+
+/// What every request to the receiver shares.
+pub struct Receiver {
+    /// The controller's caches, with a client of the receiver's own.
+    ctx: Arc<Context>,
+    limits: limits::RateLimits,
+}
+
+async fn receive(
+    State(receiver): State<Arc<Receiver>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let answer = deliver::answer(&receiver, uri.path(), &headers, body).await;
+    respond(&receiver, &answer)
+}
+
+async fn not_found(State(receiver): State<Arc<Receiver>>) -> Response {
+    respond(&receiver, &Answer::NotFound)
+}
+
+fn respond(receiver: &Receiver, answer: &Answer) -> Response {
+    let result = answer.metric_result();
+    receiver
+        .ctx
+        .metrics
+        .webhook_requests
+        .get_or_create(&ResultLabel { result })
+        .inc();
+    let code = StatusCode::from_u16(answer.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        answer.body(),
+    )
+        .into_response();
+    if matches!(answer, Answer::RateLimited) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// Serves the receiver on `addr` until it fails; returns its name then.
+pub async fn serve_until_failed(addr: SocketAddr, ctx: Arc<Context>) -> String {
+    let receiver = Arc::new(Receiver {
+        ctx,
+        limits: limits::RateLimits::default(),
+    });
+    let app = Router::new()
+        .route("/hooks/{path}", post(receive))
+        .fallback(not_found)
+        .with_state(receiver);
+    let served = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => axum::serve(listener, app).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = served {
+        tracing::error!(%error, %addr, "webhook receiver failed");
+    }
+    "webhook receiver".to_string()
+}
