@@ -139,6 +139,7 @@ fn triggers_runs_clones_projects_and_entries_send_what_was_set() {
         one(&limited)["spec"],
         json!({"type": "Webhook",
             "workflowRef": {"kind": "Workflow", "name": "report", "namespace": "other"},
+            "webhook": {"secretRef": {"name": "hook-token"}},
             "historyLimit": 3})
     );
     let run = workflow_run("support", "r1")

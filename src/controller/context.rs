@@ -67,6 +67,8 @@ pub struct Stores {
     pub workflow_runs: Store<WorkflowRun>,
     pub projects: Store<Project>,
     pub triggers: Store<Trigger>,
+    /// Triggers as the webhook receiver sees them (filled on a standby too).
+    pub webhook_triggers: Store<Trigger>,
     /// Which trigger each receiver path is (see `webhooks::WebhookPaths`).
     pub webhook_paths: Arc<crate::controller::webhooks::WebhookPaths>,
     /// Secrets of the webhook-token type only (a field selector: no other Secret is

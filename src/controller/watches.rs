@@ -269,13 +269,9 @@ pub fn start(
         let sweeper = sweeper.clone();
         move |event| sweeper.poke_on_delete(event)
     });
-    let webhook_paths = Arc::new(WebhookPaths::default());
     let (triggers, trigger_changes) = controller_source::<Trigger>(client, {
-        let (sweeper, paths) = (sweeper.clone(), webhook_paths.clone());
-        move |event| {
-            sweeper.poke_on_delete(event);
-            paths.observe(event);
-        }
+        let sweeper = sweeper.clone();
+        move |event| sweeper.poke_on_delete(event)
     });
     let reactions = Reactions {
         workflow_syncs,
@@ -294,6 +290,7 @@ pub fn start(
     };
     let entry_index = Arc::new(EntryIndex::default());
     let index = entry_index.clone();
+    let webhook_paths = Arc::new(WebhookPaths::default());
     let stores = Stores {
         organizations: Watch::<Organization, Organization>::all(client)
             .significant(wakeups::organization_changed)
@@ -332,7 +329,16 @@ pub fn start(
         workflow_runs: Watch::all(client).cache(watches, |_: &WorkflowRun| {}),
         projects,
         triggers,
-        webhook_paths,
+        webhook_paths: webhook_paths.clone(),
+        // The receiver serves on a standby too, where the trigger controller (and so
+        // its cache, which only a running Controller fills) is not started: the
+        // receiver has a watch of its own.
+        webhook_triggers: match webhooks {
+            true => Watch::<Trigger, Trigger>::all(client)
+                .projected(|t| t, move |event| webhook_paths.observe(event))
+                .cache(watches, |_| {}),
+            false => reflector::store().0,
+        },
         webhook_tokens: match webhooks {
             true => Watch::all(client)
                 .fields(&format!("type={TOKEN_SECRET_TYPE}"))

@@ -23,6 +23,8 @@ pub use builders::*;
 pub struct ControlPlane {
     pub dir: PathBuf,
     pub metrics_port: u16,
+    /// Where the harness's controller serves the webhook receiver.
+    pub webhook_port: u16,
     controller: std::sync::Mutex<Option<std::process::Child>>,
     /// Extra environment of every controller this harness starts (fault hooks).
     controller_env: Vec<(String, String)>,
@@ -68,6 +70,7 @@ pub fn control_plane_with_env(env: &[(&str, &str)]) -> &'static ControlPlane {
         let cp = ControlPlane {
             dir,
             metrics_port,
+            webhook_port: free_port(),
             controller: std::sync::Mutex::new(None),
             controller_env: env
                 .iter()
@@ -96,7 +99,9 @@ impl ControlPlane {
 
     /// Starts the controller without waiting for it to lead (another replica may).
     pub fn start_controller_standby(&self) {
-        let child = self.spawn_controller("controller", self.metrics_port, &[]);
+        let webhooks = format!("127.0.0.1:{}", self.webhook_port);
+        let env = [("WEBHOOK_ADDR", webhooks.as_str())];
+        let child = self.spawn_controller("controller", self.metrics_port, &env);
         *self.controller.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
     }
 
@@ -233,6 +238,36 @@ pub fn http_get(port: u16, path: &str) -> Option<String> {
     let mut out = String::new();
     stream.read_to_string(&mut out).ok()?;
     Some(out)
+}
+
+/// An HTTP/1.1 POST on loopback with `headers`: the status code and the body.
+pub fn http_post(port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).expect("headers");
+    // A peer that answers before reading all of a large body may reset the rest.
+    let _ = stream.write_all(body);
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    let out = String::from_utf8_lossy(&out).to_string();
+    let code = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {out:?}"));
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    (code, body)
 }
 
 /// The API of the kind of `obj` (a parsed manifest), in its namespace if it has one.

@@ -34,7 +34,9 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The trigger whose path this is, as cached.
 fn trigger_at(receiver: &Receiver, path: &str) -> Option<Arc<Trigger>> {
     let stores = &receiver.ctx.stores;
-    let trigger = stores.triggers.get(&stores.webhook_paths.get(path)?)?;
+    let trigger = stores
+        .webhook_triggers
+        .get(&stores.webhook_paths.get(path)?)?;
     // The index may lag the cache by an event: the path must still be this UID's.
     let uid = trigger.uid()?;
     (webhook::path_of(&uid) == path).then_some(trigger)
@@ -139,14 +141,19 @@ async fn fire(receiver: &Receiver, trigger: &Trigger, delivery: Option<&str>) ->
     match create_run(ctx, trigger, &namespace, at, creator, name).await {
         Ok(Created::New(run)) => Answer::Accepted { run },
         // Made a moment ago by the other replica, or before a restart: ours if it is
-        // labelled and owned as the trigger's (read once, on this rare path).
+        // labelled and owned as the trigger's, as the cache shows it in a moment.
         Ok(Created::Existed(run)) => {
-            let api: Api<WorkflowRun> = Api::namespaced(ctx.client.clone(), &namespace);
-            match api.get(&run).await {
-                Ok(existing) if made_by(trigger, &existing) => Answer::Duplicate { run },
-                Ok(_) => Answer::Refused("RunNameTaken"),
-                Err(_) => Answer::Unavailable,
+            let key = ObjectRef::new(&run).within(&namespace);
+            for _ in 0..40 {
+                if let Some(existing) = ctx.stores.workflow_runs.get(&key) {
+                    return match made_by(trigger, &existing) {
+                        true => Answer::Duplicate { run },
+                        false => Answer::Refused("RunNameTaken"),
+                    };
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
+            Answer::Unavailable
         }
         Err(error) => {
             warn!(%error, trigger = %trigger.name_any(), %namespace, "webhook: could not create the run");
@@ -179,7 +186,7 @@ async fn record(receiver: &Receiver, trigger: &Trigger, answer: &Answer, deliver
         ctx.metrics.write(crate::metrics::WriteKind::Status);
         match api.patch_status(&name, &params, &Patch::Merge(&body)).await {
             Ok(_) => break,
-            Err(kube::Error::Api(s)) if s.code == 409 => match api.get_status(&name).await {
+            Err(kube::Error::Api(s)) if s.code == 409 => match api.get(&name).await {
                 Ok(fresh) => seen = (fresh.status.clone(), fresh.resource_version()),
                 Err(_) => return,
             },

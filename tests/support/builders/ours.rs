@@ -7,7 +7,7 @@ use workflow_share::resources::organization::Subject as OrganizationSubject;
 use workflow_share::resources::project::{ProjectDocument, TeamMember};
 use workflow_share::resources::workflow::{Deidentification, WorkflowStep};
 use workflow_share::resources::{
-    Access, LocalObjectRef, Organization, OrganizationSpec, Project, ProjectShare,
+    Access, AppEvent, LocalObjectRef, Organization, OrganizationSpec, Project, ProjectShare,
     ProjectShareSpec, ProjectSpec, RunnableKind, RunnableRef, Schedule, SharedWorkflow,
     SharedWorkflowRef, SharedWorkflowSource, SharedWorkflowSpec, Trigger, TriggerShare,
     TriggerShareSpec, TriggerSpec, TriggerType, Workflow, WorkflowClone, WorkflowCloneSpec,
@@ -335,8 +335,37 @@ impl Builder<Trigger> {
         self
     }
 
-    pub fn webhook(mut self) -> Self {
-        self.object.spec.type_ = TriggerType::Webhook;
+    /// Fires on requests signed with a token of the Secret `hook-token`.
+    pub fn webhook(self) -> Self {
+        self.webhook_secret(TriggerType::Webhook, "hook-token")
+    }
+
+    /// Fires on requests signed with a token of the Secret `secret`.
+    pub fn webhook_secret(mut self, type_: TriggerType, secret: &str) -> Self {
+        self.object.spec.type_ = type_;
+        let webhook = self.object.spec.webhook.get_or_insert_default();
+        webhook.secret_ref.name = secret.into();
+        self
+    }
+
+    /// Fires on the application event `source`/`event`, signed with `secret`'s tokens.
+    pub fn app_event(mut self, source: &str, event: &str, secret: &str) -> Self {
+        self.object.spec.app_event = Some(AppEvent {
+            source: source.into(),
+            event: event.into(),
+        });
+        self.webhook_secret(TriggerType::AppEvent, secret)
+    }
+
+    pub fn requests_per_minute(mut self, rate: u32) -> Self {
+        let webhook = self.object.spec.webhook.get_or_insert_default();
+        webhook.requests_per_minute = Some(rate);
+        self
+    }
+
+    pub fn suspend(mut self, suspend: bool) -> Self {
+        self.object.spec.suspend = suspend;
+        self.set("/spec/suspend");
         self
     }
 

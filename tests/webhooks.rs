@@ -1,0 +1,590 @@
+//! Webhook and AppEvent triggers on the real API server, with the controller as its
+//! ServiceAccount: signed requests to a trigger's path fire it as its creator, every
+//! answer of the receiver (201, 200, 401, 403, 404, 408, 409, 413, 422, 429), a
+//! redelivery after a restart and across two replicas makes no second run, a token
+//! rotates without a gap, a teammate who sees the trigger cannot read its token,
+//! and a creator who left the workspace fires nothing.
+
+mod support;
+
+use std::time::Duration;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+use support::*;
+use workflow_share::planner::webhook::{TOKEN_SECRET_TYPE, path_of, sign};
+use workflow_share::resources::{Trigger, WorkflowRun};
+
+/// A trigger reached through the receiver: where, and with which token.
+#[derive(Clone)]
+struct Hook {
+    ns: String,
+    name: String,
+    path: String,
+    token: Vec<u8>,
+}
+
+impl Hook {
+    /// Posts `body` signed with `token` (GitHub's headers when `github`).
+    fn post_signed(
+        &self,
+        port: u16,
+        token: &[u8],
+        body: &[u8],
+        delivery: Option<&str>,
+    ) -> (u16, String) {
+        let signature = sign(token, body);
+        let mut headers = vec![("X-Signature-256", signature.as_str())];
+        if let Some(id) = delivery {
+            headers.push(("X-Delivery-ID", id));
+        }
+        http_post(port, &self.path, &headers, body)
+    }
+
+    fn post(&self, port: u16, body: &[u8], delivery: Option<&str>) -> (u16, String) {
+        self.post_signed(port, &self.token, body, delivery)
+    }
+}
+
+fn run_of(answer: &str) -> String {
+    let body: serde_json::Value = serde_json::from_str(answer).expect("a JSON answer");
+    body["run"].as_str().expect("the run's name").to_string()
+}
+
+/// The Secret `name` of the webhook-token type with these keys, created by `client`.
+async fn token_secret(client: &kube::Client, ns: &str, name: &str, keys: &[(&str, &[u8])]) {
+    let secret = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(ns.into()),
+            ..Default::default()
+        },
+        type_: Some(TOKEN_SECRET_TYPE.into()),
+        data: Some(
+            keys.iter()
+                .map(|(k, v)| (k.to_string(), ByteString(v.to_vec())))
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    api.create(&PostParams::default(), &secret)
+        .await
+        .expect("token Secret");
+}
+
+/// An organization with the workspace `ns`, where bob (a member, who may also
+/// manage Secrets there, as a namespace admin would let him) makes the workflow
+/// `deploy`, the token Secret `hook-token` and the webhook trigger `name`
+/// (changed by `customize`).
+async fn bobs_hook(
+    cp: &ControlPlane,
+    ns: &str,
+    name: &str,
+    customize: impl FnOnce(Builder<Trigger>) -> Builder<Trigger>,
+    token: &[u8],
+) -> Hook {
+    let admin = cp.admin().await;
+    let setup = organization(&format!("{ns}-org"), &[ns])
+        .and(member(ns, "member", "bob"))
+        .and(member(ns, "member", "grace"));
+    apply(&admin, &setup).await.expect("organization");
+    let secrets = rule(&[""], &["secrets"], &["create", "patch", "delete"]);
+    Api::<k8s_openapi::api::rbac::v1::Role>::namespaced(admin.clone(), ns)
+        .create(
+            &PostParams::default(),
+            &role(ns, "secret-writer", vec![secrets]),
+        )
+        .await
+        .expect("role");
+    let binding = role_binding(ns, "bob-secrets", role_ref("Role", "secret-writer")).user("bob");
+    apply(&admin, &binding).await.expect("binding");
+    let bob = cp.as_user("bob").await;
+    token_secret(&bob, ns, "hook-token", &[("token", token)]).await;
+    let hook = customize(trigger(ns, name).webhook().workflow("deploy"));
+    apply(&bob, &workflow(ns, "deploy").and(hook))
+        .await
+        .expect("bob's workflow and trigger");
+    wait_for_path(&admin, ns, name, token).await
+}
+
+/// Waits until the trigger has its path and is listening (its Secret is cached).
+async fn wait_for_path(admin: &kube::Client, ns: &str, name: &str, token: &[u8]) -> Hook {
+    let triggers: Api<Trigger> = Api::namespaced(admin.clone(), ns);
+    let path = eventually("the trigger listens at its path", WAIT, || async {
+        let status = triggers.get(name).await.ok()?.status?;
+        let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+        (ready.reason == "Listening").then_some(status.webhook_path?)
+    })
+    .await;
+    Hook {
+        ns: ns.into(),
+        name: name.into(),
+        path,
+        token: token.to_vec(),
+    }
+}
+
+async fn runs_of(admin: &kube::Client, hook: &Hook) -> Vec<WorkflowRun> {
+    let runs: Api<WorkflowRun> = Api::namespaced(admin.clone(), &hook.ns);
+    let label = format!("sharing.workflows.dev/trigger={}", hook.name);
+    runs.list(&ListParams::default().labels(&label))
+        .await
+        .expect("runs")
+        .items
+}
+
+#[tokio::test]
+async fn a_signed_request_fires_as_the_creator_and_each_wrong_one_is_answered_by_its_code() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let hook = bobs_hook(cp, "wh-codes", "on-push", |t| t, b"s3cr\xc3\xa9t").await;
+    let port = cp.webhook_port;
+    let body = br#"{"ref":"refs/heads/main","commits":[{"message":"\u00e9t\u00e9"}]}"#;
+    let accepted_before = cp.metric("workflow_share_webhook_requests_total{result=\"accepted\"}");
+
+    // Accepted: 201 with the run, which runs as bob with his groups.
+    let (code, answer) = hook.post(port, body, Some("delivery-1"));
+    assert_eq!(code, 201, "{answer}");
+    let run_name = run_of(&answer);
+    let runs: Api<WorkflowRun> = Api::namespaced(admin.clone(), &hook.ns);
+    let run = runs.get(&run_name).await.expect("the run exists");
+    assert_eq!(run.spec.run_as, "bob");
+    assert_eq!(run.spec.trigger_ref.as_deref(), Some("on-push"));
+    let groups = run
+        .annotations()
+        .get("sharing.workflows.dev/created-by-groups")
+        .cloned();
+    assert!(
+        groups.is_some_and(|g| g.lines().any(|l| l == "sales-team")),
+        "bob's groups"
+    );
+    let (phase, _) = run_decided(&admin, &hook.ns, &run_name).await;
+    assert_eq!(phase, workflow_share::resources::RunPhase::Accepted);
+    assert!(
+        cp.metric("workflow_share_webhook_requests_total{result=\"accepted\"}") > accepted_before
+    );
+
+    // The same delivery again (GitHub's header this time): 200, the same run, no other.
+    let signature = sign(&hook.token, body);
+    let headers = [
+        ("X-Hub-Signature-256", signature.as_str()),
+        ("X-GitHub-Delivery", "delivery-1"),
+    ];
+    let (code, answer) = http_post(port, &hook.path, &headers, body);
+    assert_eq!((code, run_of(&answer)), (200, run_name.clone()), "{answer}");
+    assert_eq!(runs_of(&admin, &hook).await.len(), 1);
+
+    // Without a delivery id every request is a run of its own.
+    let (a, b) = (hook.post(port, body, None), hook.post(port, body, None));
+    assert_eq!((a.0, b.0), (201, 201));
+    assert_ne!(run_of(&a.1), run_of(&b.1));
+
+    let bob = cp.as_user("bob").await;
+    let nightly = trigger(&hook.ns, "nightly")
+        .schedule("0 3 * * *")
+        .workflow("deploy");
+    apply(&bob, &nightly).await.expect("a schedule trigger");
+    let triggers: Api<Trigger> = Api::namespaced(admin.clone(), &hook.ns);
+    let uid = triggers
+        .get("nightly")
+        .await
+        .expect("trigger")
+        .uid()
+        .expect("uid");
+    let schedule = Hook {
+        path: path_of(&uid),
+        name: "nightly".into(),
+        ..hook.clone()
+    };
+    unsigned_and_unknown_requests_are_refused_alike(&hook, &schedule, port, body);
+    over_a_mebibyte_is_refused(&hook, port);
+    a_slow_sender_times_out(&hook, port);
+
+    let triggers: Api<Trigger> = Api::namespaced(admin.clone(), &hook.ns);
+    let status = triggers
+        .get("on-push")
+        .await
+        .expect("trigger")
+        .status
+        .expect("status");
+    let last = status.last_delivery.expect("the last delivery");
+    assert_eq!(last.result, "Created", "unsigned requests are not recorded");
+    assert!(status.recent_fires.iter().any(|f| f.run == run_name));
+}
+
+/// 401 for no or a bad signature; 404 for a path of no trigger and for the path
+/// a Schedule trigger would have, signed or not: the same answer either way.
+fn unsigned_and_unknown_requests_are_refused_alike(
+    hook: &Hook,
+    schedule: &Hook,
+    port: u16,
+    body: &[u8],
+) {
+    assert_eq!(http_post(port, &hook.path, &[], body).0, 401, "unsigned");
+    assert_eq!(
+        hook.post_signed(port, b"a guess", body, None).0,
+        401,
+        "another token"
+    );
+    let tampered = sign(&hook.token, b"another body");
+    let (code, _) = http_post(port, &hook.path, &[("X-Signature-256", &tampered)], body);
+    assert_eq!(code, 401, "a signature of another body");
+    let unknown = format!("/hooks/{}", "0".repeat(40));
+    let not_found = http_post(port, &unknown, &[], body);
+    assert_eq!(not_found.0, 404);
+    assert_eq!(
+        schedule.post(port, body, None),
+        not_found,
+        "a schedule's path is unknown"
+    );
+    assert_eq!(http_post(port, &schedule.path, &[], body), not_found);
+    assert_eq!(http_post(port, "/anything", &[], body), not_found);
+}
+
+/// 413 for a body over 1 MiB: declared (answered before it is sent) or chunked.
+fn over_a_mebibyte_is_refused(hook: &Hook, port: u16) {
+    use std::io::{Read, Write};
+    let too_large = (1 << 20) + 1;
+    let declared = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {too_large}\r\nExpect: 100-continue\r\n\r\n",
+        hook.path
+    );
+    let chunked = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n{too_large:x}\r\n",
+        hook.path
+    );
+    for (head, body) in [(declared, 0), (chunked, too_large)] {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        stream.write_all(head.as_bytes()).expect("head");
+        stream.write_all(&vec![b'x'; body]).expect("body");
+        let mut out = String::new();
+        let _ = stream.read_to_string(&mut out);
+        assert!(out.starts_with("HTTP/1.1 413"), "{head}: {out}");
+    }
+}
+
+/// A sender that promises a body and never sends it gets 408, not a held connection.
+fn a_slow_sender_times_out(hook: &Hook, port: u16) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 100\r\n\r\n{{",
+        hook.path
+    );
+    stream.write_all(head.as_bytes()).expect("write");
+    let started = std::time::Instant::now();
+    let mut out = String::new();
+    let _ = stream.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 408"), "{out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn suspension_the_rate_limit_and_the_application_event_are_answered_in_order() {
+    let cp = control_plane();
+    let ns = "wh-limits";
+    let hook = bobs_hook(
+        cp,
+        ns,
+        "limited",
+        |t| t.requests_per_minute(2),
+        b"limit-token",
+    )
+    .await;
+    let port = cp.webhook_port;
+    let codes: Vec<u16> = (0..4)
+        .map(|i| hook.post(port, b"{}", Some(&format!("r{i}"))).0)
+        .collect();
+    assert_eq!(codes, [201, 201, 429, 429], "2 a minute");
+    assert_eq!(
+        http_post(port, &hook.path, &[], b"{}").0,
+        401,
+        "unsigned: 401, not 429"
+    );
+
+    let bob = cp.as_user("bob").await;
+    let suspended = trigger(ns, "paused")
+        .webhook()
+        .workflow("deploy")
+        .suspend(true);
+    apply(&bob, &suspended).await.expect("suspended trigger");
+    let admin = cp.admin().await;
+    let paused = wait_for_path_of_suspended(&admin, ns, "paused", b"limit-token").await;
+    assert_eq!(paused.post(port, b"{}", Some("p1")).0, 409);
+    assert_eq!(
+        http_post(port, &paused.path, &[], b"{}").0,
+        401,
+        "unsigned: 401 says nothing of suspension"
+    );
+
+    let crm = trigger(ns, "deal-won")
+        .workflow("deploy")
+        .app_event("crm", "deal.won", "hook-token");
+    apply(&bob, &crm).await.expect("app event trigger");
+    let crm = wait_for_path(&admin, ns, "deal-won", b"limit-token").await;
+    let lost = br#"{"source":"crm","event":"deal.lost"}"#;
+    assert_eq!(crm.post(port, lost, Some("e1")).0, 422);
+    let won = br#"{"source":"crm","event":"deal.won","amount":12}"#;
+    let (code, answer) = crm.post(port, won, Some("e2"));
+    assert_eq!(code, 201, "{answer}");
+    let triggers: Api<Trigger> = Api::namespaced(admin.clone(), ns);
+    let status = triggers
+        .get("deal-won")
+        .await
+        .expect("trigger")
+        .status
+        .expect("status");
+    assert_eq!(status.last_delivery.expect("delivery").delivery_id, "e2");
+}
+
+async fn wait_for_path_of_suspended(
+    admin: &kube::Client,
+    ns: &str,
+    name: &str,
+    token: &[u8],
+) -> Hook {
+    let triggers: Api<Trigger> = Api::namespaced(admin.clone(), ns);
+    let path = eventually("the suspended trigger has its path", WAIT, || async {
+        triggers.get(name).await.ok()?.status?.webhook_path
+    })
+    .await;
+    Hook {
+        ns: ns.into(),
+        name: name.into(),
+        path,
+        token: token.to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn a_token_rotates_without_a_gap_and_a_teammate_cannot_read_it() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let ns = "wh-rotate";
+    let hook = bobs_hook(cp, ns, "rotating", |t| t, b"old-token").await;
+    let port = cp.webhook_port;
+    let secrets: Api<Secret> = Api::namespaced(cp.as_user("bob").await, ns);
+    let add = json!({"data": {"next": base64("new-token")}});
+    secrets
+        .patch("hook-token", &PatchParams::default(), &Patch::Merge(&add))
+        .await
+        .expect("add a key");
+    eventually("the new token is accepted", WAIT, || async {
+        (hook.post_signed(port, b"new-token", b"{}", None).0 == 201).then_some(())
+    })
+    .await;
+    assert_eq!(
+        hook.post_signed(port, b"old-token", b"{}", None).0,
+        201,
+        "both, meanwhile"
+    );
+    let remove = json!({"data": {"token": null}});
+    secrets
+        .patch(
+            "hook-token",
+            &PatchParams::default(),
+            &Patch::Merge(&remove),
+        )
+        .await
+        .expect("remove the old key");
+    eventually("the old token is refused", WAIT, || async {
+        (hook.post_signed(port, b"old-token", b"{}", None).0 == 401).then_some(())
+    })
+    .await;
+    let triggers: Api<Trigger> = Api::namespaced(admin.clone(), ns);
+    let path = triggers
+        .get("rotating")
+        .await
+        .expect("trigger")
+        .status
+        .expect("status")
+        .webhook_path;
+    assert_eq!(
+        path.as_deref(),
+        Some(hook.path.as_str()),
+        "the path did not change"
+    );
+
+    // Grace is shared the trigger and sees it, path and all, but not the token.
+    let bob = cp.as_user("bob").await;
+    apply(
+        &bob,
+        &share(ns, "rotating")
+            .trigger("rotating")
+            .to_users(&["grace"]),
+    )
+    .await
+    .expect("shared");
+    let grace = cp.as_user("grace").await;
+    let seen: Api<Trigger> = Api::namespaced(grace.clone(), ns);
+    let shown = eventually("grace sees the trigger", WAIT, || async {
+        seen.get("rotating").await.ok()
+    })
+    .await;
+    let shown = serde_json::to_string(&shown).expect("json");
+    assert!(!shown.contains("new-token") && !shown.contains(&base64("new-token")));
+    let err = Api::<Secret>::namespaced(grace.clone(), ns)
+        .get("hook-token")
+        .await
+        .expect_err("grace reads no Secret");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 403),
+        "{err}"
+    );
+    let listed = Api::<Secret>::namespaced(grace, ns)
+        .list(&ListParams::default())
+        .await;
+    assert!(listed.is_err(), "nor lists them");
+
+    // A Secret of another type under the name is never used.
+    secrets
+        .delete("hook-token", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let opaque = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some("hook-token".into()),
+            ..Default::default()
+        },
+        string_data: Some([("token".to_string(), "new-token".to_string())].into()),
+        ..Default::default()
+    };
+    secrets
+        .create(&PostParams::default(), &opaque)
+        .await
+        .expect("opaque");
+    eventually("an Opaque Secret is no token", WAIT, || async {
+        (hook.post_signed(port, b"new-token", b"{}", None).0 == 401).then_some(())
+    })
+    .await;
+    eventually("Ready says so", WAIT, || async {
+        let status = triggers.get("rotating").await.ok()?.status?;
+        let ready = status.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+        (ready.reason == "TokenSecretNotFound").then_some(())
+    })
+    .await;
+}
+
+fn base64(text: &str) -> String {
+    let value = serde_json::to_value(ByteString(text.as_bytes().to_vec())).expect("bytes");
+    value.as_str().expect("base64").to_string()
+}
+
+#[tokio::test]
+async fn a_creator_who_left_the_workspace_fires_nothing_and_the_refusal_is_recorded() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let ns = "wh-left";
+    let hook = bobs_hook(cp, ns, "leaver", |t| t, b"leaver-token").await;
+    let port = cp.webhook_port;
+    assert_eq!(hook.post(port, b"{}", Some("before")).0, 201);
+    let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> = Api::namespaced(admin.clone(), ns);
+    bindings
+        .delete("member-bob", &DeleteParams::default())
+        .await
+        .expect("bob leaves");
+    let (code, answer) = eventually("the creator's request is refused", WAIT, || async {
+        let (code, answer) = hook.post(port, b"{}", None);
+        (code == 403).then_some((code, answer))
+    })
+    .await;
+    assert!(answer.contains("CreatorMayNotRun"), "{code} {answer}");
+    assert_eq!(
+        runs_of(&admin, &hook).await.len(),
+        1,
+        "no run for the refused request"
+    );
+    let triggers: Api<Trigger> = Api::namespaced(admin.clone(), ns);
+    let status = triggers
+        .get("leaver")
+        .await
+        .expect("trigger")
+        .status
+        .expect("status");
+    assert_eq!(status.recent_fires[0].outcome, "CreatorMayNotRun");
+    assert_eq!(
+        status.last_delivery.expect("delivery").result,
+        "CreatorMayNotRun"
+    );
+    let events = events_about(&admin, ns, "CreatorMayNotRun", "leaver").await;
+    assert!(!events.is_empty(), "a Warning Event on the trigger");
+    eventually("Ready says the request was refused", WAIT, || async {
+        let status = triggers.get("leaver").await.ok()?.status?;
+        let ready = status.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+        (ready.reason == "DeliveryRefused" && ready.status == "False").then_some(())
+    })
+    .await;
+}
+
+/// Starts one more replica (a standby: the harness's controller leads) serving the
+/// receiver on its own port; returns it and that port.
+fn replica(cp: &ControlPlane, name: &str) -> (std::process::Child, u16) {
+    let (metrics, webhooks) = (free_port(), free_port());
+    let addr = format!("127.0.0.1:{webhooks}");
+    let child = cp.spawn_controller(name, metrics, &[("WEBHOOK_ADDR", &addr)]);
+    assert!(!leads(metrics), "{name} stands by");
+    (child, webhooks)
+}
+
+fn stop(mut replica: std::process::Child) {
+    let _ = replica.kill();
+    let _ = replica.wait();
+}
+
+#[tokio::test]
+async fn one_delivery_is_one_run_across_a_restart_and_two_replicas() {
+    let cp = control_plane();
+    let admin = cp.admin().await;
+    let ns = "wh-replicas";
+    let hook = bobs_hook(cp, ns, "twice", |t| t, b"twice-token").await;
+
+    // A standby serves too; restarted, it knows the delivery it made a run for.
+    let (standby, port) = replica(cp, "standby-1");
+    let (code, answer) = hook.post(port, b"{}", Some("gh-42"));
+    assert_eq!(code, 201, "the standby fires it: {answer}");
+    let first = run_of(&answer);
+    stop(standby);
+    let (standby, port) = replica(cp, "standby-2");
+    let (code, answer) = hook.post(port, b"{}", Some("gh-42"));
+    assert_eq!(
+        (code, run_of(&answer)),
+        (200, first.clone()),
+        "redelivered after a restart"
+    );
+
+    // The same delivery sent to two replicas at once makes one run.
+    for round in 0..5 {
+        let id = format!("both-{round}");
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| hook.post(cp.webhook_port, b"{}", Some(&id)));
+            let b = s.spawn(|| hook.post(port, b"{}", Some(&id)));
+            (a.join().expect("a"), b.join().expect("b"))
+        });
+        let mut codes = [a.0, b.0];
+        codes.sort_unstable();
+        assert_eq!(codes, [200, 201], "round {round}: one run, one duplicate");
+        assert_eq!(run_of(&a.1), run_of(&b.1));
+    }
+    stop(standby);
+    let names: Vec<_> = runs_of(&admin, &hook)
+        .await
+        .into_iter()
+        .map(|r| r.name_any())
+        .collect();
+    assert!(names.contains(&first));
+    assert_eq!(names.len(), 1 + 5, "{names:?}");
+}
