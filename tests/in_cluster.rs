@@ -204,6 +204,7 @@ fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was
     let leader = install_the_chart(&cluster);
     the_examples_converge(&cluster);
     metrics_are_served(&cluster);
+    a_signed_request_through_the_service_fires_a_trigger(&cluster);
     deleting_the_leader_hands_over(&cluster, &leader);
     evictions_respect_the_budget(&cluster);
     an_upgrade_never_has_two_leaders(&cluster);
@@ -312,6 +313,53 @@ fn metrics_are_served(cluster: &Cluster) {
         text(&metrics).contains("workflow_share_"),
         "no controller series in /metrics"
     );
+}
+
+/// The receiver's Service, reached from the node like an Ingress controller would
+/// reach it, fires alice's webhook trigger as alice; each replica answers.
+fn a_signed_request_through_the_service_fires_a_trigger(cluster: &Cluster) {
+    apply_example(cluster, "admin", "12-webhook-token.yaml");
+    apply_example(cluster, "alice", "13-webhook.yaml");
+    let trigger = "lead-qualification-on-push";
+    let path = cluster.until("the trigger listens", Duration::from_secs(60), || {
+        let t = cluster.get_json(&["trigger", trigger, "-n", "sales"]);
+        let ready = t["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == "Ready")?
+            .clone();
+        (ready["reason"] == "Listening")
+            .then(|| t["status"]["webhookPath"].as_str().map(str::to_string))?
+    });
+    let service = cluster.get_json(&["service", "workflow-share-webhooks", "-n", NS]);
+    let ip = service["spec"]["clusterIP"]
+        .as_str()
+        .expect("cluster IP")
+        .to_string();
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let signature =
+        workflow_share::planner::webhook::sign(b"replace-me-with-openssl-rand-hex-32", body);
+    let mut runs = std::collections::BTreeSet::new();
+    // kube-proxy balances over both replicas: a few deliveries reach each.
+    for delivery in 0..6 {
+        let id = format!("in-cluster-{delivery}");
+        let headers = [
+            ("X-Hub-Signature-256", signature.as_str()),
+            ("X-GitHub-Delivery", id.as_str()),
+        ];
+        let (code, answer) = support::http_post_to(&format!("{ip}:80"), &path, &headers, body);
+        assert_eq!(code, 201, "{answer}");
+        let answer: Value = serde_json::from_str(&answer).expect("json");
+        runs.insert(answer["run"].as_str().expect("run").to_string());
+    }
+    assert_eq!(runs.len(), 6);
+    for run in &runs {
+        let run = cluster.get_json(&["workflowrun", run, "-n", "sales"]);
+        assert_eq!(run["spec"]["runAs"], "alice", "{run}");
+        assert_eq!(run["spec"]["triggerRef"], trigger);
+    }
+    let (code, _) = support::http_post_to(&format!("{ip}:80"), &path, &[], body);
+    assert_eq!(code, 401, "unsigned");
 }
 
 /// Deleting the leader's pod releases the Lease at once (clean exit), the other

@@ -242,8 +242,18 @@ pub fn http_get(port: u16, path: &str) -> Option<String> {
 
 /// An HTTP/1.1 POST on loopback with `headers`: the status code and the body.
 pub fn http_post(port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    http_post_to(&format!("127.0.0.1:{port}"), path, headers, body)
+}
+
+/// `http_post` to any `host:port`.
+pub fn http_post_to(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
