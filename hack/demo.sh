@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs workflow-share on a local control plane: builds everything (cached after the
 # first run), starts etcd + kube-apiserver, installs the CRDs and workspace roles,
-# applies examples/, starts the controller and shows the result.
+# applies examples/, starts the controller (with its webhook receiver on a free
+# loopback port) and shows the result.
 #
 #   hack/demo.sh          start (or restart) the demo
 #   hack/demo.sh down     stop it
@@ -27,9 +28,12 @@ echo "==> installing CRDs, workspace roles, admission policies and the controlle
 "$root/hack/install-local.sh" "$dir"
 
 echo "==> starting the controller (log: $dir/controller.log)"
-# As its own ServiceAccount, with the chart's least-privilege RBAC.
-KUBECONFIG="$dir/controller.kubeconfig" nohup "$root/target/release/workflow-share" controller \
-  >"$dir/controller.log" 2>&1 &
+# As its own ServiceAccount, with the chart's least-privilege RBAC. The webhook
+# receiver listens on a free loopback port, chosen like the control plane's.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+webhook_addr="127.0.0.1:$(free_port)"
+KUBECONFIG="$dir/controller.kubeconfig" WEBHOOK_ADDR="$webhook_addr" \
+  nohup "$root/target/release/workflow-share" controller >"$dir/controller.log" 2>&1 &
 echo $! >"$dir/controller.pid"
 
 echo "==> applying examples/"
@@ -95,6 +99,50 @@ echo "\$ kubectl --context grace patch trigger pipeline-notes-every-minute -n sa
 "$kubectl" --context grace patch trigger pipeline-notes-every-minute -n sales --type merge \
   -p '{"spec":{"suspend":true}}' 2>&1 | sed 's/^/  /' || true
 
+# alice's webhook trigger runs her workflow, as alice, on a request signed with the
+# token of its Secret (created by the admin: the workspace roles grant no access to
+# Secrets). The same delivery sent again makes no second run.
+if command -v curl >/dev/null && command -v openssl >/dev/null; then
+  "$kubectl" apply --server-side -f "$root/examples/12-webhook-token.yaml" >/dev/null
+  apply_as alice "$root/examples/13-webhook.yaml"
+  "$kubectl" wait --for=condition=Ready trigger/lead-qualification-on-push -n sales --timeout=60s >/dev/null
+  path=$("$kubectl" get trigger lead-qualification-on-push -n sales -o jsonpath='{.status.webhookPath}')
+  token=replace-me-with-openssl-rand-hex-32   # the token of examples/12-webhook-token.yaml
+  body='{"ref":"refs/heads/main"}'
+  sig=$(printf %s "$body" | openssl dgst -sha256 -hmac "$token" | sed 's/^.* //')
+  # Posts the signed body with delivery id $1; prints the answer and its status code.
+  # (A 404 only means the receiver has not seen the new trigger yet: asked again.)
+  post_hook() {
+    local out=""
+    for _ in $(seq 1 20); do
+      out=$(curl -sS -X POST -H "Content-Type: application/json" -H "X-Signature-256: sha256=$sig" \
+        -H "X-Delivery-ID: $1" --data "$body" -w ' (HTTP %{http_code})' "http://$webhook_addr$path" 2>&1 || true)
+      case "$out" in *"(HTTP 404)" | *"Couldn't connect"* | *"Failed to connect"*) sleep 0.5 ;; *) break ;; esac
+    done
+    echo "$out"
+  }
+  echo
+  echo "alice's webhook trigger, fired by a signed request:"
+  echo "\$ kubectl get trigger lead-qualification-on-push -n sales -o jsonpath='{.status.webhookPath}'"
+  echo "$path"
+  echo "\$ body='$body'"
+  echo "\$ sig=\$(printf %s \"\$body\" | openssl dgst -sha256 -hmac $token | sed 's/^.* //')"
+  echo "\$ curl -X POST -H \"X-Signature-256: sha256=\$sig\" -H \"X-Delivery-ID: demo-push-1\" --data \"\$body\" http://$webhook_addr$path"
+  answer=$(post_hook demo-push-1)
+  echo "$answer"
+  run=$(printf '%s' "$answer" | sed -n 's/.*"run":"\([^"]*\)".*/\1/p')
+  if [ -n "$run" ]; then
+    "$kubectl" wait --for=jsonpath='{.status.phase}'=Accepted "workflowrun/$run" -n sales --timeout=60s >/dev/null || true
+  fi
+  echo "\$ # the same delivery again (a sender's retry):"
+  post_hook demo-push-1
+  echo "\$ kubectl get workflowruns -n sales -l sharing.workflows.dev/trigger=lead-qualification-on-push"
+  "$kubectl" get workflowruns -n sales -l sharing.workflows.dev/trigger=lead-qualification-on-push
+else
+  echo
+  echo "(curl or openssl not found: skipping the webhook trigger; examples/12 and 13 not applied)"
+fi
+
 # dave runs what sales shared with support for running only; the usage is support's.
 "$kubectl" --context dave patch sharedworkflow sales.quarterly-forecast -n support --type merge \
   -p '{"spec":{"enabled":true}}' >/dev/null
@@ -109,5 +157,6 @@ The control plane and the controller keep running. Try it yourself:
   export KUBECONFIG=$dir/kubeconfig PATH=$dir:\$PATH
   kubectl get workflows,workflowshares,sharedworkflows -A
   kubectl --context carol get sharedworkflows -n support
+The webhook receiver: POST http://$webhook_addr<a trigger's status.webhookPath>
 Stop everything with: hack/demo.sh down
 MSG

@@ -243,6 +243,17 @@ fn unsigned_and_unknown_requests_are_refused_alike(
     );
     assert_eq!(http_post(port, &schedule.path, &[], body), not_found);
     assert_eq!(http_post(port, "/anything", &[], body), not_found);
+    assert_eq!(
+        http_get(port, &hook.path).map(|a| a.split(' ').nth(1).map(str::to_string)),
+        Some(Some("404".to_string())),
+        "a GET"
+    );
+    let big = vec![b' '; (1 << 20) + 1];
+    assert_eq!(
+        http_post(port, &schedule.path, &[], &big).0,
+        404,
+        "404 before the body is read"
+    );
 }
 
 /// 413 for a body over 1 MiB: declared (answered before it is sent) or chunked.
@@ -291,6 +302,20 @@ fn a_slow_sender_times_out(hook: &Hook, port: u16) {
         "{:?}",
         started.elapsed()
     );
+
+    // Nor headers that never end: the connection is closed.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    stream
+        .write_all(b"POST /hooks/0 HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .expect("write");
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let closed = stream.read_to_end(&mut out).is_ok();
+    let took = started.elapsed();
+    assert!(closed && took < Duration::from_secs(20), "{took:?}");
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ use crate::naming;
 use crate::planner::trigger::{Owner, is_run_of};
 use crate::planner::webhook::{self, Answer, MAX_BODY_BYTES};
 use crate::resources::condition::now_rfc3339;
-use crate::resources::{Trigger, TriggerStatus, WorkflowRun};
+use crate::resources::{Trigger, TriggerStatus, TriggerType, WorkflowRun};
 use crate::runtime::events::{self, Notice};
 
 use super::Receiver;
@@ -38,8 +38,10 @@ fn trigger_at(receiver: &Receiver, path: &str) -> Option<Arc<Trigger>> {
         .webhook_triggers
         .get(&stores.webhook_paths.get(path)?)?;
     // The index may lag the cache by an event: the path must still be this UID's.
+    // A Schedule trigger has no path: answered like no trigger, before any body.
     let uid = trigger.uid()?;
-    (webhook::path_of(&uid) == path).then_some(trigger)
+    let reachable = trigger.spec.type_ != TriggerType::Schedule;
+    (reachable && webhook::path_of(&uid) == path).then_some(trigger)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -137,7 +139,9 @@ async fn fire(receiver: &Receiver, trigger: &Trigger, delivery: Option<&str>) ->
             return Answer::Unavailable;
         }
     };
-    let at = jiff::Timestamp::now();
+    // Whole seconds, as a schedule's times: runs are pruned in the order of these.
+    let now = jiff::Timestamp::now();
+    let at = now.round(jiff::Unit::Second).unwrap_or(now);
     match create_run(ctx, trigger, &namespace, at, creator, name).await {
         Ok(Created::New(run)) => Answer::Accepted { run },
         // Made a moment ago by the other replica, or before a restart: ours if it is

@@ -23,9 +23,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::any;
 
 pub use paths::WebhookPaths;
 pub use tokens::token_state;
@@ -43,11 +43,16 @@ pub struct Receiver {
 
 async fn receive(
     State(receiver): State<Arc<Receiver>>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let answer = deliver::answer(&receiver, uri.path(), &headers, body).await;
+    // Anything but a POST is answered as an unknown path, whatever the path.
+    let answer = match method {
+        Method::POST => deliver::answer(&receiver, uri.path(), &headers, body).await,
+        _ => Answer::NotFound,
+    };
     respond(&receiver, &answer)
 }
 
@@ -78,6 +83,11 @@ fn respond(receiver: &Receiver, answer: &Answer) -> Response {
     response
 }
 
+/// A sender gets this long to send its request line and headers.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Connections served at once; more wait to be accepted (file descriptors stay bounded).
+const MAX_CONNECTIONS: usize = 1024;
+
 /// Serves the receiver on `addr` until it fails; returns its name then.
 pub async fn serve_until_failed(addr: SocketAddr, ctx: Arc<Context>) -> String {
     let receiver = Arc::new(Receiver {
@@ -85,15 +95,46 @@ pub async fn serve_until_failed(addr: SocketAddr, ctx: Arc<Context>) -> String {
         limits: limits::RateLimits::default(),
     });
     let app = Router::new()
-        .route("/hooks/{path}", post(receive))
+        .route("/hooks/{path}", any(receive))
         .fallback(not_found)
         .with_state(receiver);
-    let served = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => axum::serve(listener, app).await,
-        Err(error) => Err(error),
-    };
-    if let Err(error) = served {
+    if let Err(error) = serve(addr, app).await {
         tracing::error!(%error, %addr, "webhook receiver failed");
     }
     "webhook receiver".to_string()
+}
+
+/// HTTP/1.1 with a timeout on the headers (a slow sender cannot hold a connection
+/// open for ever; the body has its own in `deliver`) and a bound on connections.
+async fn serve(addr: SocketAddr, app: Router) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return Ok(()); // never closed
+        };
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            // Out of file descriptors and the like: try again shortly.
+            Err(error) => {
+                tracing::warn!(%error, "webhook receiver: accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(error) = served {
+                tracing::debug!(%error, "webhook receiver: connection ended");
+            }
+            drop(slot);
+        });
+    }
 }
