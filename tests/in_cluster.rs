@@ -15,177 +15,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 use support::built_tool;
 
-const NS: &str = "workflow-share-system";
+#[path = "in_cluster/cluster.rs"]
+mod cluster;
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn text(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// What the node changes on the host, as a comparable listing.
-fn host_state(dir: &Path) -> Vec<String> {
-    let mut state = Vec::new();
-    let sh = |script: &str| {
-        let out = Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .output()
-            .expect("bash");
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
-    for table in ["filter", "nat", "mangle", "raw"] {
-        state.push(format!(
-            "iptables {table}: {}",
-            sh(&format!(
-                "iptables -t {table} -S 2>/dev/null | grep -E '^-N ' | sort"
-            ))
-        ));
-    }
-    state.push(format!(
-        "links: {}",
-        sh("ip -o link show | awk -F': ' '{print $2}' | sort")
-    ));
-    state.push(format!("netns: {}", sh("ls /run/netns 2>/dev/null | sort")));
-    state.push(format!(
-        "mounts: {}",
-        sh(&format!("grep -cF '{}' /proc/self/mounts", dir.display()))
-    ));
-    state.push(format!(
-        "cgroups: {}",
-        sh("ls -d /sys/fs/cgroup/*/kubepods 2>/dev/null")
-    ));
-    state.push(format!(
-        "ip_forward: {}",
-        sh("cat /proc/sys/net/ipv4/ip_forward")
-    ));
-    // The reaper that tears the node down should this test die stays until it ends.
-    state.push(format!(
-        "processes: {}",
-        sh(&format!(
-            "pgrep -fa '{}' | grep -v -e pgrep -e 'kill -0' | wc -l",
-            dir.display()
-        ))
-    ));
-    state
-}
-
-struct Cluster {
-    dir: PathBuf,
-    kubectl: PathBuf,
-    helm: PathBuf,
-}
-
-impl Cluster {
-    fn kubectl(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.kubectl);
-        cmd.args(args)
-            .env("KUBECONFIG", self.dir.join("kubeconfig"));
-        cmd
-    }
-
-    fn get_json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["get"];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&["-o", "json"]);
-        serde_json::from_slice(&run(&mut self.kubectl(&all)).stdout).expect("json")
-    }
-
-    fn helm(&self, args: &[&str]) -> Output {
-        run(Command::new(&self.helm)
-            .args(args)
-            .env("KUBECONFIG", self.dir.join("kubeconfig")))
-    }
-
-    /// Waits until the Deployment has rolled out (at most `seconds`).
-    fn rolled_out(&self, seconds: u32) {
-        let timeout = format!("--timeout={seconds}s");
-        run(&mut self.kubectl(&[
-            "rollout",
-            "status",
-            "deploy/workflow-share",
-            "-n",
-            NS,
-            &timeout,
-        ]));
-    }
-
-    /// Waits until every share of the examples' owner workspace is Ready.
-    fn shares_ready(&self) {
-        run(&mut self.kubectl(&[
-            "wait",
-            "--for=condition=Ready",
-            "workflowshares",
-            "--all",
-            "-n",
-            "sales",
-            "--timeout=60s",
-        ]));
-    }
-
-    /// The Lease holder's pod name (identity `<pod>_<pid>`), if any.
-    fn leader(&self) -> Option<String> {
-        let lease = self.get_json(&["lease", "workflow-share", "-n", NS]);
-        let holder = lease["spec"]["holderIdentity"].as_str()?.to_string();
-        holder
-            .split('_')
-            .next()
-            .map(str::to_string)
-            .filter(|h| !h.is_empty())
-    }
-
-    fn pods(&self) -> Vec<String> {
-        let pods = self.get_json(&[
-            "pods",
-            "-n",
-            NS,
-            "-l",
-            "app.kubernetes.io/name=workflow-share",
-        ]);
-        pods["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
-            .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
-            .collect()
-    }
-
-    fn until<T>(&self, what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-        let start = Instant::now();
-        loop {
-            if let Some(v) = check() {
-                return v;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "timed out after {timeout:?}: {what}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new(repo().join("hack/cluster/down.sh"))
-            .arg(&self.dir)
-            .status();
-    }
-}
+use cluster::{Cluster, NS, host_state, repo, run, text};
 
 #[test]
 fn the_chart_runs_on_a_real_node_elects_hands_over_and_leaves_the_host_as_it_was() {
@@ -367,8 +200,6 @@ fn a_signed_request_through_the_service_fires_a_trigger(cluster: &Cluster) {
 fn deleting_the_leader_hands_over(cluster: &Cluster, leader: &str) {
     // The leader's pod is deleted (SIGTERM): it releases the Lease, the other leads,
     // and a share made meanwhile is granted once, notified once.
-    let deleted = Instant::now();
-    run(&mut cluster.kubectl(&["delete", "pod", leader, "-n", NS, "--wait=false"]));
     let holder = || {
         let lease = cluster.get_json(&["lease", "workflow-share", "-n", NS]);
         lease["spec"]["holderIdentity"]
@@ -376,12 +207,20 @@ fn deleting_the_leader_hands_over(cluster: &Cluster, leader: &str) {
             .unwrap_or("")
             .to_string()
     };
+    // Read before the delete: the standby may take the Lease within milliseconds.
     let was = holder();
+    let deleted = Instant::now();
+    run(&mut cluster.kubectl(&["delete", "pod", leader, "-n", NS, "--wait=false"]));
     apply_example(cluster, "bob", "07-private-workflow.yaml");
     apply_example(cluster, "bob", "08-people-share.yaml");
-    cluster.until("the Lease released", Duration::from_secs(30), || {
-        (holder() != was).then_some(())
-    });
+    let start = Instant::now();
+    while holder() == was {
+        if start.elapsed() > Duration::from_secs(30) {
+            cluster.print_logs();
+            panic!("timed out after 30s: the Lease released");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let released = deleted.elapsed();
     // The old pod's container, as the kubelet last reported it before the pod went.
     let exit_code = cluster.until("the old pod gone", Duration::from_secs(60), || {

@@ -9,133 +9,13 @@ mod support;
 
 use std::time::Duration;
 
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::*;
-use workflow_share::planner::webhook::{TOKEN_SECRET_TYPE, path_of, sign};
+use workflow_share::planner::webhook::{path_of, sign};
 use workflow_share::resources::{Trigger, WorkflowRun};
-
-/// A trigger reached through the receiver: where, and with which token.
-#[derive(Clone)]
-struct Hook {
-    ns: String,
-    name: String,
-    path: String,
-    token: Vec<u8>,
-}
-
-impl Hook {
-    /// Posts `body` signed with `token` (GitHub's headers when `github`).
-    fn post_signed(
-        &self,
-        port: u16,
-        token: &[u8],
-        body: &[u8],
-        delivery: Option<&str>,
-    ) -> (u16, String) {
-        let signature = sign(token, body);
-        let mut headers = vec![("X-Signature-256", signature.as_str())];
-        if let Some(id) = delivery {
-            headers.push(("X-Delivery-ID", id));
-        }
-        http_post(port, &self.path, &headers, body)
-    }
-
-    fn post(&self, port: u16, body: &[u8], delivery: Option<&str>) -> (u16, String) {
-        self.post_signed(port, &self.token, body, delivery)
-    }
-}
-
-fn run_of(answer: &str) -> String {
-    let body: serde_json::Value = serde_json::from_str(answer).expect("a JSON answer");
-    body["run"].as_str().expect("the run's name").to_string()
-}
-
-/// The Secret `name` of the webhook-token type with these keys, created by `client`.
-async fn token_secret(client: &kube::Client, ns: &str, name: &str, keys: &[(&str, &[u8])]) {
-    let secret = Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.into()),
-            namespace: Some(ns.into()),
-            ..Default::default()
-        },
-        type_: Some(TOKEN_SECRET_TYPE.into()),
-        data: Some(
-            keys.iter()
-                .map(|(k, v)| (k.to_string(), ByteString(v.to_vec())))
-                .collect(),
-        ),
-        ..Default::default()
-    };
-    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    api.create(&PostParams::default(), &secret)
-        .await
-        .expect("token Secret");
-}
-
-/// An organization with the workspace `ns`, where bob (a member, who may also
-/// manage Secrets there, as a namespace admin would let him) makes the workflow
-/// `deploy`, the token Secret `hook-token` and the webhook trigger `name`
-/// (changed by `customize`).
-async fn bobs_hook(
-    cp: &ControlPlane,
-    ns: &str,
-    name: &str,
-    customize: impl FnOnce(Builder<Trigger>) -> Builder<Trigger>,
-    token: &[u8],
-) -> Hook {
-    let admin = cp.admin().await;
-    let setup = organization(&format!("{ns}-org"), &[ns])
-        .and(member(ns, "member", "bob"))
-        .and(member(ns, "member", "grace"));
-    apply(&admin, &setup).await.expect("organization");
-    let secrets = rule(&[""], &["secrets"], &["create", "patch", "delete"]);
-    Api::<k8s_openapi::api::rbac::v1::Role>::namespaced(admin.clone(), ns)
-        .create(
-            &PostParams::default(),
-            &role(ns, "secret-writer", vec![secrets]),
-        )
-        .await
-        .expect("role");
-    let binding = role_binding(ns, "bob-secrets", role_ref("Role", "secret-writer")).user("bob");
-    apply(&admin, &binding).await.expect("binding");
-    let bob = cp.as_user("bob").await;
-    token_secret(&bob, ns, "hook-token", &[("token", token)]).await;
-    let hook = customize(trigger(ns, name).webhook().workflow("deploy"));
-    apply(&bob, &workflow(ns, "deploy").and(hook))
-        .await
-        .expect("bob's workflow and trigger");
-    wait_for_path(&admin, ns, name, token).await
-}
-
-/// Waits until the trigger has its path and is listening (its Secret is cached).
-async fn wait_for_path(admin: &kube::Client, ns: &str, name: &str, token: &[u8]) -> Hook {
-    let triggers: Api<Trigger> = Api::namespaced(admin.clone(), ns);
-    let path = eventually("the trigger listens at its path", WAIT, || async {
-        let status = triggers.get(name).await.ok()?.status?;
-        let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
-        (ready.reason == "Listening").then_some(status.webhook_path?)
-    })
-    .await;
-    Hook {
-        ns: ns.into(),
-        name: name.into(),
-        path,
-        token: token.to_vec(),
-    }
-}
-
-async fn runs_of(admin: &kube::Client, hook: &Hook) -> Vec<WorkflowRun> {
-    let runs: Api<WorkflowRun> = Api::namespaced(admin.clone(), &hook.ns);
-    let label = format!("sharing.workflows.dev/trigger={}", hook.name);
-    runs.list(&ListParams::default().labels(&label))
-        .await
-        .expect("runs")
-        .items
-}
 
 #[tokio::test]
 async fn a_signed_request_fires_as_the_creator_and_each_wrong_one_is_answered_by_its_code() {
@@ -376,25 +256,6 @@ async fn suspension_the_rate_limit_and_the_application_event_are_answered_in_ord
     assert_eq!(status.last_delivery.expect("delivery").delivery_id, "e2");
 }
 
-async fn wait_for_path_of_suspended(
-    admin: &kube::Client,
-    ns: &str,
-    name: &str,
-    token: &[u8],
-) -> Hook {
-    let triggers: Api<Trigger> = Api::namespaced(admin.clone(), ns);
-    let path = eventually("the suspended trigger has its path", WAIT, || async {
-        triggers.get(name).await.ok()?.status?.webhook_path
-    })
-    .await;
-    Hook {
-        ns: ns.into(),
-        name: name.into(),
-        path,
-        token: token.to_vec(),
-    }
-}
-
 #[tokio::test]
 async fn a_token_rotates_without_a_gap_and_a_teammate_cannot_read_it() {
     let cp = control_plane();
@@ -504,11 +365,6 @@ async fn a_token_rotates_without_a_gap_and_a_teammate_cannot_read_it() {
     .await;
 }
 
-fn base64(text: &str) -> String {
-    let value = serde_json::to_value(ByteString(text.as_bytes().to_vec())).expect("bytes");
-    value.as_str().expect("base64").to_string()
-}
-
 #[tokio::test]
 async fn a_creator_who_left_the_workspace_fires_nothing_and_the_refusal_is_recorded() {
     let cp = control_plane();
@@ -553,21 +409,6 @@ async fn a_creator_who_left_the_workspace_fires_nothing_and_the_refusal_is_recor
         (ready.reason == "DeliveryRefused" && ready.status == "False").then_some(())
     })
     .await;
-}
-
-/// Starts one more replica (a standby: the harness's controller leads) serving the
-/// receiver on its own port; returns it and that port.
-fn replica(cp: &ControlPlane, name: &str) -> (std::process::Child, u16) {
-    let (metrics, webhooks) = (free_port(), free_port());
-    let addr = format!("127.0.0.1:{webhooks}");
-    let child = cp.spawn_controller(name, metrics, &[("WEBHOOK_ADDR", &addr)]);
-    assert!(!leads(metrics), "{name} stands by");
-    (child, webhooks)
-}
-
-fn stop(mut replica: std::process::Child) {
-    let _ = replica.kill();
-    let _ = replica.wait();
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 mod builders;
+mod hooks;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +20,8 @@ use kube::discovery::{ApiResource, Scope};
 use kube::{Client, Config, ResourceExt};
 
 pub use builders::*;
+#[allow(unused_imports)]
+pub use hooks::*;
 
 pub struct ControlPlane {
     pub dir: PathBuf,
