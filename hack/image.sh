@@ -21,7 +21,7 @@ target=x86_64-unknown-linux-gnu
 # of this checkout and of the cargo home are remapped so they do not end up in the binary.
 RUSTFLAGS="-C target-feature=+crt-static --remap-path-prefix=$root=/src --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo" \
   cargo build --quiet --release --locked --target "$target" --bin workflow-share >&2
-binary="target/$target/release/workflow-share"
+binary="${CARGO_TARGET_DIR:-target}/$target/release/workflow-share"
 if ldd "$binary" 2>&1 | grep -q '=>'; then
   echo "hack/image.sh: $binary is not static" >&2
   exit 1
