@@ -17,3 +17,43 @@ fn committed_crds_match_the_types() {
         );
     }
 }
+
+/// Every `format` in the schemas is one the API server knows: an unknown one (such as
+/// `uint32`, which schemars writes for a Rust `u32`) makes every `kubectl apply` of the
+/// CRDs print a warning.
+#[test]
+fn every_schema_format_is_one_the_api_server_knows() {
+    const KNOWN: &[&str] = &[
+        "int32",
+        "int64",
+        "float",
+        "double",
+        "byte",
+        "date",
+        "date-time",
+        "datetime",
+        "duration",
+        "password",
+        "uri",
+        "email",
+        "hostname",
+        "ipv4",
+        "ipv6",
+        "cidr",
+        "mac",
+        "uuid",
+        "uuid3",
+        "uuid4",
+        "uuid5",
+    ];
+    let generated = workflow_share::resources::crds_yaml().expect("render CRDs");
+    let unknown: Vec<&str> = generated
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("format: "))
+        .filter(|format| !KNOWN.contains(&format.trim_matches('\'')))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "formats the API server does not know: {unknown:?}"
+    );
+}

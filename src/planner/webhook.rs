@@ -245,9 +245,11 @@ pub fn check_request<'a>(
 
 /// The requests per minute a trigger accepts on each replica.
 pub fn requests_per_minute(spec: &TriggerSpec) -> u32 {
+    // The schema keeps it within 1..=6000; an int32 is what the API conventions use.
     spec.webhook
         .as_ref()
         .and_then(|w| w.requests_per_minute)
+        .and_then(|rate| u32::try_from(rate).ok())
         .unwrap_or(DEFAULT_REQUESTS_PER_MINUTE)
         .max(1)
 }

@@ -136,7 +136,7 @@ pub struct Webhook {
     /// request over it is answered 429.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 6000))]
-    pub requests_per_minute: Option<u32>,
+    pub requests_per_minute: Option<i32>,
 }
 
 /// A Secret of the trigger's namespace.

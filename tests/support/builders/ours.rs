@@ -357,7 +357,7 @@ impl Builder<Trigger> {
         self.webhook_secret(TriggerType::AppEvent, secret)
     }
 
-    pub fn requests_per_minute(mut self, rate: u32) -> Self {
+    pub fn requests_per_minute(mut self, rate: i32) -> Self {
         let webhook = self.object.spec.webhook.get_or_insert_default();
         webhook.requests_per_minute = Some(rate);
         self
