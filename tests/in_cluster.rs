@@ -58,14 +58,34 @@ fn chart() -> PathBuf {
 /// Applies one of the examples as the kubeconfig context (user) `context`.
 fn apply_example(cluster: &Cluster, context: &str, file: &str) {
     let examples = repo().join("examples");
-    run(&mut cluster.kubectl(&[
+    let path = examples.join(file);
+    let args = [
         "--context",
         context,
         "apply",
         "--server-side",
         "-f",
-        examples.join(file).to_str().expect("path"),
-    ]));
+        path.to_str().expect("path"),
+    ];
+    // Right after an install the API server may not serve a new CRD's kind yet (it
+    // answers 503 and says so); that, and only that, is waited out.
+    let start = Instant::now();
+    loop {
+        let out = cluster.kubectl(&args).output().expect("kubectl");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let not_served_yet = stderr.contains("ServiceUnavailable")
+            && stderr.contains("There can be a delay between when CustomResourceDefinitions");
+        if out.status.success() {
+            return;
+        }
+        assert!(
+            not_served_yet && start.elapsed() < Duration::from_secs(30),
+            "kubectl {} failed:\n{}{stderr}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 /// Brings the node up in `dir` and imports the image: the node becomes Ready.
