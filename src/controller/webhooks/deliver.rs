@@ -148,7 +148,8 @@ async fn fire(receiver: &Receiver, trigger: &Trigger, delivery: Option<&str>) ->
         // labelled and owned as the trigger's, as the cache shows it in a moment.
         Ok(Created::Existed(run)) => {
             let key = ObjectRef::new(&run).within(&namespace);
-            for _ in 0..40 {
+            // Up to 5 s: a watch event is usually milliseconds behind, more under load.
+            for _ in 0..100 {
                 if let Some(existing) = ctx.stores.workflow_runs.get(&key) {
                     return match made_by(trigger, &existing) {
                         true => Answer::Duplicate { run },
