@@ -62,10 +62,7 @@ fn the_chart_lints_strictly_and_its_schema_refuses_bad_values() {
             "/metrics/serviceMonitor/interval",
         ),
     ] {
-        let out = render(&args);
-        assert!(!out.status.success(), "{args:?} accepted");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(refusal), "{args:?}: {err}");
+        assert_refused(&args, refusal);
     }
 
     let out = render(&[
@@ -432,9 +429,14 @@ fn webhooks_values_are_checked() {
             "webhooks.port and metrics.port must differ",
         ),
     ] {
-        let out = render(&args);
-        assert!(!out.status.success(), "{args:?} accepted");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(refusal), "{args:?}: {err}");
+        assert_refused(&args, refusal);
     }
+}
+
+/// Rendering with `args` fails, and the error says `refusal`.
+fn assert_refused(args: &[&str], refusal: &str) {
+    let out = render(args);
+    assert!(!out.status.success(), "{args:?} accepted");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(refusal), "{args:?}: {err}");
 }

@@ -15,7 +15,7 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::*;
 use workflow_share::planner::webhook::{path_of, sign};
-use workflow_share::resources::{Trigger, WorkflowRun};
+use workflow_share::resources::{Trigger, Workflow, WorkflowRun};
 
 #[tokio::test]
 async fn a_signed_request_fires_as_the_creator_and_each_wrong_one_is_answered_by_its_code() {
@@ -228,7 +228,7 @@ async fn suspension_the_rate_limit_and_the_application_event_are_answered_in_ord
         .suspend(true);
     apply(&bob, &suspended).await.expect("suspended trigger");
     let admin = cp.admin().await;
-    let paused = wait_for_path_of_suspended(&admin, ns, "paused", b"limit-token").await;
+    let paused = wait_for_ready(&admin, ns, "paused", b"limit-token", "Suspended").await;
     assert_eq!(paused.post(port, b"{}", Some("p1")).0, 409);
     assert_eq!(
         http_post(port, &paused.path, &[], b"{}").0,
@@ -365,6 +365,36 @@ async fn a_token_rotates_without_a_gap_and_a_teammate_cannot_read_it() {
     .await;
 }
 
+/// Archived, the workflow runs for nobody: the request is refused, no run is made;
+/// restored, it fires again.
+async fn bob_archives_the_workflow_and_nothing_fires_until_he_restores_it(
+    cp: &ControlPlane,
+    hook: &Hook,
+    port: u16,
+) {
+    let workflows: Api<Workflow> = Api::namespaced(cp.as_user("bob").await, &hook.ns);
+    let archive = |archived: bool| json!({"spec": {"archived": archived}});
+    let params = PatchParams::default();
+    workflows
+        .patch("deploy", &params, &Patch::Merge(archive(true)))
+        .await
+        .expect("archived");
+    let answer = eventually("an archived workflow is refused", WAIT, || async {
+        let (code, answer) = hook.post(port, b"{}", None);
+        (code == 403).then_some(answer)
+    })
+    .await;
+    assert!(answer.contains("WorkflowArchived"), "{answer}");
+    workflows
+        .patch("deploy", &params, &Patch::Merge(archive(false)))
+        .await
+        .expect("restored");
+    eventually("restored, it fires again", WAIT, || async {
+        (hook.post(port, b"{}", None).0 == 201).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_creator_who_left_the_workspace_fires_nothing_and_the_refusal_is_recorded() {
     let cp = control_plane();
@@ -373,7 +403,9 @@ async fn a_creator_who_left_the_workspace_fires_nothing_and_the_refusal_is_recor
     let hook = bobs_hook(cp, ns, "leaver", |t| t, b"leaver-token").await;
     let port = cp.webhook_port;
     assert_eq!(hook.post(port, b"{}", Some("before")).0, 201);
+    bob_archives_the_workflow_and_nothing_fires_until_he_restores_it(cp, &hook, port).await;
     let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> = Api::namespaced(admin.clone(), ns);
+    let made = runs_of(&admin, &hook).await.len();
     bindings
         .delete("member-bob", &DeleteParams::default())
         .await
@@ -386,7 +418,7 @@ async fn a_creator_who_left_the_workspace_fires_nothing_and_the_refusal_is_recor
     assert!(answer.contains("CreatorMayNotRun"), "{code} {answer}");
     assert_eq!(
         runs_of(&admin, &hook).await.len(),
-        1,
+        made,
         "no run for the refused request"
     );
     let triggers: Api<Trigger> = Api::namespaced(admin.clone(), ns);

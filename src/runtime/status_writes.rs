@@ -70,7 +70,8 @@ impl WrittenStatuses {
     }
 }
 
-fn params() -> PatchParams {
+/// Every status write of this process: under the one field manager.
+pub fn params() -> PatchParams {
     PatchParams {
         field_manager: Some(labels::FIELD_MANAGER.to_string()),
         ..Default::default()

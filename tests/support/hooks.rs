@@ -104,12 +104,27 @@ pub async fn bobs_hook(
 
 /// Waits until the trigger has its path and is listening (its Secret is cached).
 pub async fn wait_for_path(admin: &kube::Client, ns: &str, name: &str, token: &[u8]) -> Hook {
+    wait_for_ready(admin, ns, name, token, "Listening").await
+}
+
+/// Waits until the trigger has its path and its Ready condition has `reason`.
+pub async fn wait_for_ready(
+    admin: &kube::Client,
+    ns: &str,
+    name: &str,
+    token: &[u8],
+    reason: &str,
+) -> Hook {
     let triggers: Api<Trigger> = Api::namespaced(admin.clone(), ns);
-    let path = eventually("the trigger listens at its path", WAIT, || async {
-        let status = triggers.get(name).await.ok()?.status?;
-        let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
-        (ready.reason == "Listening").then_some(status.webhook_path?)
-    })
+    let path = eventually(
+        &format!("the trigger has its path, {reason}"),
+        WAIT,
+        || async {
+            let status = triggers.get(name).await.ok()?.status?;
+            let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+            (ready.reason == reason).then_some(status.webhook_path?)
+        },
+    )
     .await;
     Hook {
         ns: ns.into(),
@@ -126,25 +141,6 @@ pub async fn runs_of(admin: &kube::Client, hook: &Hook) -> Vec<WorkflowRun> {
         .await
         .expect("runs")
         .items
-}
-
-pub async fn wait_for_path_of_suspended(
-    admin: &kube::Client,
-    ns: &str,
-    name: &str,
-    token: &[u8],
-) -> Hook {
-    let triggers: Api<Trigger> = Api::namespaced(admin.clone(), ns);
-    let path = eventually("the suspended trigger has its path", WAIT, || async {
-        triggers.get(name).await.ok()?.status?.webhook_path
-    })
-    .await;
-    Hook {
-        ns: ns.into(),
-        name: name.into(),
-        path,
-        token: token.to_vec(),
-    }
 }
 
 pub fn base64(text: &str) -> String {

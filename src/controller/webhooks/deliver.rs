@@ -10,19 +10,19 @@ use axum::body::Body;
 use axum::http::HeaderMap;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, Patch};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::labels;
 use crate::naming;
 use crate::planner::trigger::{Owner, is_run_of};
 use crate::planner::webhook::{self, Answer, MAX_BODY_BYTES};
 use crate::resources::condition::now_rfc3339;
 use crate::resources::{Trigger, TriggerStatus, TriggerType, WorkflowRun};
 use crate::runtime::events::{self, Notice};
+use crate::runtime::status_writes;
 
 use super::Receiver;
 use super::tokens::tokens_of;
@@ -95,9 +95,10 @@ pub async fn answer(receiver: &Receiver, path: &str, headers: &HeaderMap, body: 
     answer
 }
 
-/// Whether the run named `name` is this trigger's (a redelivery) rather than one
-/// somebody else made under that name.
-fn made_by(trigger: &Trigger, run: &WorkflowRun) -> bool {
+/// The answer to a delivery whose run name `run` is taken by `existing`: a
+/// redelivery if the run is this trigger's own, refused if somebody else made a run
+/// under that name.
+fn redelivery(trigger: &Trigger, run: String, existing: &WorkflowRun) -> Answer {
     let (namespace, name) = (trigger.namespace().unwrap_or_default(), trigger.name_any());
     let uid = trigger.uid().unwrap_or_default();
     let owner = Owner {
@@ -105,7 +106,10 @@ fn made_by(trigger: &Trigger, run: &WorkflowRun) -> bool {
         name: &name,
         uid: &uid,
     };
-    is_run_of(owner, run)
+    match is_run_of(owner, existing) {
+        true => Answer::Duplicate { run },
+        false => Answer::Refused("RunNameTaken"),
+    }
 }
 
 /// Fires `trigger` for one signed request: the same checks of its creator as a
@@ -125,10 +129,7 @@ async fn fire(receiver: &Receiver, trigger: &Trigger, delivery: Option<&str>) ->
             .workflow_runs
             .get(&ObjectRef::new(run).within(&namespace));
         if let Some(cached) = cached {
-            return match made_by(trigger, &cached) {
-                true => Answer::Duplicate { run: run.clone() },
-                false => Answer::Refused("RunNameTaken"),
-            };
+            return redelivery(trigger, run.clone(), &cached);
         }
     }
     let creator = match may_fire(ctx, trigger, &namespace).await {
@@ -151,10 +152,7 @@ async fn fire(receiver: &Receiver, trigger: &Trigger, delivery: Option<&str>) ->
             // Up to 5 s: a watch event is usually milliseconds behind, more under load.
             for _ in 0..100 {
                 if let Some(existing) = ctx.stores.workflow_runs.get(&key) {
-                    return match made_by(trigger, &existing) {
-                        true => Answer::Duplicate { run },
-                        false => Answer::Refused("RunNameTaken"),
-                    };
+                    return redelivery(trigger, run, &existing);
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -184,11 +182,8 @@ async fn record(receiver: &Receiver, trigger: &Trigger, answer: &Answer, deliver
             return;
         };
         let body = delivery_patch(&next, seen.1.as_deref());
-        let params = PatchParams {
-            field_manager: Some(labels::FIELD_MANAGER.to_string()),
-            ..Default::default()
-        };
         ctx.metrics.write(crate::metrics::WriteKind::Status);
+        let params = status_writes::params();
         match api.patch_status(&name, &params, &Patch::Merge(&body)).await {
             Ok(_) => break,
             Err(kube::Error::Api(s)) if s.code == 409 => match api.get(&name).await {
