@@ -376,10 +376,14 @@ async fn named_people_read_the_workflow_while_it_is_shared() {
             .then_some(())
     })
     .await;
-    assert!(
-        can_i(&erin, "get", G, "workflows", sales, wf).await,
-        "group member may read"
-    );
+    // The group's grant follows once the finance-team binding is seen, which may
+    // be a moment after frank's.
+    eventually("a group member may read", WAIT, || async {
+        can_i(&erin, "get", G, "workflows", sales, wf)
+            .await
+            .then_some(())
+    })
+    .await;
     assert!(
         !can_i(&bob, "get", G, "workflows", sales, wf).await,
         "not named: no access"
