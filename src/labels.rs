@@ -32,5 +32,11 @@ pub const ORGANIZATION_GRANT: &str = "sharing.workflows.dev/organization-grant";
 pub const SOURCE_KIND: &str = "sharing.workflows.dev/source-kind";
 /// On generated RBAC of a Project or Trigger: its name (hashed when not a valid label value).
 pub const SOURCE_NAME: &str = "sharing.workflows.dev/source-name";
+/// On a SharedWorkflow: Active, or Suspended while its workflow is archived or not
+/// de-identified (`kubectl get sharedworkflows -A -l sharing.workflows.dev/state=Active`).
+pub const STATE: &str = "sharing.workflows.dev/state";
+/// On a SharedWorkflow: when the grant began (RFC 3339, microseconds), stamped at
+/// creation; compared with the workflow's `status.notifiedThrough`.
+pub const GRANTED_AT: &str = "sharing.workflows.dev/granted-at";
 /// On a WorkflowRun made by a Trigger: the trigger's name (hashed when too long).
 pub const TRIGGER: &str = "sharing.workflows.dev/trigger";

@@ -139,6 +139,7 @@ fn corpus() -> Vec<Case> {
         case("a project with 201 documents", "alice", manifest("Project", SALES, "h52", "", &format!("  displayName: p\n  documents: {documents}")), "spec.documents: Too many"),
         // Library entries and the controller's own objects.
         case("a recipient rewriting a library entry's source", "carol", manifest("SharedWorkflow", SUPPORT, "hx-sales.base", "", "  source: {namespace: hx-sales, name: bobs}\n  displayName: Base\n  sharedBy: alice"), "only spec.enabled"),
+        case("a recipient changing whether a library entry is suspended", "carol", manifest("SharedWorkflow", SUPPORT, "hx-sales.base", "", "  source: {namespace: hx-sales, name: base}\n  displayName: Base\n  sharedBy: alice\n  suspended: Reinstated"), "only spec.enabled"),
         case("an owner creating a library entry elsewhere", "alice", manifest("SharedWorkflow", SUPPORT, "h54", "", "  source: {namespace: hx-sales, name: base}\n  displayName: Base"), "forbidden"),
         case("a namespace admin forging a grant RoleBinding", "erin", labelled_rbac("RoleBinding", "workflow-share.h55", "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: hx-rbac-admin}\nsubjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: erin}]\n"), "only workflow-share creates objects managed by workflow-share"),
         case("a namespace admin forging a grant Role", "erin", labelled_rbac("Role", "workflow-share.h56", "rules: [{apiGroups: [''], resources: [configmaps], verbs: [get]}]\n"), "only workflow-share creates objects managed by workflow-share"),

@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::Role;
+use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use support::*;
+use workflow_share::labels::STATE;
 use workflow_share::resources::{GrantState, GrantVia, SharedWorkflow, Workflow, WorkflowShare};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -273,9 +275,13 @@ async fn archival_and_deidentification_suspend_and_restore_without_new_notificat
                 .grants
                 .iter()
                 .all(|g| g.state == GrantState::Suspended && g.reason == reason);
-            let gone = !entry_exists(&admin, support, entry).await;
+            // The entry stays, marked suspended (and labelled so), granting nothing.
+            let marked = entries.get(entry).await.ok().is_some_and(|e| {
+                e.spec.suspended.as_deref() == Some(reason)
+                    && e.labels().get(STATE).map(String::as_str) == Some("Suspended")
+            });
             let denied = !can_i(&dave, "get", G, "workflows", sales, wf).await;
-            (suspended && gone && denied).then_some(())
+            (suspended && marked && denied).then_some(())
         })
         .await;
         assert_eq!(
@@ -286,11 +292,19 @@ async fn archival_and_deidentification_suspend_and_restore_without_new_notificat
 
         set_workflow(&admin, sales, "scoring", restore).await;
         eventually(&format!("{what}: access reinstated"), WAIT, || async {
-            let back = entry_exists(&admin, support, entry).await;
+            let back = entries.get(entry).await.ok().is_some_and(|e| {
+                e.spec.suspended.is_none()
+                    && e.labels().get(STATE).map(String::as_str) == Some("Active")
+            });
             let allowed = can_i(&dave, "get", G, "workflows", sales, wf).await;
             (back && allowed).then_some(())
         })
         .await;
+        assert_eq!(
+            entries.get(entry).await.expect("entry").spec.enabled,
+            Some(true),
+            "{what}: dave's choice survives"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(
             notifications(&admin, support, entry).await,
@@ -341,12 +355,9 @@ async fn notifications_are_sent_exactly_once_across_reapply_restart_and_crashes(
             (notifications(&admin, support, &entry).await >= 1).then_some(())
         })
         .await;
-        let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
         eventually("notification recorded", WAIT, || async {
-            let s = shares.get(&name).await.ok()?.status?;
-            s.grants
-                .iter()
-                .all(|g| g.notified_at.is_some())
+            notifications_recorded(&admin, sales, &name, &[support])
+                .await
                 .then_some(())
         })
         .await;
@@ -403,7 +414,9 @@ async fn a_converged_cluster_sees_no_writes_on_resync_or_restart() {
     let shares: Api<WorkflowShare> = Api::namespaced(admin.clone(), sales);
     eventually("converged", WAIT, || async {
         let s = shares.get("report").await.ok()?.status?;
-        (s.active_grants == 2 && s.grants.iter().all(|g| g.notified_at.is_some())).then_some(())
+        let recipients: Vec<&str> = s.grants.iter().map(|g| g.workspace.as_str()).collect();
+        let notified = notifications_recorded(&admin, sales, "report", &recipients).await;
+        (s.active_grants == 2 && notified).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -85,11 +85,10 @@ async fn long_non_ascii_names_converge_notify_once_and_revoke() {
             .conditions
             .iter()
             .any(|c| c.type_ == "Ready" && c.status == "True");
-        let notified = s
-            .grants
-            .iter()
-            .all(|g| g.state == GrantState::Active && g.notified_at.is_some());
-        (ready && s.grants.len() == 3 && notified).then_some(s)
+        let active = s.grants.iter().all(|g| g.state == GrantState::Active);
+        let workspaces: Vec<&str> = s.grants.iter().map(|g| g.workspace.as_str()).collect();
+        let notified = notifications_recorded(&admin, sales, "forecast", &workspaces).await;
+        (ready && s.grants.len() == 3 && active && notified).then_some(s)
     })
     .await;
     assert_eq!(status.shared_by.as_deref(), Some(sharer.as_str()));

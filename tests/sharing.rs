@@ -158,7 +158,10 @@ async fn share_is_ready_and_notified_once(
                 .conditions
                 .iter()
                 .any(|c| c.type_ == "Ready" && c.status == "True");
-            (ready && s.grants.iter().all(|g| g.notified_at.is_some())).then_some(s)
+            let workspaces: Vec<&str> = s.grants.iter().map(|g| g.workspace.as_str()).collect();
+            let notified =
+                notifications_recorded(admin, "r1-sales", "lead-qualification", &workspaces).await;
+            (ready && notified).then_some(s)
         },
     )
     .await;

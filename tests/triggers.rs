@@ -341,8 +341,11 @@ async fn runs_of_shared_workflows_are_accepted_by_availability_and_accounted_to_
         )
         .await
         .expect("archive");
+    let admin_entries: Api<workflow_share::resources::SharedWorkflow> =
+        Api::namespaced(admin.clone(), support);
     eventually("entry suspended", WAIT, || async {
-        (!entry_exists(&admin, support, "rn-sales.forecast").await).then_some(())
+        let entry = admin_entries.get("rn-sales.forecast").await.ok()?;
+        (entry.spec.suspended.as_deref() == Some("WorkflowArchived")).then_some(())
     })
     .await;
     apply(
@@ -355,10 +358,7 @@ async fn runs_of_shared_workflows_are_accepted_by_availability_and_accounted_to_
         run_status(&admin, support, "run-2").await
     })
     .await;
-    assert_eq!(
-        (phase, reason.as_str()),
-        (RunPhase::Rejected, "SharedWorkflowNotFound")
-    );
+    assert_eq!((phase, reason.as_str()), (RunPhase::Rejected, "Suspended"));
 
     Api::<workflow_share::resources::WorkflowShare>::namespaced(admin.clone(), sales)
         .delete("digest", &DeleteParams::default())

@@ -213,7 +213,7 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
             "Conflict",
             format!(
                 "RoleBindings exist and are not managed by workflow-share: {}",
-                conflicts.join(", ")
+                crate::text::join_within(&conflicts, 1024)
             ),
         )
     }];
@@ -221,7 +221,11 @@ pub async fn reconcile(org: Arc<Organization>, ctx: Arc<Context>) -> Result<Acti
         observed_generation: org.meta().generation,
         conditions,
         workspace_count: i32::try_from(workspaces.len()).unwrap_or(i32::MAX),
-        workspaces,
+        // Bounded, like every status: the namespaces labelled with it list them all.
+        workspaces: workspaces
+            .into_iter()
+            .take(crate::planner::LISTED)
+            .collect(),
     };
     let api: Api<Organization> = Api::all(ctx.client.clone());
     status_writes::write_if_changed(&ctx, &api, &org, next, &now_rfc3339()).await?;

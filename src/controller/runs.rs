@@ -29,6 +29,7 @@ pub(super) fn entry_facts(entry: &Entry) -> EntryFacts<'_> {
         managed: entry.managed,
         deleting: entry.metadata.deletion_timestamp.is_some(),
         enabled: entry.enabled,
+        suspended: entry.suspended,
         source: &entry.source,
     }
 }

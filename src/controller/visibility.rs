@@ -165,8 +165,14 @@ pub async fn converge<K: Shareable>(ctx: &Context, obj: &K) -> Result<Visibility
             continue;
         };
         let api = status_writes::namespaced_api(ctx, share.as_ref())?;
-        status_writes::write_if_changed(ctx, &api, share.as_ref(), share_plan.status.clone(), &now)
-            .await?;
+        status_writes::write_if_changed(
+            ctx,
+            &api,
+            share.as_ref(),
+            crate::planner::bounded(share_plan.status.clone()),
+            &now,
+        )
+        .await?;
     }
     Ok(plan)
 }

@@ -88,6 +88,12 @@ pub fn check_entry<'a>(
             true,
             format!("{name} was not shared by workflow-share"),
         )),
+        // Not final: access returns when the workflow is restored.
+        Some(e) if e.suspended => Err(refuse(
+            "Suspended",
+            false,
+            format!("{name} is suspended: its workflow is archived or not de-identified"),
+        )),
         Some(e) => Ok(e.source),
     }
 }
@@ -271,14 +277,27 @@ mod tests {
                 managed,
                 deleting,
                 enabled: None,
+                suspended: false,
                 source: &src,
             })
         };
+        let suspended = Some(EntryFacts {
+            managed: true,
+            deleting: false,
+            enabled: Some(true),
+            suspended: true,
+            source: &src,
+        });
         let cases = [
             (
                 "no entry: it may come",
                 None,
                 Err(("SharedWorkflowNotFound", false)),
+            ),
+            (
+                "suspended: it may come back",
+                suspended,
+                Err(("Suspended", false)),
             ),
             (
                 "an entry being deleted is gone",

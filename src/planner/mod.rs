@@ -4,9 +4,11 @@
 //! a trigger fires. The controller gathers the facts and applies the answers; the
 //! `plan` and `diff` commands ask the same planner offline.
 
+mod bounded;
 pub mod clones;
 mod directory;
 mod existing;
+mod notified;
 mod organization;
 mod readers;
 mod reports;
@@ -22,6 +24,7 @@ pub mod wakeups;
 pub mod webhook;
 mod workflow_plan;
 
+pub use bounded::{LISTED, bounded, lists_every_grant};
 pub use directory::{Directory, Lookup, Member};
 pub use existing::{EXISTENCE_IDENTITY, EXISTS_VERB, existing_names_grant, plan_existing};
 pub use organization::{
@@ -30,14 +33,15 @@ pub use organization::{
 pub use readers::{organization_readers_of_plans, plan_organization_readers};
 pub use reports::share_changes;
 pub use rules::{Creator, DesiredRbac, READ_VERBS, SHARE_VERB, SharePlan, stamped_creator};
-pub use settle::{Applied, Notification, remember_enabled, settle};
+pub use settle::{Applied, Notification, settle};
 pub use snapshot::{Snapshot, WorkflowKey};
 pub use sync_status::{Outcome, RbacOwned, blocked_rbac, progressing};
 pub use visibility::{
     ShareInput, SharedKind, Target, VisibilityPlan, creator_grant_of, plan_visibility,
 };
 pub use workflow_plan::{
-    DesiredSharedWorkflow, WorkflowPlan, plan_workflow, workflow_creator_grant,
+    DesiredSharedWorkflow, ExistingEntry, WorkflowInputs, WorkflowPlan, plan_workflow,
+    workflow_creator_grant,
 };
 
 #[cfg(test)]

@@ -39,10 +39,9 @@ pub const SHARE_VERB: &str = "share";
 #[derive(Clone, Debug, PartialEq)]
 pub struct SharePlan {
     pub name: String,
-    /// Status without timestamps of conditions (merged by the writer).
+    /// Status without timestamps of conditions (merged by the writer), listing every
+    /// grant: `bounded` makes the one written.
     pub status: WorkflowShareStatus,
-    /// Workspaces this share must notify now: newly granted, never notified.
-    pub notify: Vec<String>,
 }
 
 /// Why a target is not granted, or None when it is eligible.

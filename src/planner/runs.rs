@@ -40,6 +40,8 @@ pub struct EntryFacts<'a> {
     pub deleting: bool,
     /// The recipient's choice.
     pub enabled: Option<bool>,
+    /// Marked suspended: its workflow is archived or not de-identified.
+    pub suspended: bool,
     pub source: &'a SharedWorkflowSource,
 }
 
@@ -94,6 +96,12 @@ pub fn check_cached<'a>(request: &Request<'_>, seen: Seen<'a>) -> Result<Questio
                 "SharedWorkflowNotFound",
                 format!(
                     "no SharedWorkflow {name} in {namespace}: it was never shared here, was revoked, or is suspended (archived or not de-identified)"
+                ),
+            )),
+            Some(e) if e.suspended => Err(refuse(
+                "Suspended",
+                format!(
+                    "SharedWorkflow {name} in {namespace} is suspended: its workflow is archived or not de-identified"
                 ),
             )),
             Some(e) if e.enabled != Some(true) => Err(refuse(
@@ -267,9 +275,17 @@ mod tests {
                 managed,
                 deleting,
                 enabled,
+                suspended: false,
                 source: &src,
             })
         };
+        let suspended = Some(EntryFacts {
+            managed: true,
+            deleting: false,
+            enabled: Some(true),
+            suspended: true,
+            source: &src,
+        });
         type Expected = (Option<&'static str>, Result<(), &'static str>);
         let cases: Vec<(&str, Seen<'_>, bool, Expected)> = vec![
             (
@@ -301,6 +317,12 @@ mod tests {
                 Seen::SharedWorkflow(None),
                 true,
                 (None, Err("SharedWorkflowNotFound")),
+            ),
+            (
+                "an enabled entry, suspended: refused before asking",
+                Seen::SharedWorkflow(suspended),
+                true,
+                (None, Err("Suspended")),
             ),
             (
                 "an entry not ours",

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::naming;
 use crate::resources::condition::ConditionType;
-use crate::resources::{Condition, GrantState, WorkflowShare};
+use crate::resources::{Condition, GrantState};
 
-use super::WorkflowPlan;
+use super::{WorkflowPlan, notified};
 
 /// What applying the plan found.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -31,49 +31,12 @@ pub struct Notification {
     pub shared_by: Option<String>,
 }
 
-/// Before applying: a recipient's `enabled` survives a suspension. Suspended grants
-/// remember whether the entry was enabled (`enabled_now` reads the live entry);
-/// grants coming back from suspension with that memory are returned, to be enabled
-/// again once their new entry exists.
-pub fn remember_enabled(
-    plan: &mut WorkflowPlan,
-    shares: &[&WorkflowShare],
-    enabled_now: impl Fn(&str) -> Option<bool>,
-) -> Vec<String> {
-    let mut re_enable = Vec::new();
-    for share_plan in &mut plan.shares {
-        let previous = shares
-            .iter()
-            .find(|s| s.metadata.name.as_deref() == Some(&share_plan.name))
-            .and_then(|s| s.status.clone())
-            .unwrap_or_default();
-        for grant in &mut share_plan.status.grants {
-            let before = previous
-                .grants
-                .iter()
-                .find(|g| g.workspace == grant.workspace);
-            match grant.state {
-                GrantState::Suspended if enabled_now(&grant.workspace) == Some(true) => {
-                    grant.recipient_enabled = Some(true);
-                }
-                GrantState::Active if before.and_then(|b| b.recipient_enabled) == Some(true) => {
-                    re_enable.push(grant.workspace.clone());
-                }
-                _ => {}
-            }
-        }
-    }
-    re_enable
-}
-
-/// After applying: folds what applying found into the share statuses and returns
-/// the notifications to send (their grants are recorded as notified at `now`, so
-/// the statuses must be written only after the notifications were sent).
-pub fn settle(plan: &mut WorkflowPlan, applied: &Applied, now: &str) -> Vec<Notification> {
+/// After applying: folds what applying found into the share statuses, and returns
+/// the notifications to send. The workflow's status then records them as sent
+/// (`notifiedThrough`), so it must be written only after they were.
+pub fn settle(plan: &mut WorkflowPlan, applied: &Applied) -> Vec<Notification> {
     let entry = naming::shared_workflow_name(&plan.namespace, &plan.workflow);
-    let mut notifications = Vec::new();
     for share_plan in &mut plan.shares {
-        let shared_by = share_plan.status.shared_by.clone();
         for grant in &mut share_plan.status.grants {
             if applied.conflicts.contains(&grant.workspace) {
                 grant.state = GrantState::Pending;
@@ -82,19 +45,7 @@ pub fn settle(plan: &mut WorkflowPlan, applied: &Applied, now: &str) -> Vec<Noti
                     "SharedWorkflow {entry} in {} exists and is not managed by workflow-share",
                     grant.workspace
                 );
-                grant.notified_at = None;
-                continue;
-            }
-            if !share_plan.notify.contains(&grant.workspace) {
-                continue;
-            }
-            if let Some(uid) = applied.uids.get(&grant.workspace) {
-                notifications.push(Notification {
-                    workspace: grant.workspace.clone(),
-                    shared_workflow_uid: uid.clone(),
-                    shared_by: shared_by.clone(),
-                });
-                grant.notified_at = Some(now.to_string());
+                grant.granted_at = None;
             }
         }
         if let Some(blocked) = &applied.blocked_rbac {
@@ -119,6 +70,41 @@ pub fn settle(plan: &mut WorkflowPlan, applied: &Applied, now: &str) -> Vec<Noti
             .count()
             .try_into()
             .unwrap_or(i32::MAX);
+    }
+
+    let through = plan
+        .workflow_status
+        .as_ref()
+        .and_then(|s| s.notified_through.clone());
+    let mut notifications = Vec::new();
+    let (mut sent, mut waiting) = (Vec::new(), Vec::new());
+    // Entries of ours only: where another object holds the name, nothing was granted.
+    for desired in plan
+        .shared_workflows
+        .iter()
+        .filter(|d| !applied.conflicts.contains(&d.workspace))
+    {
+        let Some(stamp) = desired.granted_at.as_deref() else {
+            continue;
+        };
+        if !notified::needs_notice(Some(stamp), through.as_deref()) {
+            continue;
+        }
+        match applied.uids.get(&desired.workspace) {
+            Some(uid) if desired.is_active() && plan.notify.contains(&desired.workspace) => {
+                notifications.push(Notification {
+                    workspace: desired.workspace.clone(),
+                    shared_workflow_uid: uid.clone(),
+                    shared_by: Some(desired.spec.shared_by.clone()).filter(|s| !s.is_empty()),
+                });
+                sent.push(stamp);
+            }
+            _ => waiting.push(stamp),
+        }
+    }
+    let after = notified::through_after(through.as_deref(), &sent, &waiting);
+    if let Some(status) = plan.workflow_status.as_mut() {
+        status.notified_through = after;
     }
     notifications
 }

@@ -5,7 +5,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
 
 use crate::resources::{Organization, Workflow, WorkflowShare};
 
-use super::{Directory, WorkflowPlan, plan_workflow};
+use super::{Directory, WorkflowInputs, WorkflowPlan, plan_workflow};
 
 /// Identifies the unit of planning: one workflow in its owner namespace
 /// (whether or not the Workflow object exists).
@@ -78,13 +78,18 @@ impl Snapshot {
             .collect();
         // Offline there is no API server to ask whether authors may still share.
         let unauthorized = BTreeSet::new();
+        // Nor library entries: offline, a suspended grant's entry is not known to be kept.
+        let entries = Default::default();
         plan_workflow(
             directory,
-            &key.namespace,
-            &key.name,
-            workflow,
-            &shares,
-            &unauthorized,
+            &WorkflowInputs {
+                namespace: &key.namespace,
+                name: &key.name,
+                workflow,
+                shares: &shares,
+                entries: &entries,
+                unauthorized: &unauthorized,
+            },
             now,
         )
     }

@@ -197,8 +197,6 @@ pub fn plan_visibility(
                         .and_then(|p| p.granted_at.clone())
                         .unwrap_or_else(|| now.to_string())
                 }),
-                notified_at: None,
-                recipient_enabled: None,
             });
         }
         let mut people = person_grants(
@@ -248,8 +246,8 @@ pub fn plan_visibility(
                         None => recorded.cloned(),
                     }
                 },
+                ..Default::default()
             },
-            notify: Vec::new(),
         });
     }
 
@@ -278,9 +276,11 @@ pub fn plan_visibility(
         shares: plans,
         tier,
         creator_name,
+        // Bounded like every status (the shares' counts say how many in all).
         shared_with: workspaces_with_access
             .into_iter()
             .chain(people_with_access)
+            .take(super::LISTED)
             .collect(),
     }
 }

@@ -11,19 +11,41 @@ use crate::resources::{
     WorkflowShare, WorkflowShareStatus, WorkflowStatus, WorkspaceGrant,
 };
 
+use super::bounded::LISTED;
 use super::directory::{Directory, Member};
+use super::notified;
 use super::rules::{
     DesiredRbac, READ_VERBS, SharePlan, created_by, creator_grant, granted_object,
     owner_conditions, person_grants, share_conditions, share_targets, sharer_not_allowed,
     target_problem,
 };
 
-/// A SharedWorkflow that should exist in a recipient workspace.
+/// A SharedWorkflow that should exist in a recipient workspace: active, or
+/// suspended (`spec.suspended`), which is kept only where it exists already.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredSharedWorkflow {
     pub workspace: String,
     pub name: String,
     pub spec: SharedWorkflowSpec,
+    /// When the grant began (stamped on an entry made now); None on an entry made
+    /// before stamps.
+    pub granted_at: Option<String>,
+}
+
+impl DesiredSharedWorkflow {
+    /// Access is held through it now (not suspended).
+    pub fn is_active(&self) -> bool {
+        self.spec.suspended.is_none()
+    }
+}
+
+/// A library entry of the workflow as it exists now (ours: labelled for it).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExistingEntry {
+    /// Its `granted-at` stamp; None on an entry made before stamps.
+    pub granted_at: Option<String>,
+    /// Marked suspended.
+    pub suspended: bool,
 }
 
 /// Everything one workflow's sharing should converge to.
@@ -43,6 +65,12 @@ pub struct WorkflowPlan {
     pub shares: Vec<SharePlan>,
     /// None when the workflow does not exist.
     pub workflow_status: Option<WorkflowStatus>,
+    /// Workspaces whose owners and managers must be notified now: their entry is
+    /// active and stamped after the workflow's `notifiedThrough`.
+    pub notify: Vec<String>,
+    /// Workspaces that held access through an entry before this plan (what the
+    /// shares' Events compare with).
+    pub active_before: BTreeSet<String>,
 }
 
 impl WorkflowPlan {
@@ -52,7 +80,7 @@ impl WorkflowPlan {
     pub fn access_of(&self, workspace: &str) -> Option<Access> {
         self.shared_workflows
             .iter()
-            .find(|s| s.workspace == workspace)
+            .find(|s| s.workspace == workspace && s.is_active())
             .map(|s| s.spec.access)
     }
 
@@ -60,45 +88,40 @@ impl WorkflowPlan {
     pub fn active_workspaces(&self) -> Vec<&str> {
         self.shared_workflows
             .iter()
+            .filter(|s| s.is_active())
             .map(|s| s.workspace.as_str())
             .collect()
     }
 }
 
-/// Earliest notification already recorded for `workspace` by any share of the workflow.
-fn recorded_notification(shares: &[&WorkflowShare], workspace: &str) -> Option<String> {
-    shares
-        .iter()
-        .filter_map(|s| s.status.as_ref())
-        .flat_map(|st| st.grants.iter())
-        .filter(|g| g.workspace == workspace)
-        .filter_map(|g| g.notified_at.clone())
-        .min()
+/// What a workflow is planned from besides the directory: the workflow (None when
+/// it does not exist), every WorkflowShare in its namespace whose workflowRef names
+/// it (shares being deleted are ignored), its library entries by workspace, and
+/// the shares whose author may no longer share it (the controller asks the API
+/// server; offline, nobody is): they grant nothing.
+pub struct WorkflowInputs<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub workflow: Option<&'a Workflow>,
+    pub shares: &'a [&'a WorkflowShare],
+    pub entries: &'a BTreeMap<String, ExistingEntry>,
+    pub unauthorized: &'a BTreeSet<String>,
 }
 
-fn previous_grant<'a>(share: &'a WorkflowShare, workspace: &str) -> Option<&'a WorkspaceGrant> {
-    share
-        .status
-        .as_ref()?
-        .grants
-        .iter()
-        .find(|g| g.workspace == workspace)
-}
-
-/// Plans one workflow: `shares` are every WorkflowShare in `namespace` whose
-/// workflowRef names `workflow` (shares being deleted are ignored). `now` is the
-/// RFC 3339 time stamped on new grants. `unauthorized` names the shares whose
-/// author may no longer share the workflow (the controller asks the API server;
-/// offline, nobody is): they grant nothing.
+/// Plans one workflow; `now` (RFC 3339) stamps new grants.
 pub fn plan_workflow(
     directory: &Directory,
-    namespace: &str,
-    workflow_name: &str,
-    workflow: Option<&Workflow>,
-    shares: &[&WorkflowShare],
-    unauthorized: &BTreeSet<String>,
+    inputs: &WorkflowInputs<'_>,
     now: &str,
 ) -> WorkflowPlan {
+    let WorkflowInputs {
+        namespace,
+        name: workflow_name,
+        workflow,
+        shares,
+        entries,
+        unauthorized,
+    } = *inputs;
     let mut live: Vec<&WorkflowShare> = shares
         .iter()
         .copied()
@@ -107,6 +130,9 @@ pub fn plan_workflow(
     live.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     let owner_org = directory.organization_of(namespace);
     let workflow = workflow.filter(|w| w.metadata.deletion_timestamp.is_none());
+    let through = workflow
+        .and_then(|w| w.status.as_ref())
+        .and_then(|s| s.notified_through.as_deref());
     let facts = Facts {
         directory,
         namespace,
@@ -123,7 +149,9 @@ pub fn plan_workflow(
         archived: workflow.is_some_and(|w| w.spec.archived),
         live,
         unauthorized,
+        entries,
         now,
+        stamp: notified::stamp_for_new(now, through),
     };
 
     let mut claims = Claims::default();
@@ -151,19 +179,15 @@ pub fn plan_workflow(
         organization_wide && allowed_org_wide().any(|s| s.spec.access == Access::View);
 
     let mut subjects = std::mem::take(&mut claims.people_subjects);
-    let shared_workflows = library_entries(
-        &facts,
-        &claims.recipients,
-        organization_readable,
-        &mut subjects,
-    );
+    let shared_workflows = library_entries(&facts, &claims, organization_readable, &mut subjects);
     let shared_with_people = share_plans
         .iter()
         .flat_map(|p| p.status.people.iter())
         .any(|p| p.state == GrantState::Active);
+    let active_entries = || shared_workflows.iter().filter(|s| s.is_active());
     let tier = if organization_wide {
         Tier::Organization
-    } else if !shared_workflows.is_empty() || shared_with_people {
+    } else if active_entries().next().is_some() || shared_with_people {
         Tier::Shared
     } else {
         Tier::Private
@@ -175,10 +199,12 @@ pub fn plan_workflow(
         .filter(|p| p.state == GrantState::Active)
         .map(|p| format!("{}:{}", p.kind, p.name))
         .collect();
-    let shared_with: Vec<String> = shared_workflows
-        .iter()
+    let with_access = active_entries().count() + people_with_access.len();
+    // Bounded like every status: the recipients' entries say the rest.
+    let shared_with: Vec<String> = active_entries()
         .map(|s| s.workspace.clone())
         .chain(people_with_access)
+        .take(LISTED)
         .collect();
     let rbac = (!subjects.is_empty()).then(|| DesiredRbac {
         name: naming::grant_rbac_name(workflow_name),
@@ -193,8 +219,9 @@ pub fn plan_workflow(
         tier: Some(tier),
         creator: created_by(&wf.metadata),
         shareable: facts.shareable,
-        active_grants: i32::try_from(shared_with.len()).unwrap_or(i32::MAX),
-        shared_with: shared_with.clone(),
+        active_grants: i32::try_from(with_access).unwrap_or(i32::MAX),
+        shared_with,
+        notified_through: through.map(String::from),
         shares: facts
             .live
             .iter()
@@ -202,9 +229,19 @@ pub fn plan_workflow(
             .collect(),
     });
 
+    let notify = active_entries()
+        .filter(|s| notified::needs_notice(s.granted_at.as_deref(), through))
+        .map(|s| s.workspace.clone())
+        .collect();
     WorkflowPlan {
         namespace: namespace.to_string(),
         workflow: workflow_name.to_string(),
+        notify,
+        active_before: entries
+            .iter()
+            .filter(|(_, e)| !e.suspended)
+            .map(|(ws, _)| ws.clone())
+            .collect(),
         shared_workflows,
         rbac,
         organization_readable,
@@ -227,7 +264,11 @@ struct Facts<'a> {
     /// The shares not being deleted, by name.
     live: Vec<&'a WorkflowShare>,
     unauthorized: &'a BTreeSet<String>,
+    /// The workflow's library entries now, by workspace.
+    entries: &'a BTreeMap<String, ExistingEntry>,
     now: &'a str,
+    /// When grants made now began (see `notified`).
+    stamp: String,
 }
 
 impl Facts<'_> {
@@ -245,8 +286,8 @@ impl Facts<'_> {
 struct Claims<'a> {
     /// Per recipient workspace: the strongest access and the first share granting it.
     recipients: BTreeMap<String, (Access, &'a WorkflowShare)>,
-    /// Workspaces some share already notifies in this pass.
-    notify_claimed: BTreeSet<String>,
+    /// Per workspace whose grant is suspended: likewise, and why.
+    suspended: BTreeMap<String, (Access, &'a WorkflowShare, String)>,
     /// People granted read by a View share.
     people_subjects: BTreeSet<Member>,
 }
@@ -265,21 +306,26 @@ fn plan_share<'a>(f: &Facts<'a>, share: &'a WorkflowShare, claims: &mut Claims<'
     .filter(|(ws, via)| ws != f.namespace || via.contains(&GrantVia::Explicit));
 
     let mut grants = Vec::new();
-    let mut notify = Vec::new();
     for (ws, via) in targets {
         let grant = workspace_grant(f, share, sharer_allowed, ws, via.into_iter().collect());
-        if grant.state == GrantState::Active {
-            let entry = claims
-                .recipients
-                .entry(grant.workspace.clone())
-                .or_insert((share.spec.access, share));
-            entry.0 = entry.0.min(share.spec.access); // View < Run: View wins
-            // One notification per workspace: the first share (by name) that
-            // grants it in this pass notifies; the others copy its record later.
-            if grant.notified_at.is_none() && claims.notify_claimed.insert(grant.workspace.clone())
-            {
-                notify.push(grant.workspace.clone());
+        let access = share.spec.access;
+        match grant.state {
+            GrantState::Active => {
+                let entry = claims
+                    .recipients
+                    .entry(grant.workspace.clone())
+                    .or_insert((access, share));
+                entry.0 = entry.0.min(access); // View < Run: View wins
             }
+            GrantState::Suspended => {
+                let entry = claims.suspended.entry(grant.workspace.clone()).or_insert((
+                    access,
+                    share,
+                    grant.reason.clone(),
+                ));
+                entry.0 = entry.0.min(access);
+            }
+            _ => {}
         }
         grants.push(grant);
     }
@@ -329,13 +375,14 @@ fn plan_share<'a>(f: &Facts<'a>, share: &'a WorkflowShare, claims: &mut Claims<'
                 // for sure to have come after the share.
                 None => recorded.cloned(),
             },
+            // Counts are made when it is written (see `bounded`).
+            ..Default::default()
         },
-        notify,
     }
 }
 
-/// The grant of one target workspace of `share`, carrying over what its previous
-/// status recorded (when it was granted and notified).
+/// The grant of one target workspace of a share, with when it began as its entry
+/// records it (or now, for one granted now).
 fn workspace_grant(
     f: &Facts<'_>,
     share: &WorkflowShare,
@@ -343,7 +390,6 @@ fn workspace_grant(
     ws: String,
     via: Vec<GrantVia>,
 ) -> WorkspaceGrant {
-    let previous = previous_grant(share, &ws);
     let (state, reason, message) = match (
         f.workflow,
         target_problem(f.directory, f.namespace, f.owner_org, &ws),
@@ -372,20 +418,10 @@ fn workspace_grant(
         ),
         (Some(_), None) => (GrantState::Active, "Granted", String::new()),
     };
-    let eligible = matches!(state, GrantState::Active | GrantState::Suspended);
-    let notified_at = if eligible {
-        previous
-            .and_then(|p| p.notified_at.clone())
-            .or_else(|| recorded_notification(&f.live, &ws))
-    } else {
-        None
-    };
-    let granted_at = if eligible {
-        previous
-            .and_then(|p| p.granted_at.clone())
-            .or_else(|| (state == GrantState::Active).then(|| f.now.to_string()))
-    } else {
-        None
+    let granted_at = match (state, f.entries.get(&ws)) {
+        (GrantState::Active | GrantState::Suspended, Some(entry)) => entry.granted_at.clone(),
+        (GrantState::Active, None) => Some(f.stamp.clone()),
+        _ => None,
     };
     WorkspaceGrant {
         workspace: ws,
@@ -394,11 +430,6 @@ fn workspace_grant(
         reason: reason.to_string(),
         message,
         granted_at,
-        notified_at,
-        // Remembered only while suspended; the sync records and replays it.
-        recipient_enabled: previous
-            .filter(|_| state == GrantState::Suspended)
-            .and_then(|p| p.recipient_enabled),
     }
 }
 
@@ -429,26 +460,37 @@ fn share_status_conditions(
     }
 }
 
-/// The library entry of each recipient workspace. Workspaces granted View are also
-/// added to `subjects` (the read grant), unless the organization readers grant
-/// covers every one of them.
+/// The library entry of each recipient workspace, and the suspended ones that exist
+/// already (kept, marked suspended: the recipient's `enabled` and when the grant
+/// began survive, and restoring it notifies nobody again). Workspaces granted View
+/// are also added to `subjects` (the read grant), unless the organization readers
+/// grant covers every one of them.
 fn library_entries(
     f: &Facts<'_>,
-    recipients: &BTreeMap<String, (Access, &WorkflowShare)>,
+    claims: &Claims<'_>,
     organization_readable: bool,
     subjects: &mut BTreeSet<Member>,
 ) -> Vec<DesiredSharedWorkflow> {
     let Some(wf) = f.workflow else {
         return Vec::new();
     };
+    let mut wanted: BTreeMap<&str, (Access, &WorkflowShare, Option<&str>)> = claims
+        .suspended
+        .iter()
+        .filter(|(ws, _)| f.entries.contains_key(*ws))
+        .map(|(ws, (access, share, why))| (ws.as_str(), (*access, *share, Some(why.as_str()))))
+        .collect();
+    for (ws, (access, share)) in &claims.recipients {
+        wanted.insert(ws, (*access, share, None));
+    }
     let mut entries = Vec::new();
-    for (ws, (access, share)) in recipients {
+    for (ws, (access, share, suspended)) in wanted {
         // Granted workspaces are all of the organization: its readers grant covers them.
-        if *access == Access::View && !organization_readable {
+        if suspended.is_none() && access == Access::View && !organization_readable {
             subjects.extend(f.directory.recipients_of(ws));
         }
         entries.push(DesiredSharedWorkflow {
-            workspace: ws.clone(),
+            workspace: ws.to_string(),
             name: naming::shared_workflow_name(f.namespace, f.workflow_name),
             spec: SharedWorkflowSpec {
                 source: SharedWorkflowSource {
@@ -461,8 +503,13 @@ fn library_entries(
                 type_: wf.spec.type_.clone(),
                 description: wf.spec.description.clone(),
                 shared_by: created_by(&share.metadata).unwrap_or_default(),
-                access: *access,
+                access,
+                suspended: suspended.map(String::from),
                 enabled: None,
+            },
+            granted_at: match f.entries.get(ws) {
+                Some(existing) => existing.granted_at.clone(),
+                None => Some(f.stamp.clone()),
             },
         });
     }

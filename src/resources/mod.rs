@@ -30,8 +30,8 @@ pub use workflow_clone::{
 };
 pub use workflow_run::{Accounting, RunPhase, WorkflowRun, WorkflowRunSpec, WorkflowRunStatus};
 pub use workflow_share::{
-    Access, GrantState, GrantVia, GrantedObject, People, PersonGrant, WorkflowRef, WorkflowShare,
-    WorkflowShareSpec, WorkflowShareStatus, WorkspaceGrant,
+    Access, GrantCounts, GrantState, GrantVia, GrantedObject, People, PersonGrant, WorkflowRef,
+    WorkflowShare, WorkflowShareSpec, WorkflowShareStatus, WorkspaceGrant,
 };
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

@@ -113,7 +113,8 @@ pub struct OrganizationStatus {
     /// Number of workspaces.
     #[serde(default)]
     pub workspace_count: i32,
-    /// Workspaces (namespaces labelled with this organization), sorted.
+    /// Workspaces (namespaces labelled with this organization), sorted: the first 50
+    /// (`kubectl get namespaces -l sharing.workflows.dev/organization=<name>` lists all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workspaces: Vec<String>,
 }

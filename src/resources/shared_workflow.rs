@@ -27,6 +27,12 @@ use super::Access;
     printcolumn(name = "Shared-By", type_ = "string", json_path = ".spec.sharedBy"),
     printcolumn(name = "Enabled", type_ = "boolean", json_path = ".spec.enabled"),
     printcolumn(
+        name = "Suspended",
+        type_ = "string",
+        json_path = ".spec.suspended",
+        description = "Why access is withheld for now"
+    ),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
@@ -49,6 +55,12 @@ pub struct SharedWorkflowSpec {
     pub shared_by: String,
     /// What this workspace may do with it.
     pub access: Access,
+    /// Why access is withheld for now (WorkflowArchived, DeidentificationRequired);
+    /// absent while the workflow is available. The entry stays while suspended, so
+    /// the recipient's `enabled` survives and access returns without a new
+    /// notification; nothing can be read, run, cloned or fired through it meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<String>,
     /// Set by the recipient workspace to list the workflow in its own
     /// "Shared Workflows" view. The controller never changes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

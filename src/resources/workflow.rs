@@ -120,9 +120,15 @@ pub struct WorkflowStatus {
     /// Number of workspaces and people that currently have access.
     #[serde(default)]
     pub active_grants: i32,
-    /// Workspaces, then people (`User:name`, `Group:name`), that currently have access.
+    /// Workspaces, then people (`User:name`, `Group:name`), that currently have
+    /// access: the first 50 (`activeGrants` counts them all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shared_with: Vec<String>,
+    /// Every library entry granted at or before this time (its
+    /// `sharing.workflows.dev/granted-at`) has been notified: what keeps each new
+    /// grant's notification to exactly one across restarts and crashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notified_through: Option<String>,
     /// WorkflowShares that reference this workflow. While any exist, deleting
     /// the workflow is refused (revoke sharing first).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -157,14 +157,28 @@ pub struct WorkflowShareStatus {
     /// Number of workspaces this share currently grants.
     #[serde(default)]
     pub active_grants: i32,
-    /// One entry per recipient workspace.
+    /// How many recipient workspaces are in each state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_counts: Option<GrantCounts>,
+    /// The recipient workspaces: every one while the share has at most 50, otherwise
+    /// only those not Active (Rejected, Pending, Suspended), at most 50; the active
+    /// ones are the SharedWorkflows labelled with the workflow's source labels.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Atomic)]
     pub grants: Vec<WorkspaceGrant>,
-    /// One entry per named person (user or group) of `spec.people`.
+    /// Recipient workspaces not listed in `grants`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unlisted_grants: i32,
+    /// How many named people (users and groups) are in each state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub people_counts: Option<GrantCounts>,
+    /// The named people (user or group) of `spec.people`, listed like `grants`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Atomic)]
     pub people: Vec<PersonGrant>,
+    /// Named people not listed in `people`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unlisted_people: i32,
     /// Who created the share.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_by: Option<String>,
@@ -224,17 +238,51 @@ pub struct WorkspaceGrant {
     /// Detail for people.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
-    /// When access was first granted (RFC 3339).
+    /// When access was first granted (RFC 3339), as its SharedWorkflow records it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub granted_at: Option<String>,
-    /// When the workspace's owners and managers were notified (RFC 3339).
-    /// Kept while the grant is suspended, so restoring it does not notify again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notified_at: Option<String>,
-    /// While suspended: the recipient had enabled the workflow; restoring the
-    /// grant enables the new entry again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recipient_enabled: Option<bool>,
+}
+
+/// How many grants are in each state.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantCounts {
+    #[serde(default)]
+    pub active: i32,
+    #[serde(default)]
+    pub suspended: i32,
+    #[serde(default)]
+    pub rejected: i32,
+    #[serde(default)]
+    pub pending: i32,
+}
+
+impl GrantCounts {
+    /// Counts `states`.
+    pub fn of(states: impl IntoIterator<Item = GrantState>) -> Self {
+        let mut counts = Self::default();
+        for state in states {
+            let slot = match state {
+                GrantState::Active => &mut counts.active,
+                GrantState::Suspended => &mut counts.suspended,
+                GrantState::Rejected => &mut counts.rejected,
+                GrantState::Pending => &mut counts.pending,
+            };
+            *slot = slot.saturating_add(1);
+        }
+        counts
+    }
+
+    pub fn total(&self) -> i32 {
+        self.active
+            .saturating_add(self.suspended)
+            .saturating_add(self.rejected)
+            .saturating_add(self.pending)
+    }
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }
 
 /// How a workspace came to be a target.

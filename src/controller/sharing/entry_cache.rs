@@ -33,14 +33,31 @@ pub struct Entry {
     pub access: Access,
     /// The recipient's choice, never ours.
     pub enabled: Option<bool>,
+    /// Marked suspended (`spec.suspended`).
+    pub suspended: bool,
+    /// Its state label says what `spec.suspended` does.
+    state_label_agrees: bool,
+    /// When its grant began (`sharing.workflows.dev/granted-at`).
+    pub granted_at: Option<String>,
     /// Of the spec without `enabled`.
     fingerprint: u64,
+}
+
+/// The state label of an entry: Active, or Suspended while `spec.suspended` says why.
+pub fn state_label(suspended: bool) -> &'static str {
+    if suspended { "Suspended" } else { "Active" }
 }
 
 impl From<SharedWorkflow> for Entry {
     fn from(sw: SharedWorkflow) -> Self {
         let SharedWorkflow { metadata, spec } = sw;
         let labels = metadata.labels.unwrap_or_default();
+        let suspended = spec.suspended.is_some();
+        let state_label_agrees =
+            labels.get(labels::STATE).map(String::as_str) == Some(state_label(suspended));
+        let granted_at = metadata
+            .annotations
+            .and_then(|mut a| a.remove(labels::GRANTED_AT));
         let managed = labels.get(labels::MANAGED_BY_KEY).map(String::as_str)
             == Some(labels::MANAGED_BY_VALUE);
         let source_labels = match (
@@ -62,6 +79,9 @@ impl From<SharedWorkflow> for Entry {
             },
             managed,
             source_labels,
+            suspended,
+            state_label_agrees,
+            granted_at,
             fingerprint: fingerprint(&spec),
             access: spec.access,
             enabled: spec.enabled,
@@ -84,9 +104,10 @@ impl Entry {
     }
 
     /// Like `spec_is`, with the desired spec's `fingerprint` worked out by the caller
-    /// (a workflow's entries mostly share one spec).
+    /// (a workflow's entries mostly share one spec), and its state label and
+    /// granted-at stamp as desired too.
     pub fn spec_digest_is(&self, digest: u64) -> bool {
-        self.fingerprint == digest
+        self.fingerprint == digest && self.state_label_agrees
     }
 }
 
@@ -209,6 +230,7 @@ mod tests {
             description: description.into(),
             shared_by: "zoë".into(),
             access: Access::default(),
+            suspended: None,
             enabled,
         }
     }
@@ -279,7 +301,9 @@ mod tests {
 
     #[test]
     fn the_spec_compares_without_the_recipients_enabled() {
-        let e = entry(source_labels(&key()), spec("même", Some(false)));
+        let mut labels = source_labels(&key());
+        labels.insert(labels::STATE.into(), state_label(false).into());
+        let e = entry(labels, spec("même", Some(false)));
         assert!(e.spec_is(&spec("même", None)));
         assert!(!e.spec_is(&spec("autre", None)));
         let mut newer = spec("même", None);

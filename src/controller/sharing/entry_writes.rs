@@ -66,7 +66,7 @@ pub async fn converge(
                 digest
             }
         };
-        match entry_state(existing.as_deref(), key, digest) {
+        match entry_state(existing.as_deref(), key, digest, d.granted_at.as_deref()) {
             EntryState::Foreign => {
                 outcome.conflicts.insert(d.workspace.clone());
             }
@@ -161,14 +161,35 @@ enum EntryState {
     Current(Option<String>),
 }
 
-/// `desired` is the digest of the desired spec (see `entry_cache::fingerprint`).
-fn entry_state(actual: Option<&Entry>, key: &WorkflowKey, desired: u64) -> EntryState {
+/// `desired` is the digest of the desired spec (see `entry_cache::fingerprint`),
+/// `granted_at` the desired stamp.
+fn entry_state(
+    actual: Option<&Entry>,
+    key: &WorkflowKey,
+    desired: u64,
+    granted_at: Option<&str>,
+) -> EntryState {
     match actual {
         None => EntryState::Missing,
         Some(a) if !a.labelled_for(key) => EntryState::Foreign,
-        Some(a) if a.spec_digest_is(desired) => EntryState::Current(a.uid()),
+        Some(a) if a.spec_digest_is(desired) && a.granted_at.as_deref() == granted_at => {
+            EntryState::Current(a.uid())
+        }
         Some(_) => EntryState::Differs,
     }
+}
+
+/// Our labels on an entry: its source, and its state.
+fn entry_labels(
+    ours: &BTreeMap<String, String>,
+    d: &DesiredSharedWorkflow,
+) -> BTreeMap<String, String> {
+    let mut labels = ours.clone();
+    labels.insert(
+        labels::STATE.to_string(),
+        super::entry_cache::state_label(!d.is_active()).to_string(),
+    );
+    labels
 }
 
 /// How long a create refused because the name is taken waits for the store to show
@@ -192,7 +213,11 @@ async fn write_entry(
                 metadata: kube::api::ObjectMeta {
                     name: Some(d.name.clone()),
                     namespace: Some(d.workspace.clone()),
-                    labels: Some(ours.clone()),
+                    labels: Some(entry_labels(ours, d)),
+                    annotations: d
+                        .granted_at
+                        .as_ref()
+                        .map(|at| [(labels::GRANTED_AT.to_string(), at.clone())].into()),
                     ..Default::default()
                 },
                 spec: d.spec.clone(),
@@ -214,7 +239,8 @@ async fn write_entry(
                     let seen = wait_for_entry(ctx, &d.workspace, &d.name).await.ok_or(
                         Error::NotYetVisible("SharedWorkflow exists but is not in the cache yet"),
                     )?;
-                    match entry_state(Some(&seen), key, super::entry_cache::fingerprint(&d.spec)) {
+                    let digest = super::entry_cache::fingerprint(&d.spec);
+                    match entry_state(Some(&seen), key, digest, d.granted_at.as_deref()) {
                         EntryState::Differs => {}
                         state => return Ok((d.workspace.clone(), state)),
                     }
@@ -223,10 +249,13 @@ async fn write_entry(
             }
         }
     }
-    let patch = json!({
-        "metadata": { "labels": ours },
+    let mut patch = json!({
+        "metadata": { "labels": entry_labels(ours, d) },
         "spec": spec_patch(&d.spec)?,
     });
+    if let Some(at) = &d.granted_at {
+        patch["metadata"]["annotations"] = json!({ labels::GRANTED_AT: at });
+    }
     ctx.metrics.write(WriteKind::SharedWorkflow);
     let patched: Written<SharedWorkflow> = writes::patch(
         &ctx.client,
@@ -268,10 +297,11 @@ async fn wait_for_entry(
 /// recipient's and is left alone.
 fn spec_patch(desired: &SharedWorkflowSpec) -> Result<serde_json::Value> {
     /// Fields serialized only when not empty: (parent object, field).
-    const OPTIONAL: [(Option<&str>, &str); 4] = [
+    const OPTIONAL: [(Option<&str>, &str); 5] = [
         (None, "type"),
         (None, "description"),
         (None, "sharedBy"),
+        (None, "suspended"),
         (Some("source"), "uid"),
     ];
     let mut patch = serde_json::to_value(SharedWorkflowSpec {
@@ -294,28 +324,6 @@ fn spec_patch(desired: &SharedWorkflowSpec) -> Result<serde_json::Value> {
     Ok(patch)
 }
 
-/// Sets `enabled: true` on a re-created entry as an Update (not part of our applied
-/// configuration), so the field stays the recipient's to change and our later
-/// applies never remove it.
-pub async fn restore_enabled(ctx: &Context, workspace: &str, name: &str) -> Result<()> {
-    let api: Api<SharedWorkflow> = Api::namespaced(ctx.client.clone(), workspace);
-    let params = PatchParams {
-        field_manager: Some(labels::FIELD_MANAGER.to_string()),
-        ..Default::default()
-    };
-    ctx.metrics.write(WriteKind::SharedWorkflow);
-    let patched = api
-        .patch(
-            name,
-            &params,
-            &Patch::Merge(json!({ "spec": { "enabled": true } })),
-        )
-        .await
-        .map_err(Error::kube("restore SharedWorkflow enabled"))?;
-    ctx.own_writes.wrote(&patched);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,6 +343,7 @@ mod tests {
             description: description.into(),
             shared_by: "zoë".into(),
             access: Access::default(),
+            suspended: None,
             enabled,
         }
     }
@@ -355,7 +364,9 @@ mod tests {
 
     #[test]
     fn a_patch_sets_every_field_and_removes_the_ones_left_out() {
-        let full = serde_json::to_value(spec("texte", Some(true))).expect("encodes");
+        let mut suspended = spec("texte", Some(true));
+        suspended.suspended = Some("WorkflowArchived".into());
+        let full = serde_json::to_value(suspended).expect("encodes");
         let mut every = BTreeSet::new();
         fields(&full, "", &mut every);
         every.remove("enabled");
@@ -367,6 +378,7 @@ mod tests {
             "a field added to the spec must be patched too"
         );
         assert_eq!(patch["description"], json!(null));
+        assert_eq!(patch["suspended"], json!(null), "restoring removes it");
         assert_eq!(patch["source"]["uid"], json!(null));
     }
 
@@ -379,41 +391,56 @@ mod tests {
     }
 
     #[test]
-    fn entries_are_judged_by_owner_labels_then_spec() {
+    fn entries_are_judged_by_owner_labels_then_spec_state_and_stamp() {
         let key = WorkflowKey {
             namespace: "ventes-été".into(),
             name: "qualification-des-leads".into(),
         };
+        let stamp = "2026-12-05T10:00:00.000000Z";
         let entry = |labels: BTreeMap<String, String>, spec: SharedWorkflowSpec| {
             let mut sw = SharedWorkflow::new("ventes-été.qualification-des-leads", spec);
             sw.metadata.labels = Some(labels);
             sw.metadata.uid = Some("uid-1".into());
+            sw.metadata.annotations =
+                Some([(labels::GRANTED_AT.to_string(), stamp.to_string())].into());
             Entry::from(sw)
         };
-        let ours = source_labels(&key);
+        let labelled = |state: &str| {
+            let mut l = source_labels(&key);
+            l.insert(labels::STATE.to_string(), state.to_string());
+            l
+        };
+        let ours = labelled("Active");
         let desired_spec = spec("d", None);
         let desired = crate::controller::sharing::entry_cache::fingerprint(&desired_spec);
-        assert_eq!(entry_state(None, &key, desired), EntryState::Missing);
+        let judge = |e: Option<&Entry>, at: Option<&str>| entry_state(e, &key, desired, at);
+        let at = Some(stamp);
+        assert_eq!(judge(None, at), EntryState::Missing);
         assert_eq!(
-            entry_state(
-                Some(&entry(BTreeMap::new(), desired_spec.clone())),
-                &key,
-                desired
-            ),
+            judge(Some(&entry(BTreeMap::new(), desired_spec.clone())), at),
             EntryState::Foreign
         );
         assert_eq!(
-            entry_state(
-                Some(&entry(ours.clone(), spec("d", Some(false)))),
-                &key,
-                desired
-            ),
+            judge(Some(&entry(ours.clone(), spec("d", Some(false)))), at),
             EntryState::Current(Some("uid-1".into())),
             "the recipient's enabled is not a difference"
         );
-        assert_eq!(
-            entry_state(Some(&entry(ours, spec("autre", None))), &key, desired),
-            EntryState::Differs
-        );
+        let differs = [
+            ("another spec", entry(ours.clone(), spec("autre", None)), at),
+            ("another stamp", entry(ours, desired_spec.clone()), None),
+            (
+                "a state label that says otherwise",
+                entry(labelled("Suspended"), desired_spec.clone()),
+                at,
+            ),
+            (
+                "no state label",
+                entry(source_labels(&key), desired_spec),
+                at,
+            ),
+        ];
+        for (case, e, at) in differs {
+            assert_eq!(judge(Some(&e), at), EntryState::Differs, "{case}");
+        }
     }
 }

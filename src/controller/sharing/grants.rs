@@ -8,7 +8,7 @@ use kube::runtime::reflector::ObjectRef;
 
 use crate::error::Result;
 use crate::naming;
-use crate::planner::{WorkflowKey, plan_workflow};
+use crate::planner::{WorkflowInputs, WorkflowKey, plan_workflow};
 use crate::resources::{Access, SharedWorkflowSource, WorkflowShare};
 
 use super::authorize;
@@ -46,13 +46,18 @@ pub async fn current_access(
     let creator_rbac = naming::creator_rbac_name(&key.name);
     let object = authorize::Shared::workflow(&key, &source.uid, &creator_rbac);
     let unauthorized = authorize::unauthorized(ctx, &object, &live).await?;
+    // Access is what active grants give, whatever the entries: none are needed here.
+    let entries = Default::default();
     let plan = plan_workflow(
         &ctx.stores.directory(),
-        &key.namespace,
-        &key.name,
-        Some(workflow.as_ref()),
-        &refs,
-        &unauthorized,
+        &WorkflowInputs {
+            namespace: &key.namespace,
+            name: &key.name,
+            workflow: Some(workflow.as_ref()),
+            shares: &refs,
+            entries: &entries,
+            unauthorized: &unauthorized,
+        },
         "",
     );
     Ok(plan.access_of(workspace))

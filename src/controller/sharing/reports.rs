@@ -12,13 +12,21 @@ use crate::text;
 pub async fn on_share(
     ctx: &Context,
     share: &crate::resources::WorkflowShare,
+    plan: &crate::planner::WorkflowPlan,
     after: &crate::resources::WorkflowShareStatus,
 ) -> Result<(), kube::Error> {
     use kube::{Resource, ResourceExt};
     let Some(namespace) = share.namespace() else {
         return Ok(());
     };
-    for (type_, reason, workspaces) in share_changes(share.status.as_ref(), after) {
+    let active_now = |ws: &str| plan.access_of(ws).is_some();
+    let changes = share_changes(
+        share.status.as_ref(),
+        after,
+        &plan.active_before,
+        &active_now,
+    );
+    for (type_, reason, workspaces) in changes {
         if workspaces.is_empty() {
             continue;
         }

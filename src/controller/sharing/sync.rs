@@ -1,6 +1,7 @@
 //! One sync of one workflow: plan from the stores, converge the generated
 //! objects, notify new grants, then record status. Both controllers end here.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +12,9 @@ use kube::runtime::reflector::ObjectRef;
 use crate::error::Result;
 use crate::naming;
 use crate::planner::{
-    Applied, Directory, Notification, Outcome, RbacOwned, WorkflowKey, WorkflowPlan, blocked_rbac,
-    plan_workflow, progressing, remember_enabled, settle, workflow_creator_grant,
+    Applied, Directory, ExistingEntry, Notification, Outcome, RbacOwned, WorkflowInputs,
+    WorkflowKey, WorkflowPlan, blocked_rbac, bounded, plan_workflow, progressing, settle,
+    workflow_creator_grant,
 };
 use crate::resources::condition::now_rfc3339;
 use crate::resources::{Workflow, WorkflowShare};
@@ -56,15 +58,22 @@ const OWN_WRITES_WAIT: Duration = Duration::from_secs(2);
 
 /// Waits (briefly) until the stores show the statuses our previous sync of `key`
 /// wrote. A sync woken by that sync's own writes would otherwise plan from the
-/// statuses before them, and record its grants' notifications again with new times.
+/// statuses before them: the workflow's before its notifications were recorded
+/// (and notify again), the shares' before their grants were (and report again).
 async fn own_status_writes_seen(ctx: &Context, key: &WorkflowKey) {
-    let lagging = || {
-        ctx.stores.shares_of(key).iter().any(|s| {
-            s.metadata.uid.as_deref().is_some_and(|uid| {
-                ctx.written_statuses
-                    .store_lags(uid, s.metadata.resource_version.as_deref())
-            })
+    let lags = |meta: &kube::api::ObjectMeta| {
+        meta.uid.as_deref().is_some_and(|uid| {
+            ctx.written_statuses
+                .store_lags(uid, meta.resource_version.as_deref())
         })
+    };
+    let lagging = || {
+        ctx.stores.shares_of(key).iter().any(|s| lags(&s.metadata))
+            || ctx
+                .stores
+                .workflows
+                .get(&ObjectRef::new(&key.name).within(&key.namespace))
+                .is_some_and(|w| lags(&w.metadata))
     };
     let start = tokio::time::Instant::now();
     while lagging() && start.elapsed() < OWN_WRITES_WAIT {
@@ -123,28 +132,23 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         }
         None => Default::default(),
     };
+    let sw_name = naming::shared_workflow_name(&key.namespace, &key.name);
+    let existing = existing_entries(ctx, key, &sw_name);
     let mut plan = plan_workflow(
         &directory,
-        &key.namespace,
-        &key.name,
-        workflow.as_deref(),
-        &share_refs,
-        &unauthorized,
+        &WorkflowInputs {
+            namespace: &key.namespace,
+            name: &key.name,
+            workflow: workflow.as_deref(),
+            shares: &share_refs,
+            entries: &existing,
+            unauthorized: &unauthorized,
+        },
         &now,
     );
-
-    let sw_name = naming::shared_workflow_name(&key.namespace, &key.name);
-    let re_enable = remember_enabled(&mut plan, &share_refs, |ws| {
-        ctx.stores
-            .shared_workflows
-            .get(&ObjectRef::new(&sw_name).within(ws))
-            .and_then(|entry| entry.enabled)
-    });
+    drop(existing);
 
     let entries = entry_writes::converge(ctx, key, &plan.shared_workflows).await?;
-    for ws in &re_enable {
-        entry_writes::restore_enabled(ctx, ws, &sw_name).await?;
-    }
     let readers = naming::grant_rbac_name(&key.name);
     // The organization's members first: a workflow's own grant then drops them.
     let organization_owned = ctx
@@ -165,14 +169,45 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         ),
     };
 
-    // Notifications first: the statuses written below record them as sent.
-    let notifications = settle(&mut plan, &applied, &now);
+    // Notifications first: the workflow's status written below records them as sent.
+    let notifications = settle(&mut plan, &applied);
     send_notifications(ctx, key, &directory, &sw_name, &notifications).await?;
     write_statuses(ctx, &shares, &plan, workflow.as_deref(), &now).await?;
     Ok(Outcome {
         recheck_soon: !unauthorized.is_empty(),
         settling: ctx.decisions.unsettled(&key.namespace, &creator),
     })
+}
+
+/// The workflow's library entries now, by workspace: ours only (labelled for it and
+/// naming it as their source), not being deleted.
+fn existing_entries(
+    ctx: &Context,
+    key: &WorkflowKey,
+    name: &str,
+) -> BTreeMap<String, ExistingEntry> {
+    ctx.stores
+        .entry_index
+        .namespaces_of(name)
+        .into_iter()
+        .filter_map(|ns| {
+            let entry = ctx
+                .stores
+                .shared_workflows
+                .get(&ObjectRef::new(name).within(&ns))?;
+            let ours = entry.labelled_for(key)
+                && entry.source.namespace == key.namespace
+                && entry.source.name == key.name
+                && entry.metadata.deletion_timestamp.is_none();
+            ours.then(|| {
+                let existing = ExistingEntry {
+                    granted_at: entry.granted_at.clone(),
+                    suspended: entry.suspended,
+                };
+                (ns, existing)
+            })
+        })
+        .collect()
 }
 
 /// Grants exist only while a share holds our finalizer, so none can outlive it.
@@ -258,15 +293,16 @@ async fn write_statuses(
             .find(|s| s.metadata.name.as_deref() == Some(&share_plan.name))
             .filter(|s| s.metadata.deletion_timestamp.is_none());
         if let Some(share) = share {
+            // Written bounded: counts, and the grants as many as a status lists.
             status_writes::write_own::<WorkflowShare, Written<WorkflowShare>>(
                 ctx,
                 share,
-                share_plan.status.clone(),
+                bounded(share_plan.status.clone()),
                 now,
             )
             .await?;
             // After the status, so a retry does not report the same change twice.
-            if let Err(error) = reports::on_share(ctx, share, &share_plan.status).await {
+            if let Err(error) = reports::on_share(ctx, share, plan, &share_plan.status).await {
                 tracing::warn!(%error, "could not record share changes as Events");
             }
         }

@@ -4,9 +4,10 @@
 //! - `creators`: the creator's grant, the object a share grants, the access a
 //!   workspace holds;
 //! - `organizations`: organization boundaries, tiers, who may share, settling and
-//!   the organization readers grant.
+//!   the organization readers grant;
+//! - `bounded`: statuses of large organizations stay small.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding, RoleRef, Subject};
@@ -15,6 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use super::*;
 use crate::resources::*;
 
+mod bounded;
 mod creators;
 mod organizations;
 mod scopes;
@@ -184,6 +186,39 @@ fn plan_one(snap: &Snapshot) -> WorkflowPlan {
         name: "wf".into(),
     };
     snap.plan(&key, &snap.directory(), "2026-01-01T00:00:00Z")
+}
+
+/// Plans sales/wf from `snap` with these library entries existing (by workspace)
+/// and these shares' authors refused.
+fn plan_with(
+    snap: &Snapshot,
+    entries: &BTreeMap<String, ExistingEntry>,
+    unauthorized: &BTreeSet<String>,
+) -> WorkflowPlan {
+    plan_in(&snap.directory(), snap, "sales", entries, unauthorized)
+}
+
+/// Plans `owner`/wf from the workflows and shares of `snap` against `directory`.
+fn plan_in(
+    directory: &crate::planner::Directory,
+    snap: &Snapshot,
+    owner: &str,
+    entries: &BTreeMap<String, ExistingEntry>,
+    unauthorized: &BTreeSet<String>,
+) -> WorkflowPlan {
+    let shares: Vec<&WorkflowShare> = snap.shares.iter().collect();
+    plan_workflow(
+        directory,
+        &WorkflowInputs {
+            namespace: owner,
+            name: "wf",
+            workflow: snap.workflows.first(),
+            shares: &shares,
+            entries,
+            unauthorized,
+        },
+        "2026-01-01T00:00:00Z",
+    )
 }
 
 fn created_by(mut w: Workflow, user: &str) -> Workflow {

@@ -177,16 +177,7 @@ fn a_share_whose_author_may_not_share_grants_nothing() {
         groups: vec![],
     });
     let snap = snapshot(vec![wf.clone()], vec![s.clone()]);
-    let unauthorized = ["s".to_string()].into();
-    let plan = plan_workflow(
-        &snap.directory(),
-        "sales",
-        "wf",
-        Some(&wf),
-        &[&s],
-        &unauthorized,
-        "2026-01-01T00:00:00Z",
-    );
+    let plan = plan_with(&snap, &BTreeMap::new(), &["s".to_string()].into());
     assert!(plan.shared_workflows.is_empty());
     assert!(plan.rbac.is_none());
     assert!(
@@ -204,7 +195,7 @@ fn a_share_whose_author_may_not_share_grants_nothing() {
         ("False", "SharerNotAllowed")
     );
     assert!(ready.message.contains("grace may not share workflow wf"));
-    assert!(plan.shares[0].notify.is_empty());
+    assert!(plan.notify.is_empty());
 }
 
 #[test]
@@ -214,13 +205,15 @@ fn settling_folds_conflicts_and_notifications_into_status() {
     s.metadata.annotations =
         Some([(crate::labels::CREATED_BY.to_string(), "bob".to_string())].into());
     let mut plan = plan_one(&snapshot(vec![wf], vec![s]));
-    assert_eq!(plan.shares[0].notify, ["finance", "support"]);
+    assert_eq!(plan.notify, ["finance", "support"]);
+    let stamp = plan.shared_workflows[0].granted_at.clone();
+    assert_eq!(stamp.as_deref(), Some("2026-01-01T00:00:00.000000Z"));
     let applied = Applied {
         uids: [("support".to_string(), "uid-s".to_string())].into(),
         conflicts: ["finance".to_string()].into(),
         blocked_rbac: Some("workflow-share.wf".into()),
     };
-    let sent = settle(&mut plan, &applied, "2026-01-02T00:00:00Z");
+    let sent = settle(&mut plan, &applied);
     assert_eq!(
         sent,
         [Notification {
@@ -239,13 +232,13 @@ fn settling_folds_conflicts_and_notifications_into_status() {
         (finance.state, finance.reason.as_str()),
         (GrantState::Pending, "Conflict")
     );
-    assert!(finance.notified_at.is_none());
-    let support = status
-        .grants
-        .iter()
-        .find(|g| g.workspace == "support")
-        .expect("support");
-    assert_eq!(support.notified_at.as_deref(), Some("2026-01-02T00:00:00Z"));
+    assert!(finance.granted_at.is_none());
+    // Recorded as sent: support's stamp is the mark now (finance got nothing).
+    let through = plan
+        .workflow_status
+        .as_ref()
+        .and_then(|s| s.notified_through.clone());
+    assert_eq!(through, stamp);
     assert_eq!(status.active_grants, 1);
     let ready = &status.conditions[0];
     assert_eq!(
@@ -281,16 +274,7 @@ fn organization_readable_needs_an_allowed_view_share_of_the_whole_organization()
     ];
     for (case, shares, unauthorized, readable) in cases {
         let snap = snapshot(vec![wf.clone()], shares.clone());
-        let refs: Vec<&WorkflowShare> = shares.iter().collect();
-        let plan = plan_workflow(
-            &snap.directory(),
-            "sales",
-            "wf",
-            Some(&wf),
-            &refs,
-            &unauthorized,
-            "2026-01-01T00:00:00Z",
-        );
+        let plan = plan_with(&snap, &BTreeMap::new(), &unauthorized);
         assert_eq!(plan.organization_readable, readable, "{case}");
         if !readable && case == "author may not share" {
             assert_eq!(tier(&plan), Some(Tier::Private), "{case}: grants nothing");
@@ -383,15 +367,8 @@ fn an_owner_workspace_not_yet_seen_in_its_organization_waits_and_an_unlabelled_o
         wf.metadata.namespace = Some(owner.into());
         let mut s = share("s", &["support"], false);
         s.metadata.namespace = Some(owner.into());
-        let plan = plan_workflow(
-            &directory,
-            owner,
-            "wf",
-            Some(&wf),
-            &[&s],
-            &BTreeSet::new(),
-            "2026-01-01T00:00:00Z",
-        );
+        let snap = snapshot(vec![wf], vec![s]);
+        let plan = plan_in(&directory, &snap, owner, &BTreeMap::new(), &BTreeSet::new());
         let grant = &plan.shares[0].status.grants[0];
         assert_eq!(
             (grant.state, grant.reason.as_str()),

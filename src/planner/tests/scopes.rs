@@ -122,54 +122,98 @@ fn run_access_grants_no_rbac() {
 
 #[test]
 fn notification_is_asked_once_and_remembered_across_suspension() {
-    let snap = snapshot(
-        vec![workflow(false, None)],
-        vec![
-            share("a", &["support"], false),
-            share("b", &["support"], false),
-        ],
-    );
-    let plan = plan_one(&snap);
-    let asks: Vec<(&str, &Vec<String>)> = plan
-        .shares
-        .iter()
-        .map(|s| (s.name.as_str(), &s.notify))
-        .collect();
+    let two_shares = vec![
+        share("a", &["support"], false),
+        share("b", &["support"], false),
+    ];
+    let plan = plan_one(&snapshot(vec![workflow(false, None)], two_shares));
     assert_eq!(
-        asks,
-        vec![("a", &vec!["support".to_string()]), ("b", &vec![])],
-        "one share notifies"
+        plan.notify,
+        ["support"],
+        "one notification, whichever shares"
     );
 
-    // Once recorded, archival keeps the record and restoration asks for nothing.
-    let mut recorded = share("a", &["support"], false);
-    recorded.status = Some(WorkflowShareStatus {
-        grants: vec![WorkspaceGrant {
-            workspace: "support".into(),
-            state: GrantState::Active,
-            notified_at: Some("t0".into()),
-            granted_at: Some("t0".into()),
+    // support's entry exists, stamped at or before the workflow's mark: notified.
+    let notified = |archived: bool| {
+        let mut wf = workflow(archived, None);
+        wf.status = Some(WorkflowStatus {
+            notified_through: Some("2026-01-01T00:00:00.000000Z".into()),
             ..Default::default()
-        }],
-        ..Default::default()
-    });
-    let archived = plan_one(&snapshot(
-        vec![workflow(true, None)],
-        vec![recorded.clone()],
-    ));
-    assert_eq!(
-        archived.shares[0].status.grants[0].notified_at.as_deref(),
-        Some("t0")
-    );
-    let restored = plan_one(&snapshot(vec![workflow(false, None)], vec![recorded]));
-    assert!(restored.shares[0].notify.is_empty());
+        });
+        wf
+    };
+    let entry = |at: &str, suspended: bool| {
+        BTreeMap::from([(
+            "support".to_string(),
+            ExistingEntry {
+                granted_at: Some(at.into()),
+                suspended,
+            },
+        )])
+    };
+    let at_mark = "2026-01-01T00:00:00.000000Z";
+    let one = || vec![share("a", &["support"], false)];
+    let nobody = BTreeSet::new();
 
-    // Revoked (no entry) then granted again: notify again.
-    let regranted = plan_one(&snapshot(
-        vec![workflow(false, None)],
-        vec![share("a", &["support"], false)],
-    ));
-    assert_eq!(regranted.shares[0].notify, vec!["support".to_string()]);
+    // Archived: the entry stays, marked suspended, and grants nothing.
+    let archived = plan_with(
+        &snapshot(vec![notified(true)], one()),
+        &entry(at_mark, false),
+        &nobody,
+    );
+    let kept = &archived.shared_workflows[0];
+    assert_eq!(kept.spec.suspended.as_deref(), Some("WorkflowArchived"));
+    assert_eq!(
+        kept.granted_at.as_deref(),
+        Some(at_mark),
+        "its stamp is kept"
+    );
+    assert_eq!(archived.access_of("support"), None);
+    assert!(archived.active_workspaces().is_empty());
+    assert!(archived.rbac.is_none() && !archived.organization_readable);
+    assert!(archived.notify.is_empty());
+    assert_eq!(
+        archived.shares[0].status.grants[0].granted_at.as_deref(),
+        Some(at_mark)
+    );
+
+    // Restored: the same entry, active again, and nobody is notified again.
+    let restored = plan_with(
+        &snapshot(vec![notified(false)], one()),
+        &entry(at_mark, true),
+        &nobody,
+    );
+    assert_eq!(restored.shared_workflows[0].spec.suspended, None);
+    assert_eq!(restored.access_of("support"), Some(Access::View));
+    assert!(restored.notify.is_empty());
+
+    // Made, but the controller stopped before notifying: stamped after the mark.
+    let unsent = plan_with(
+        &snapshot(vec![notified(false)], one()),
+        &entry("2026-01-01T00:00:00.000001Z", false),
+        &nobody,
+    );
+    assert_eq!(unsent.notify, ["support"]);
+
+    // Revoked (its entry gone) then granted again: a new stamp after the mark.
+    let regranted = plan_with(
+        &snapshot(vec![notified(false)], one()),
+        &BTreeMap::new(),
+        &nobody,
+    );
+    assert_eq!(regranted.notify, ["support"]);
+    assert_eq!(
+        regranted.shared_workflows[0].granted_at.as_deref(),
+        Some("2026-01-01T00:00:00.000001Z")
+    );
+
+    // Suspended with no entry (never granted): none is made.
+    let never = plan_with(
+        &snapshot(vec![notified(true)], one()),
+        &BTreeMap::new(),
+        &nobody,
+    );
+    assert!(never.shared_workflows.is_empty() && never.notify.is_empty());
 }
 
 #[test]
