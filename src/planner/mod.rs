@@ -10,6 +10,7 @@ mod directory;
 mod existing;
 mod notified;
 mod organization;
+mod rbac_parts;
 mod readers;
 mod reports;
 mod rules;
@@ -30,6 +31,7 @@ pub use existing::{EXISTENCE_IDENTITY, EXISTS_VERB, existing_names_grant, plan_e
 pub use organization::{
     AUDITOR_ROLE, COORDINATOR_ROLE, DesiredOrganizationBinding, plan_organization_roles,
 };
+pub use rbac_parts::{part_name, parts as rbac_parts};
 pub use readers::{organization_readers_of_plans, plan_organization_readers};
 pub use reports::share_changes;
 pub use rules::{Creator, DesiredRbac, READ_VERBS, SHARE_VERB, SharePlan, stamped_creator};

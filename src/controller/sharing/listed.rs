@@ -59,14 +59,15 @@ struct Seen {
     /// Kept (not its address) so that a new directory is never taken for it.
     directory: Option<Arc<Directory>>,
     role: Option<String>,
-    binding: Option<String>,
+    /// Of each part of the RoleBinding.
+    bindings: Vec<Option<String>>,
 }
 
 impl PartialEq for Seen {
     fn eq(&self, other: &Self) -> bool {
         self.version == other.version
             && self.role == other.role
-            && self.binding == other.binding
+            && self.bindings == other.bindings
             && match (&self.directory, &other.directory) {
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b),
                 _ => false,
@@ -149,12 +150,15 @@ fn observe(
     version: u64,
     directory: &Arc<Directory>,
 ) -> Seen {
-    let (role, binding) = rbac::stored(ctx, target);
+    let (role, bindings) = rbac::stored(ctx, target);
     Seen {
         version,
         directory: Some(directory.clone()),
         role: role.and_then(|r| r.metadata.resource_version.clone()),
-        binding: binding.and_then(|b| b.metadata.resource_version.clone()),
+        bindings: bindings
+            .iter()
+            .map(|b| b.metadata.resource_version.clone())
+            .collect(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Converges generated Roles and RoleBindings to a plan with server-side apply,
 //! writing only what differs from the cache, and never over an object someone
-//! else made.
+//! else made. A grant is one Role and its RoleBindings: one, or several parts of
+//! bounded size when its subjects are many (see the planner's `rbac_parts`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use kube::runtime::reflector::ObjectRef;
 
 use crate::error::{Error, Result};
 use crate::metrics::WriteKind;
-use crate::planner::{DesiredRbac, WorkflowKey};
+use crate::planner::{DesiredRbac, Member, WorkflowKey, part_name, rbac_parts};
 use crate::resources::GROUP;
 
 use super::generated::*;
@@ -30,8 +31,8 @@ fn desired_role(rbac: &DesiredRbac) -> Vec<PolicyRule> {
     }]
 }
 
-fn desired_subjects(rbac: &DesiredRbac) -> Vec<Subject> {
-    rbac.subjects
+fn desired_subjects(subjects: &[Member]) -> Vec<Subject> {
+    subjects
         .iter()
         .map(|m| Subject {
             api_group: (m.kind != "ServiceAccount")
@@ -57,16 +58,16 @@ fn role_is(role: &Role, desired: &DesiredRbac) -> bool {
     role.rules.as_ref() == Some(&desired_role(desired))
 }
 
-/// Whether `binding` (named `name`) binds its Role to exactly `desired`'s subjects.
-fn binding_is(binding: &RoleBinding, name: &str, desired: &DesiredRbac) -> bool {
-    binding.role_ref == role_ref(name) && subjects_are(binding, desired)
+/// Whether `binding` binds the Role `role` to exactly `subjects`.
+fn binding_is(binding: &RoleBinding, role: &str, subjects: &[Member]) -> bool {
+    binding.role_ref == role_ref(role) && subjects_are(binding, subjects)
 }
 
-/// Whether `binding` names exactly the subjects of `desired`, in order.
-fn subjects_are(binding: &RoleBinding, desired: &DesiredRbac) -> bool {
+/// Whether `binding` names exactly `subjects`, in order.
+fn subjects_are(binding: &RoleBinding, subjects: &[Member]) -> bool {
     let have = binding.subjects.as_deref().unwrap_or_default();
-    have.len() == desired.subjects.len()
-        && have.iter().zip(&desired.subjects).all(|(s, m)| {
+    have.len() == subjects.len()
+        && have.iter().zip(subjects).all(|(s, m)| {
             s.kind == m.kind
                 && s.name == m.name
                 && s.namespace == m.namespace
@@ -75,8 +76,8 @@ fn subjects_are(binding: &RoleBinding, desired: &DesiredRbac) -> bool {
         })
 }
 
-/// Whether `desired` keeps every rule and subject of `role` and `binding`.
-fn adds_only(role: Option<&Role>, binding: Option<&RoleBinding>, desired: &DesiredRbac) -> bool {
+/// Whether `desired` keeps every rule of `role` and every subject of `bindings`.
+fn adds_only(role: Option<&Role>, bindings: &[Arc<RoleBinding>], desired: &DesiredRbac) -> bool {
     // The planner lists subjects sorted; were they not, a subject would look taken
     // away and the write would just not wait.
     let kept = |s: &Subject| {
@@ -92,7 +93,9 @@ fn adds_only(role: Option<&Role>, binding: Option<&RoleBinding>, desired: &Desir
             .is_ok()
     };
     role.is_none_or(|r| role_is(r, desired))
-        && binding.is_none_or(|b| b.subjects.iter().flatten().all(kept))
+        && bindings
+            .iter()
+            .all(|b| b.subjects.iter().flatten().all(kept))
 }
 
 /// Converges one Role and RoleBinding `name` of one workflow. Returns false when an
@@ -122,34 +125,59 @@ pub struct RbacTarget<'a> {
     pub owner: Option<OwnerReference>,
 }
 
-/// The Role and RoleBinding of `target` as the stores show them.
+/// Consecutive missing part names after which no more parts are looked for: parts
+/// are written in order and removed from the last, so a gap is only ever one
+/// someone made by hand, and parts past a short one are still found and removed.
+const PART_GAP: usize = 8;
+
+/// The Role and RoleBindings (parts, in order) of `target` as the stores show them.
 pub(super) fn stored(
     ctx: &Context,
     target: &RbacTarget<'_>,
-) -> (Option<Arc<Role>>, Option<Arc<RoleBinding>>) {
-    (
-        ctx.stores
-            .roles
-            .get(&ObjectRef::new(target.name).within(target.namespace)),
+) -> (Option<Arc<Role>>, Vec<Arc<RoleBinding>>) {
+    let binding = |i: usize| {
         ctx.stores
             .role_bindings
-            .get(&ObjectRef::new(target.name).within(target.namespace)),
-    )
+            .get(&ObjectRef::new(&part_name(target.name, i)).within(target.namespace))
+    };
+    let mut bindings: Vec<Arc<RoleBinding>> = binding(0).into_iter().collect();
+    let (mut i, mut missing) = (1, 0);
+    while missing < PART_GAP {
+        match binding(i) {
+            Some(b) => {
+                bindings.push(b);
+                missing = 0;
+            }
+            None => missing += 1,
+        }
+        i += 1;
+    }
+    let role = ctx
+        .stores
+        .roles
+        .get(&ObjectRef::new(target.name).within(target.namespace));
+    (role, bindings)
 }
 
-/// Whether `role` and `binding` are `target`'s as `desired` (both absent for None).
+/// Whether `role` and `bindings` are `target`'s as `desired` (none for None).
 fn shown_as(
     role: Option<&Role>,
-    binding: Option<&RoleBinding>,
+    bindings: &[Arc<RoleBinding>],
     target: &RbacTarget<'_>,
     desired: Option<&DesiredRbac>,
 ) -> bool {
     let owner = target.owner.as_ref();
     match desired {
-        None => role.is_none() && binding.is_none(),
+        None => role.is_none() && bindings.is_empty(),
         Some(d) => {
+            let parts = rbac_parts(target.name, &d.subjects);
             role.is_some_and(|r| role_is(r, d) && owned_by(r, owner))
-                && binding.is_some_and(|b| binding_is(b, target.name, d) && owned_by(b, owner))
+                && bindings.len() == parts.len()
+                && bindings.iter().zip(&parts).all(|(b, (name, subjects))| {
+                    b.metadata.name.as_deref() == Some(name.as_str())
+                        && binding_is(b, target.name, subjects)
+                        && owned_by(b.as_ref(), owner)
+                })
         }
     }
 }
@@ -182,18 +210,18 @@ pub async fn converge_target(
     target: &RbacTarget<'_>,
     desired: Option<&DesiredRbac>,
 ) -> Result<bool> {
-    let (role, binding) = stored(ctx, target);
+    let (role, bindings) = stored(ctx, target);
     let foreign = role
         .as_ref()
         .is_some_and(|r| !has_labels(r.as_ref(), &target.labels))
-        || binding
-            .as_ref()
-            .is_some_and(|b| !has_labels(b.as_ref(), &target.labels));
+        || bindings
+            .iter()
+            .any(|b| !has_labels(b.as_ref(), &target.labels));
     if foreign {
         return Ok(false);
     }
-    let (role, binding) = (role.as_deref(), binding.as_deref());
-    if desired.is_some() && shown_as(role, binding, target, desired) {
+    let role = role.as_deref();
+    if desired.is_some() && shown_as(role, &bindings, target, desired) {
         return Ok(true); // as it should be: the common case, and no slot to wait for
     }
     // Access being added waits behind library entries, so that under a burst (a
@@ -201,79 +229,70 @@ pub async fn converge_target(
     // waits behind anything.
     let owner = target.owner.as_ref();
     let stale = role.is_some_and(|r| made_for_another(r, owner))
-        || binding.is_some_and(|b| made_for_another(b, owner));
-    let only_adds = !stale && desired.is_some_and(|d| adds_only(role, binding, d));
+        || bindings.iter().any(|b| made_for_another(b.as_ref(), owner));
+    let only_adds = !stale && desired.is_some_and(|d| adds_only(role, &bindings, d));
+    let bindings = &bindings;
     if only_adds {
         let lane = crate::runtime::request_slots::Lane::Bookkeeping;
-        let write = || write_rbac(ctx, target, role, binding, desired, stale);
+        let write = || write_rbac(ctx, target, role, bindings, desired, stale);
         crate::runtime::request_slots::in_slot(&ctx.slots, lane, write).await?;
     } else {
-        write_rbac(ctx, target, role, binding, desired, stale).await?;
+        write_rbac(ctx, target, role, bindings, desired, stale).await?;
     }
     Ok(true)
 }
 
 /// Whether the stores show `target` as `desired` (absent for None).
 pub fn rbac_shown(ctx: &Context, target: &RbacTarget<'_>, desired: Option<&DesiredRbac>) -> bool {
-    let (role, binding) = stored(ctx, target);
-    shown_as(role.as_deref(), binding.as_deref(), target, desired)
+    let (role, bindings) = stored(ctx, target);
+    shown_as(role.as_deref(), &bindings, target, desired)
 }
 
-/// Writes what differs between the Role and RoleBinding the stores show and `desired`.
+/// Writes what differs between the Role and RoleBindings the stores show and `desired`.
 async fn write_rbac(
     ctx: &Context,
     target: &RbacTarget<'_>,
     role: Option<&Role>,
-    binding: Option<&RoleBinding>,
+    bindings: &[Arc<RoleBinding>],
     desired: Option<&DesiredRbac>,
     // Made for an earlier object of this name (see `made_for_another`).
     stale: bool,
 ) -> Result<()> {
-    let ours = target.labels.clone();
     let name = target.name.to_string();
     let namespace = target.namespace.to_string();
-    let owners = target.owner.clone().map(|o| vec![o]);
     let roles: Api<Role> = Api::namespaced(ctx.client.clone(), &namespace);
-    let bindings: Api<RoleBinding> = Api::namespaced(ctx.client.clone(), &namespace);
+    let bindings_api: Api<RoleBinding> = Api::namespaced(ctx.client.clone(), &namespace);
 
-    // Made for an earlier object of this name: removed, then made anew below.
-    let (role, binding) = if stale && desired.is_some() {
-        remove_rbac(
-            ctx,
-            &bindings,
-            &roles,
-            &name,
-            binding.is_some(),
-            role.is_some(),
-        )
-        .await?;
-        (None, None)
+    // Nothing to grant, or made for an earlier object of this name: removed (and
+    // then, for the latter, made anew below).
+    let (role, bindings) = if stale || desired.is_none() {
+        remove_bindings(ctx, &bindings_api, &name, bindings, 0).await?;
+        if role.is_some() {
+            ctx.metrics.write(WriteKind::Role);
+            ignore_not_found(
+                roles.delete(&name, &DeleteParams::default()).await,
+                "delete Role",
+            )?;
+        }
+        (None, &[][..])
     } else {
-        (role, binding)
+        (role, bindings)
     };
-
     let Some(desired) = desired else {
-        // Nothing to grant: remove what exists.
-        return remove_rbac(
-            ctx,
-            &bindings,
-            &roles,
-            &name,
-            binding.is_some(),
-            role.is_some(),
-        )
-        .await;
+        return Ok(());
     };
 
+    let owners = target.owner.clone().map(|o| vec![o]);
+    let meta = |name: &str| kube::api::ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: Some(namespace.clone()),
+        labels: Some(target.labels.clone()),
+        owner_references: owners.clone(),
+        ..Default::default()
+    };
     if role.is_none_or(|r| !role_is(r, desired)) {
         let body = Role {
-            metadata: kube::api::ObjectMeta {
-                name: Some(name.clone()),
-                namespace: Some(namespace.clone()),
-                labels: Some(ours.clone()),
-                owner_references: owners.clone(),
-                ..Default::default()
-            },
+            metadata: meta(&name),
             rules: Some(desired_role(desired)),
         };
         ctx.metrics.write(WriteKind::Role);
@@ -282,48 +301,50 @@ async fn write_rbac(
             .map_err(Error::kube("apply Role"))?;
         ctx.own_writes.wrote(&written);
     }
-    if binding.is_none_or(|b| !binding_is(b, &name, desired)) {
+    // Parts in order, then the ones no longer wanted from the last: never a gap.
+    let parts = rbac_parts(&name, &desired.subjects);
+    for (part, subjects) in &parts {
+        let have = bindings
+            .iter()
+            .find(|b| b.metadata.name.as_deref() == Some(part.as_str()));
+        if have.is_some_and(|b| binding_is(b, &name, subjects)) {
+            continue;
+        }
         let body = RoleBinding {
-            metadata: kube::api::ObjectMeta {
-                name: Some(name.clone()),
-                namespace: Some(namespace.clone()),
-                labels: Some(ours),
-                owner_references: owners,
-                ..Default::default()
-            },
+            metadata: meta(part),
             role_ref: role_ref(&name),
-            subjects: Some(desired_subjects(desired)),
+            subjects: Some(desired_subjects(subjects)),
         };
         ctx.metrics.write(WriteKind::RoleBinding);
-        let written = create_or_apply(&ctx.client, &bindings, &name, &body, binding.is_none())
+        let written = create_or_apply(&ctx.client, &bindings_api, part, &body, have.is_none())
             .await
             .map_err(Error::kube("apply RoleBinding"))?;
         ctx.own_writes.wrote(&written);
     }
-    Ok(())
+    remove_bindings(ctx, &bindings_api, &name, bindings, parts.len()).await
 }
 
-/// Deletes a RoleBinding and Role `name` (the binding first, so access ends first).
-async fn remove_rbac(
+/// Deletes the RoleBindings among `bindings` that are not among the first `keep`
+/// parts, from the last: access ends before its Role goes.
+async fn remove_bindings(
     ctx: &Context,
-    bindings: &Api<RoleBinding>,
-    roles: &Api<Role>,
-    name: &str,
-    binding: bool,
-    role: bool,
+    api: &Api<RoleBinding>,
+    grant: &str,
+    bindings: &[Arc<RoleBinding>],
+    keep: usize,
 ) -> Result<()> {
-    if binding {
+    let wanted: Vec<String> = (0..keep).map(|i| part_name(grant, i)).collect();
+    for binding in bindings.iter().rev() {
+        let Some(name) = binding.metadata.name.as_deref() else {
+            continue;
+        };
+        if wanted.iter().any(|w| w == name) {
+            continue;
+        }
         ctx.metrics.write(WriteKind::RoleBinding);
         ignore_not_found(
-            bindings.delete(name, &DeleteParams::default()).await,
+            api.delete(name, &DeleteParams::default()).await,
             "delete RoleBinding",
-        )?;
-    }
-    if role {
-        ctx.metrics.write(WriteKind::Role);
-        ignore_not_found(
-            roles.delete(name, &DeleteParams::default()).await,
-            "delete Role",
         )?;
     }
     Ok(())
@@ -378,7 +399,7 @@ mod tests {
 
     fn bound(desired: &DesiredRbac) -> RoleBinding {
         RoleBinding {
-            subjects: Some(desired_subjects(desired)),
+            subjects: Some(desired_subjects(&desired.subjects)),
             ..Default::default()
         }
     }
@@ -386,24 +407,25 @@ mod tests {
     #[test]
     fn adding_a_reader_only_adds_and_any_removal_or_swap_takes_away() {
         let before = readers(&["équipe-support", "финансы"]);
-        let binding = bound(&before);
-        assert!(subjects_are(&binding, &before));
+        let binding = Arc::new(bound(&before));
+        let bindings = std::slice::from_ref(&binding);
+        assert!(subjects_are(&binding, &before.subjects));
         let more = readers(&["équipe-support", "финансы", "법무"]);
-        assert!(!subjects_are(&binding, &more));
-        assert!(adds_only(None, Some(&binding), &more));
+        assert!(!subjects_are(&binding, &more.subjects));
+        assert!(adds_only(None, bindings, &more));
         let fewer = readers(&["финансы"]);
-        assert!(!adds_only(None, Some(&binding), &fewer));
+        assert!(!adds_only(None, bindings, &fewer));
         let swapped = readers(&["équipe-support", "법무"]);
-        assert!(!adds_only(None, Some(&binding), &swapped));
+        assert!(!adds_only(None, bindings, &swapped));
         let role = Role {
             rules: Some(desired_role(&readers(&["x"]))),
             ..Default::default()
         };
         let mut other_object = more.clone();
         other_object.objects = vec!["autre".into()];
-        assert!(adds_only(Some(&role), Some(&binding), &more));
+        assert!(adds_only(Some(&role), bindings, &more));
         assert!(
-            !adds_only(Some(&role), Some(&binding), &other_object),
+            !adds_only(Some(&role), bindings, &other_object),
             "rules change"
         );
     }
