@@ -1,7 +1,8 @@
 //! One point of the curve on a fresh control plane: the raw bound, then the
 //! controller through the scenario — the organization converged, then every
 //! workflow shared with it at once — and, at the largest point, the measures over
-//! the converged organization (converged.rs).
+//! the converged organization (converged.rs). At every point, once every share is
+//! Ready: the memory at rest and the largest object written (objects.rs).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,19 +21,17 @@ use crate::scenario::{
     Scenario, create_all, join_only, manager, namespace, workflow_name, workspace,
 };
 use crate::watch::{Arrivals, ShareStates, Watching, seen, watch_entries, watch_shares};
-use crate::{GROUP, Res, converged};
+use crate::{GROUP, Res, converged, objects};
 
 /// The organization the controller serves.
 pub const ORG: &str = "bench";
 /// Its owner workspace, where the workflows and their shares are.
 pub const SRC: &str = "bench-src";
-/// How long the controller may take to converge, or a workspace's library to appear.
-pub const LIMIT: Duration = Duration::from_secs(1800);
 
 /// Measures one scenario on a control plane of its own; `full` adds the measures
 /// over the converged organization.
 pub async fn measure(sc: Scenario, full: bool) -> Res<Measured> {
-    let cluster = Cluster::up(&format!("{}", sc.grants())).await?;
+    let cluster = Cluster::up(&sc.name()).await?;
     let result = measure_on(&cluster, sc, full).await;
     // BENCH_KEEP_LOG=/path keeps the controller's log (with BENCH_RUST_LOG, say).
     if let Some(to) = std::env::var_os("BENCH_KEEP_LOG") {
@@ -48,17 +47,34 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
     // pay for it alike.
     let watching = watch_entries(c);
     let arrivals = watching.seen.clone();
-    eprintln!("bench: {} grants: raw bound", sc.grants());
+    eprintln!("bench: {} ({} grants): raw bound", sc.name(), sc.grants());
     let raw = raw_bound(cluster, sc, &arrivals).await?;
     *seen(&arrivals) = Arrivals::default();
 
     organization(c, sc).await?;
-    let controller = Controller::start(cluster)?;
+    let controller = Controller::start(cluster, sc.start_limit())?;
     controller.settle(Duration::from_secs(3)).await;
     // Like the entry watch, it runs to the end of the measures, as the controller's
     // shares change.
     let shares_watch = watch_shares(c, SRC);
     let mut m = share_all(cluster, &controller, &arrivals, &shares_watch, sc, raw).await?;
+    // After the memory at rest was read: the lists load the API server, not the
+    // controller. A pause after them lets its garbage collector clear what they
+    // allocated before the joins are timed.
+    m.largest = objects::largest(c).await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (without, with) = (
+        &m.largest.without_managed_fields,
+        &m.largest.with_managed_fields,
+    );
+    eprintln!(
+        "bench: {}: largest object written: {} bytes without managedFields ({}), {} with ({})",
+        sc.name(),
+        without.bytes,
+        without.what,
+        with.bytes,
+        with.what
+    );
 
     if full {
         converged::joins(cluster, &controller, &arrivals, sc, &mut m).await?;
@@ -67,13 +83,13 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
         }
         converged::share_changes(c, &controller, &arrivals, sc, &mut m).await?;
         converged::revocations(c, &controller, sc, &mut m).await?;
-        converged::apiserver_restart(cluster, &controller, &mut m).await?;
+        converged::apiserver_restart(cluster, &controller, sc, &mut m).await?;
     }
     m.peak_rss_mb = controller.rss_mb().1;
     controller.stop();
 
     if full {
-        converged::controller_restart(cluster, &mut m).await?;
+        converged::controller_restart(cluster, sc, &mut m).await?;
     }
     Ok(m)
 }
@@ -127,7 +143,11 @@ async fn share_all(
     dump_metrics(c, "phase-controller", "before").await;
     let server_cpu_before = cluster.server_cpu_seconds();
 
-    eprintln!("bench: {} grants: the controller", sc.grants());
+    eprintln!(
+        "bench: {} ({} grants): the controller",
+        sc.name(),
+        sc.grants()
+    );
     let shares: Vec<Value> = (0..sc.workflows)
         .map(|i| {
             json!({"apiVersion": GROUP, "kind": "WorkflowShare",
@@ -142,14 +162,14 @@ async fn share_all(
     while seen(arrivals).seen.len() < grants {
         // Fails early when the shares cannot be granted.
         shares_watch.ready()?;
-        if start.elapsed() > LIMIT {
+        if start.elapsed() > sc.limit() {
             return Err("SharedWorkflows not all created in time".into());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let shared_workflows = start.elapsed();
     while shares_watch.ready()? < sc.workflows {
-        if start.elapsed() > LIMIT {
+        if start.elapsed() > sc.limit() {
             return Err("shares not Ready in time".into());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -161,7 +181,7 @@ async fn share_all(
     // Less the benchmark's own: the share creates.
     let own = [("POST", "workflowshares", sc.workflows as u64)];
     let requests = Requests::now(c).await?.since(&before, &own);
-    let (rest, _) = controller.rss_mb();
+    let (rest, ready_peak) = controller.rss_mb();
     Ok(Measured {
         scenario: Some(sc),
         raw,
@@ -172,6 +192,7 @@ async fn share_all(
         cpu_seconds: controller.cpu_seconds() - cpu_before,
         server_cpu,
         rest_rss_mb: rest,
+        ready_peak_rss_mb: ready_peak,
         ..Measured::default()
     })
 }

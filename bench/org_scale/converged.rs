@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use workflow_share::resources::{SharedWorkflow, Workflow, WorkflowRun, WorkflowShare};
 
 use crate::cluster::{Cluster, Controller};
-use crate::controller_run::{LIMIT, ORG, SRC};
+use crate::controller_run::{ORG, SRC};
 use crate::measures::{Measured, Requests, dump_metrics, p50, p99};
 use crate::scenario::{Scenario, create_all, join_count, manager, namespace, workspace};
 use crate::watch::{Arrivals, seen, wait_for};
@@ -89,7 +89,7 @@ async fn join(
         )
         .await?;
     let want = sc.workflows;
-    wait_for("the joining workspace's library", LIMIT, || {
+    wait_for("the joining workspace's library", sc.limit(), || {
         seen(arrivals)
             .per_namespace
             .get(&joining)
@@ -336,6 +336,7 @@ async fn first_refused_run(
 pub async fn apiserver_restart(
     cluster: &Cluster,
     controller: &Controller,
+    sc: Scenario,
     m: &mut Measured,
 ) -> Res<()> {
     eprintln!("bench: API server restart");
@@ -343,17 +344,19 @@ pub async fn apiserver_restart(
     run(Command::new(repo().join("hack/controlplane/restart.sh"))
         .arg(&cluster.dir)
         .arg("apiserver"))?;
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    // The relists take longer as the organization grows; a sync they caused must not
+    // come after the count is read.
+    tokio::time::sleep(sc.relist_wait()).await;
     controller.settle(Duration::from_secs(3)).await;
     m.apiserver_restart_syncs = Some(controller.counter("workflow_share_syncs_total") - syncs);
     Ok(())
 }
 
 /// A restart over the converged state: caches refill, nothing is written.
-pub async fn controller_restart(cluster: &Cluster, m: &mut Measured) -> Res<()> {
+pub async fn controller_restart(cluster: &Cluster, sc: Scenario, m: &mut Measured) -> Res<()> {
     eprintln!("bench: controller restart");
     let start = Instant::now();
-    let again = Controller::start(cluster)?;
+    let again = Controller::start(cluster, sc.start_limit())?;
     m.restart_ready = Some(start.elapsed());
     tokio::time::sleep(Duration::from_secs(5)).await;
     again.settle(Duration::from_secs(2)).await;

@@ -9,6 +9,7 @@ mod cluster;
 mod controller_run;
 mod converged;
 mod measures;
+mod objects;
 mod raw_bound;
 mod report;
 mod scenario;
@@ -42,7 +43,7 @@ async fn main() -> Res<()> {
         println!("org-scale: a benchmark; run it with `cargo bench --bench org-scale`");
         return Ok(());
     }
-    let list = scenario::scenarios();
+    let list = scenario::scenarios()?;
     let mut curve = Vec::new();
     for (i, sc) in list.iter().enumerate() {
         let full = i + 1 == list.len();

@@ -11,6 +11,7 @@ use kube::Client;
 
 use crate::Res;
 use crate::cluster::Cluster;
+use crate::objects::Largest;
 use crate::raw_bound::Raw;
 use crate::scenario::Scenario;
 
@@ -26,8 +27,14 @@ pub struct Measured {
     pub cpu_seconds: f64,
     /// API server and etcd CPU seconds until every share is Ready.
     pub server_cpu: f64,
+    /// Peak resident memory over the whole point (at the largest, its measures too).
     pub peak_rss_mb: f64,
+    /// Peak resident memory until every share is Ready: what memory per grant is of.
+    pub ready_peak_rss_mb: f64,
+    /// Resident memory once every share is Ready and the controller idle.
     pub rest_rss_mb: f64,
+    /// The largest object the controller wrote, once every share is Ready.
+    pub largest: Largest,
     pub join: Option<Duration>,
     /// API requests of the five joins together, until the controller settled.
     pub join_requests: Option<Requests>,
@@ -40,6 +47,14 @@ pub struct Measured {
     pub restart_ready: Option<Duration>,
     pub restart_rss_mb: Option<f64>,
     pub apiserver_restart_syncs: Option<f64>,
+}
+
+impl Measured {
+    /// Peak resident memory until Ready per grant, in KB.
+    pub fn kb_per_grant(&self) -> f64 {
+        let grants = self.scenario.map(|s| s.grants()).unwrap_or(0);
+        self.ready_peak_rss_mb * 1024.0 / grants.max(1) as f64
+    }
 }
 
 /// The median of sorted `samples`.

@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -60,7 +61,7 @@ pub async fn raw_bound(
     let _profile = profile(cluster, "raw");
     let total = entries.len();
     create_all::<SharedWorkflow>(c, entries).await?;
-    seen_by_watch(arrivals, None, total).await;
+    seen_by_watch(arrivals, None, total, sc.limit()).await?;
     raw.shared_workflows = start.elapsed();
 
     let (rbac_roles, rbac_bindings) = organization_readers(sc);
@@ -173,7 +174,7 @@ async fn raw_joins(
         eprintln!("bench: raw {ns} joins at {}", jiff::Timestamp::now());
         let start = Instant::now();
         create_all::<SharedWorkflow>(writer, join).await?;
-        seen_by_watch(arrivals, Some(&ns), sc.workflows).await;
+        seen_by_watch(arrivals, Some(&ns), sc.workflows, sc.limit()).await?;
         joins.push(start.elapsed());
         eprintln!(
             "bench: raw {ns}: library complete after {:?} (CPU seconds meanwhile: API server and etcd {:.2})",
@@ -186,26 +187,34 @@ async fn raw_joins(
     Ok(p50(&joins).unwrap_or_default())
 }
 
-/// Leaves etcd as the controller will find it, minus the raw bound's objects.
+/// Leaves etcd as the controller will find it, minus the raw bound's objects. A few
+/// namespaces at a time: the wide organization has a thousand.
 async fn clean_up(c: &Client, sc: Scenario) -> Res<()> {
     let mut all_ns: Vec<String> = (0..sc.workspaces).map(|i| workspace("raw", i)).collect();
     all_ns.extend((0..join_count()).map(|j| format!("raw-join-{j}")));
     all_ns.push(SRC.into());
-    for ns in &all_ns {
-        let dp = DeleteParams::default();
-        let lp = ListParams::default();
-        let _ = Api::<SharedWorkflow>::namespaced(c.clone(), ns)
-            .delete_collection(&dp, &lp)
-            .await?;
-        let _ = Api::<Event>::namespaced(c.clone(), ns)
-            .delete_collection(&dp, &lp)
-            .await?;
-        let _ = Api::<Role>::namespaced(c.clone(), ns)
-            .delete_collection(&dp, &lp)
-            .await?;
-        let _ = Api::<RoleBinding>::namespaced(c.clone(), ns)
-            .delete_collection(&dp, &lp)
-            .await?;
-    }
+    stream::iter(all_ns)
+        .map(|ns| clean_up_namespace(c, ns))
+        .buffer_unordered(8)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
+}
+
+async fn clean_up_namespace(c: &Client, ns: String) -> Res<()> {
+    let dp = DeleteParams::default();
+    let lp = ListParams::default();
+    let _ = Api::<SharedWorkflow>::namespaced(c.clone(), &ns)
+        .delete_collection(&dp, &lp)
+        .await?;
+    let _ = Api::<Event>::namespaced(c.clone(), &ns)
+        .delete_collection(&dp, &lp)
+        .await?;
+    let _ = Api::<Role>::namespaced(c.clone(), &ns)
+        .delete_collection(&dp, &lp)
+        .await?;
+    let _ = Api::<RoleBinding>::namespaced(c.clone(), &ns)
+        .delete_collection(&dp, &lp)
+        .await?;
     Ok(())
 }

@@ -40,7 +40,8 @@ pub fn report(curve: &[Measured]) -> String {
 fn against_raw_bound(out: &mut String, big: &Measured, sc: Scenario) {
     let _ = writeln!(
         out,
-        "### {} workflows shared with the entire organization of {} workspaces ({} grants)\n",
+        "### {}: {} workflows shared with the entire organization of {} workspaces ({} grants)\n",
+        sc.name(),
         sc.workflows,
         sc.workspaces,
         sc.grants()
@@ -125,8 +126,19 @@ fn controller_only(out: &mut String, big: &Measured) {
         .unwrap_or_default();
     let _ = writeln!(
         out,
-        "| controller memory | peak {:.0} MB, {:.0} MB at rest{after_restart} |",
-        big.peak_rss_mb, big.rest_rss_mb
+        "| controller memory | peak {:.0} MB, {:.0} MB at rest{after_restart}; {:.1} KB per grant (peak until Ready) |",
+        big.peak_rss_mb,
+        big.rest_rss_mb,
+        big.kb_per_grant()
+    );
+    let (without, with) = (
+        &big.largest.without_managed_fields,
+        &big.largest.with_managed_fields,
+    );
+    let _ = writeln!(
+        out,
+        "| largest object written (JSON) | {} bytes without managedFields ({}); {} bytes with them ({}) |",
+        without.bytes, without.what, with.bytes, with.what
     );
     if let Some(s) = big.apiserver_restart_syncs {
         let _ = writeln!(
@@ -189,38 +201,66 @@ fn scaling(out: &mut String, curve: &[Measured]) {
     let _ = writeln!(out, "\n### Scaling\n");
     let _ = writeln!(
         out,
-        "| grants | raw bound (all writes) | every share Ready | ratio | per 1,000 grants | peak memory |"
+        "| scenario | grants | raw bound (all writes) | every share Ready | ratio | per 1,000 grants | peak memory | memory at rest | memory per grant (peak until Ready) | largest object written (without managedFields) |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
     for m in curve {
         let g = m.scenario.map(|s| s.grants()).unwrap_or(0);
+        let name = m.scenario.map(|s| s.name()).unwrap_or_default();
+        let largest = &m.largest.without_managed_fields;
         let _ = writeln!(
             out,
-            "| {g} | {} | {} | {} | {:.2} s | {:.0} MB |",
+            "| {name} | {g} | {} | {} | {} | {:.2} s | {:.0} MB | {:.0} MB | {:.1} KB | {} bytes ({}) |",
             secs(m.raw.all),
             secs(m.ready),
             ratio(m.ready, m.raw.all),
             m.ready.as_secs_f64() * 1000.0 / g.max(1) as f64,
-            m.peak_rss_mb
+            m.peak_rss_mb,
+            m.rest_rss_mb,
+            m.kb_per_grant(),
+            largest.bytes,
+            largest.what
         );
     }
 }
 
-/// The curve as CSV; bench/plot reads these columns by name.
+/// The curve as CSV; bench/plot reads these columns by name. New columns go at the
+/// end, so that older readers still find theirs.
 fn csv(curve: &[Measured]) -> String {
     let mut csv = String::from(
-        "grants,raw_all_s,ready_s,raw_shared_workflows_s,shared_workflows_s,peak_rss_mb\n",
+        "grants,raw_all_s,ready_s,raw_shared_workflows_s,shared_workflows_s,peak_rss_mb,\
+         scenario,workspaces,workflows,rest_rss_mb,ready_peak_rss_mb,kb_per_grant,\
+         largest_object_bytes,largest_object,\
+         largest_object_with_managed_fields_bytes,largest_object_with_managed_fields\n",
     );
     for m in curve {
+        let sc = m.scenario.unwrap_or(Scenario {
+            workspaces: 0,
+            workflows: 0,
+        });
+        let (without, with) = (
+            &m.largest.without_managed_fields,
+            &m.largest.with_managed_fields,
+        );
         let _ = writeln!(
             csv,
-            "{},{:.3},{:.3},{:.3},{:.3},{:.1}",
-            m.scenario.map(|s| s.grants()).unwrap_or(0),
+            "{},{:.3},{:.3},{:.3},{:.3},{:.1},{},{},{},{:.1},{:.1},{:.2},{},{},{},{}",
+            sc.grants(),
             m.raw.all.as_secs_f64(),
             m.ready.as_secs_f64(),
             m.raw.shared_workflows.as_secs_f64(),
             m.shared_workflows.as_secs_f64(),
-            m.peak_rss_mb
+            m.peak_rss_mb,
+            sc.name(),
+            sc.workspaces,
+            sc.workflows,
+            m.rest_rss_mb,
+            m.ready_peak_rss_mb,
+            m.kb_per_grant(),
+            without.bytes,
+            without.what,
+            with.bytes,
+            with.what
         );
     }
     csv

@@ -13,7 +13,7 @@ use crate::Res;
 /// Requests the bulk client keeps in flight.
 const CONCURRENCY: usize = 64;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Scenario {
     /// Recipient workspaces (the owner workspace is one more).
     pub workspaces: usize,
@@ -25,26 +25,121 @@ impl Scenario {
     pub fn grants(&self) -> usize {
         self.workspaces * self.workflows
     }
+
+    /// "org-<workflows>x<workspaces>", as the report names it (org-500x50: 500
+    /// workflows shared with 50 workspaces).
+    pub fn name(&self) -> String {
+        format!("org-{}x{}", self.workflows, self.workspaces)
+    }
+
+    /// How long the controller may take to converge, a library to appear, or the
+    /// entry watch to see the raw bound's entries: 30 min, or 40 ms a grant past
+    /// 45,000 (ten times the pace to Ready measured at 25,000 grants).
+    pub fn limit(&self) -> Duration {
+        Duration::from_secs(1800).max(Duration::from_millis(40 * self.grants() as u64))
+    }
+
+    /// How long a controller may take to lead with full caches: 2 min, or 2 ms a
+    /// grant past 60,000 (3.6 s were measured at 25,000).
+    pub fn start_limit(&self) -> Duration {
+        Duration::from_secs(120).max(Duration::from_millis(2 * self.grants() as u64))
+    }
+
+    /// How long watches may take to relist after an API server restart: 10 s, or
+    /// 0.4 ms a grant past 25,000 (the relist grows with the objects held).
+    pub fn relist_wait(&self) -> Duration {
+        Duration::from_secs(10).max(Duration::from_micros(400 * self.grants() as u64))
+    }
 }
 
-pub fn scenarios() -> Vec<Scenario> {
-    // BENCH_MAX_GRANTS caps the curve for a quick run (default: the full 25,000).
-    let max: usize = std::env::var("BENCH_MAX_GRANTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(25_000);
-    let min: usize = std::env::var("BENCH_MIN_GRANTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    [(5, 10), (10, 50), (25, 200), (50, 500)]
+/// The default curve, deep organizations: (workspaces, workflows).
+const DEFAULT: [(usize, usize); 4] = [(5, 10), (10, 50), (25, 200), (50, 500)];
+/// "wide": 1,000 workspaces with 50 workflows each shared org-wide (org-50x1000,
+/// 50,000 grants): an organization as broad as a large company's.
+const WIDE: (usize, usize) = (1000, 50);
+/// "100k": the largest point's library of 500 workflows over 4 times its workspaces
+/// (org-500x200, 100,000 grants), so that it differs from org-500x50 in the
+/// organization's breadth alone (a join still brings 500 entries).
+const HUNDRED_K: (usize, usize) = (200, 500);
+
+fn env_usize(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// The points of the run, fewest grants first (the last one gets the full measures).
+/// BENCH_SCENARIOS lists them (see `parse`); without it, the default curve.
+pub fn scenarios() -> Res<Vec<Scenario>> {
+    let list = match std::env::var("BENCH_SCENARIOS") {
+        Ok(spec) => parse(&spec)?,
+        Err(_) => default_curve(),
+    };
+    if list.is_empty() {
+        return Err(
+            "no scenario to run (BENCH_SCENARIOS, BENCH_MIN_GRANTS, BENCH_MAX_GRANTS)".into(),
+        );
+    }
+    Ok(list)
+}
+
+/// The default curve within BENCH_MIN_GRANTS..=BENCH_MAX_GRANTS (default: up to the
+/// full 25,000; a lower cap makes a quick run).
+fn default_curve() -> Vec<Scenario> {
+    let max = env_usize("BENCH_MAX_GRANTS").unwrap_or(25_000);
+    let min = env_usize("BENCH_MIN_GRANTS").unwrap_or(0);
+    DEFAULT
         .into_iter()
-        .map(|(workspaces, workflows)| Scenario {
-            workspaces,
-            workflows,
-        })
+        .map(shape)
         .filter(|s| s.grants() <= max && s.grants() >= min)
         .collect()
+}
+
+fn shape((workspaces, workflows): (usize, usize)) -> Scenario {
+    Scenario {
+        workspaces,
+        workflows,
+    }
+}
+
+/// BENCH_SCENARIOS: a comma-separated list of `default` (the default curve, within
+/// BENCH_MIN_GRANTS and BENCH_MAX_GRANTS, which filter nothing else), `wide`, `100k`,
+/// or any `<workflows>x<workspaces>` (`org-` in front allowed: `50x1000`,
+/// `org-500x200`). Sorted by grants, duplicates dropped.
+fn parse(spec: &str) -> Res<Vec<Scenario>> {
+    let mut list = Vec::new();
+    for token in spec.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        match token {
+            "default" => list.extend(default_curve()),
+            "wide" => list.push(shape(WIDE)),
+            "100k" => list.push(shape(HUNDRED_K)),
+            _ => list.push(parse_shape(token)?),
+        }
+    }
+    let mut unique: Vec<Scenario> = Vec::new();
+    for sc in list {
+        if !unique.contains(&sc) {
+            unique.push(sc);
+        }
+    }
+    // Stable: points of equal grants keep their order.
+    unique.sort_by_key(Scenario::grants);
+    Ok(unique)
+}
+
+/// `<workflows>x<workspaces>`, optionally `org-` first.
+fn parse_shape(token: &str) -> Res<Scenario> {
+    let bad = || {
+        format!("BENCH_SCENARIOS: {token:?} is not default, wide, 100k or <workflows>x<workspaces>")
+    };
+    let (workflows, workspaces) = token
+        .strip_prefix("org-")
+        .unwrap_or(token)
+        .split_once('x')
+        .ok_or_else(bad)?;
+    let number = |n: &str| n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(bad);
+    Ok(Scenario {
+        workspaces: number(workspaces)?,
+        workflows: number(workflows)?,
+    })
 }
 
 /// Workspaces that join, one after the other (BENCH_JOINS, default 5): the median is reported.
@@ -79,6 +174,8 @@ pub fn manager(ns: &str, user: &str) -> Value {
     })
 }
 
+/// Workspace `i` of a scenario: at least three digits, more past 999 (`bench-1000`),
+/// so names stay unique and valid DNS labels at any breadth.
 pub fn workspace(prefix: &str, i: usize) -> String {
     format!("{prefix}-{i:03}")
 }

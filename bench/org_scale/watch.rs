@@ -89,8 +89,13 @@ pub fn watch_entries(client: &Client) -> Watching<Arrivals> {
 }
 
 /// Waits until the entry watch has seen `want` entries (in `namespace`, or in all),
-/// for at most 600 s.
-pub async fn seen_by_watch(arrivals: &Arc<Mutex<Arrivals>>, namespace: Option<&str>, want: usize) {
+/// for at most `timeout`.
+pub async fn seen_by_watch(
+    arrivals: &Arc<Mutex<Arrivals>>,
+    namespace: Option<&str>,
+    want: usize,
+    timeout: Duration,
+) -> Res<()> {
     let count = || {
         let a = seen(arrivals);
         match namespace {
@@ -99,9 +104,17 @@ pub async fn seen_by_watch(arrivals: &Arc<Mutex<Arrivals>>, namespace: Option<&s
         }
     };
     let start = Instant::now();
-    while count() < want && start.elapsed() < Duration::from_secs(600) {
+    while count() < want {
+        if start.elapsed() > timeout {
+            return Err(format!(
+                "timed out after {timeout:?}: the watch saw {} of {want} entries",
+                count()
+            )
+            .into());
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    Ok(())
 }
 
 pub async fn wait_for(
