@@ -63,6 +63,10 @@ enum Command {
         #[arg(long, env = "MAX_REQUESTS_IN_FLIGHT", default_value_t = 64,
               value_parser = clap::value_parser!(u16).range(1..))]
         max_requests_in_flight: u16,
+        /// Most workflow syncs at once; 0: as many as requests in flight (more would
+        /// only wait for a request, each holding its plan: memory, not speed).
+        #[arg(long, env = "MAX_CONCURRENT_SYNCS", default_value_t = 0)]
+        max_concurrent_syncs: u16,
     },
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
@@ -300,6 +304,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             lease_name,
             lease_duration_seconds,
             max_requests_in_flight,
+            max_concurrent_syncs,
         } => {
             init_tracing(log_json);
             let instance = instance
@@ -308,8 +313,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let config = kube::Config::infer()
                 .await
                 .context("connecting to the cluster (kubeconfig or in-cluster service account)")?;
-            let clients = controller::Clients::new(config, max_requests_in_flight.into())
+            let mut clients = controller::Clients::new(config, max_requests_in_flight.into())
                 .context("building the clients")?;
+            clients.max_concurrent_syncs = max_concurrent_syncs;
             install_panic_logger();
             controller::run(
                 clients,

@@ -54,6 +54,7 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
     organization(c, sc).await?;
     let controller = Controller::start(cluster, sc.start_limit())?;
     controller.settle(Duration::from_secs(3)).await;
+    let etcd_before = crate::etcd::bytes_in_use(&cluster.dir).await;
     // Like the entry watch, it runs to the end of the measures, as the controller's
     // shares change.
     let shares_watch = watch_shares(c, SRC);
@@ -62,6 +63,15 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
     // controller. A pause after them lets its garbage collector clear what they
     // allocated before the joins are timed.
     m.largest = objects::largest(c).await?;
+    let etcd_after = crate::etcd::bytes_in_use(&cluster.dir).await;
+    if let (Ok(before), Ok(after)) = (etcd_before, etcd_after) {
+        let per_grant = after.saturating_sub(before) as f64 / sc.grants().max(1) as f64;
+        eprintln!(
+            "bench: {}: etcd holds {per_grant:.0} bytes per grant",
+            sc.name()
+        );
+        m.etcd_bytes_per_grant = Some(per_grant);
+    }
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (without, with) = (
         &m.largest.without_managed_fields,

@@ -8,6 +8,7 @@ use std::process::Command;
 mod cluster;
 mod controller_run;
 mod converged;
+mod etcd;
 mod measures;
 mod objects;
 mod raw_bound;

@@ -35,6 +35,9 @@ pub struct Measured {
     pub rest_rss_mb: f64,
     /// The largest object the controller wrote, once every share is Ready.
     pub largest: Largest,
+    /// etcd's database in use per grant, compacted, once every share is Ready
+    /// (entries, RBAC, statuses, and the notification Events, kept for an hour).
+    pub etcd_bytes_per_grant: Option<f64>,
     pub join: Option<Duration>,
     /// API requests of the five joins together, until the controller settled.
     pub join_requests: Option<Requests>,

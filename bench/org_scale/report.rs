@@ -140,6 +140,12 @@ fn controller_only(out: &mut String, big: &Measured) {
         "| largest object written (JSON) | {} bytes without managedFields ({}); {} bytes with them ({}) |",
         without.bytes, without.what, with.bytes, with.what
     );
+    if let Some(bytes) = big.etcd_bytes_per_grant {
+        let _ = writeln!(
+            out,
+            "| etcd's database per grant (compacted; entries, RBAC, statuses, notification Events) | {bytes:.0} bytes |"
+        );
+    }
     if let Some(s) = big.apiserver_restart_syncs {
         let _ = writeln!(
             out,

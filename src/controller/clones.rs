@@ -61,10 +61,7 @@ async fn make_copy(ctx: &Context, clone: &WorkflowClone, ns: &str) -> Result<Str
         target: &clone.spec.target_name,
         clone: &clone_name,
     };
-    let entry = ctx
-        .stores
-        .shared_workflows
-        .get(&ObjectRef::new(request.entry).within(ns));
+    let entry = ctx.stores.entries.get(ns, request.entry);
     let source = clones::check_entry(&request, entry.as_deref().map(entry_facts))?;
     // Decided by the grant as it is now, checked right before the source is read.
     let access = grants::current_access(ctx, source, ns).await?;

@@ -27,6 +27,8 @@ pub struct Clients {
     pub requests: Client,
     /// The requests client's slots, for bookkeeping to take before it builds a request.
     pub slots: Arc<crate::runtime::request_slots::Slots>,
+    /// Most workflow syncs at once (0: as many as requests in flight).
+    pub max_concurrent_syncs: u16,
 }
 
 impl Clients {
@@ -44,6 +46,7 @@ impl Clients {
             watches,
             requests,
             slots,
+            max_concurrent_syncs: 0,
         })
     }
 }
@@ -58,10 +61,8 @@ pub struct Stores {
     pub roles: Store<Role>,
     pub workflows: Store<Workflow>,
     pub shares: Store<WorkflowShare>,
-    /// Library entries, as projections (see `entry_cache::Entry`).
-    pub shared_workflows: Store<crate::controller::sharing::entry_cache::Entry>,
-    /// Where the entries of each name are (see `entry_cache::EntryIndex`).
-    pub entry_index: Arc<crate::controller::sharing::entry_cache::EntryIndex>,
+    /// Library entries, as projections in a cache of their own (see `entry_cache`).
+    pub entries: Arc<crate::controller::sharing::entry_cache::Entries>,
     pub project_shares: Store<ProjectShare>,
     pub trigger_shares: Store<TriggerShare>,
     pub workflow_runs: Store<WorkflowRun>,
@@ -199,6 +200,8 @@ pub struct Context {
     pub client: Client,
     /// The client's request slots (see `request_slots`).
     pub slots: Arc<crate::runtime::request_slots::Slots>,
+    /// Most workflow syncs at once (0: as many as requests in flight).
+    pub max_concurrent_syncs: u16,
     /// Our last status write per object (see `status_writes::WrittenStatuses`).
     pub written_statuses: crate::runtime::status_writes::WrittenStatuses,
     /// The API server's recent "allowed" answers (see `authorize::Decisions`).
@@ -232,6 +235,7 @@ impl Context {
         Self {
             client: clients.requests.clone(),
             slots: clients.slots.clone(),
+            max_concurrent_syncs: clients.max_concurrent_syncs,
             decisions,
             own_writes,
             written_statuses: Default::default(),

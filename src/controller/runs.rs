@@ -27,7 +27,7 @@ use crate::runtime::status_writes;
 pub(super) fn entry_facts(entry: &Entry) -> EntryFacts<'_> {
     EntryFacts {
         managed: entry.managed,
-        deleting: entry.metadata.deletion_timestamp.is_some(),
+        deleting: entry.deleting,
         enabled: entry.enabled,
         suspended: entry.suspended,
         source: &entry.source,
@@ -60,10 +60,7 @@ pub async fn availability(
             Seen::Workflow(cached_workflow.as_deref())
         }
         RunnableKind::SharedWorkflow => {
-            cached_entry = ctx
-                .stores
-                .shared_workflows
-                .get(&ObjectRef::new(name).within(namespace));
+            cached_entry = ctx.stores.entries.get(namespace, name);
             Seen::SharedWorkflow(cached_entry.as_deref().map(entry_facts))
         }
     };

@@ -21,15 +21,15 @@ use tokio_stream::wrappers::{BroadcastStream, UnboundedReceiverStream};
 
 use super::context::{DirectoryCache, Stores};
 use super::sharing::authorize::Decisions;
-use super::sharing::entry_cache::{Entry, EntryIndex};
+use super::sharing::entry_cache::{Entries, Entry};
 use super::sweep::Sweeper;
 use super::webhooks::WebhookPaths;
 use crate::labels;
 use crate::planner::webhook::TOKEN_SECRET_TYPE;
 use crate::planner::{WorkflowKey, wakeups};
 use crate::resources::{
-    Organization, Project, ProjectShare, SharedWorkflow, Trigger, TriggerShare, Workflow,
-    WorkflowRun, WorkflowShare,
+    Organization, Project, ProjectShare, Trigger, TriggerShare, Workflow, WorkflowRun,
+    WorkflowShare,
 };
 use crate::runtime::fault;
 use crate::runtime::watch::{Watch, Watches, controller_source};
@@ -175,14 +175,14 @@ impl Reactions {
 
     fn entry(&self, entry: &Entry) {
         // A clone waiting for this entry proceeds as soon as it appears.
-        if let Some(ns) = entry.namespace() {
-            let _ = self.clones.send((ns, entry.name_any()));
-        }
+        let _ = self
+            .clones
+            .send((entry.namespace().to_string(), entry.name().to_string()));
         let source = WorkflowKey {
             namespace: entry.source.namespace.clone(),
             name: entry.source.name.clone(),
         };
-        self.sync(wakeups::of_entry(source, &entry.name_any()));
+        self.sync(wakeups::of_entry(source, entry.name()));
     }
 
     fn workflow(&self, wf: &Workflow) {
@@ -288,8 +288,13 @@ pub fn start(
         workflows: workflows.clone(),
         namespaces: namespaces.clone(),
     };
-    let entry_index = Arc::new(EntryIndex::default());
-    let index = entry_index.clone();
+    let entries = Arc::new(Entries::default());
+    crate::controller::sharing::entry_watch::start(
+        client,
+        watches,
+        entries.clone(),
+        on(&reactions, Reactions::entry),
+    );
     let webhook_paths = Arc::new(WebhookPaths::default());
     let stores = Stores {
         organizations: Watch::<Organization, Organization>::all(client)
@@ -307,11 +312,8 @@ pub fn start(
         roles: Watch::all(client)
             .labels(&managed_by())
             .cache(watches, on(&reactions, Reactions::our_grant::<Role>)),
-        // Library entries, one per grant: cached as a projection (see `entry_cache`).
-        shared_workflows: Watch::<SharedWorkflow, SharedWorkflow>::all(client)
-            .projected(Entry::from, move |event| index.observe(event))
-            .cache(watches, on(&reactions, Reactions::entry)),
-        entry_index,
+        // Library entries, one per grant: a cache of projections (see `entry_cache`).
+        entries,
         workflows: workflows.clone(),
         shares: shares.clone(),
         project_shares: Watch::all(client).cache(

@@ -62,6 +62,8 @@ fn current() -> Lane {
 /// The slots and who waits for one, grants first.
 pub struct Slots {
     state: Mutex<State>,
+    /// How many there are.
+    capacity: usize,
 }
 
 struct State {
@@ -81,7 +83,13 @@ impl Slots {
                 grants: VecDeque::new(),
                 bookkeeping: VecDeque::new(),
             }),
+            capacity: slots,
         })
+    }
+
+    /// How many requests may be in flight at once.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {

@@ -56,6 +56,29 @@ impl Watches {
     pub fn take_tasks(&mut self) -> Tasks {
         std::mem::take(&mut self.tasks)
     }
+
+    /// This process's writes, for a watch that keeps a cache of its own.
+    pub fn own_writes(&self) -> Arc<OwnWrites> {
+        self.own_writes.clone()
+    }
+
+    /// Starts a watch that keeps a cache of its own: `task` runs it (and never
+    /// ends), `ready` completes once its first list is in.
+    pub fn spawn(
+        &mut self,
+        name: String,
+        task: impl std::future::Future<Output = ()> + Send + 'static,
+        ready: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        self.ready.push(Box::pin(async move {
+            ready.await;
+            Ok(())
+        }));
+        self.tasks.spawn(async move {
+            task.await;
+            name
+        });
+    }
 }
 
 /// Shown each event before the cache applies it.

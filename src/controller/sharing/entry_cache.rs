@@ -1,19 +1,20 @@
 //! What the controller keeps of each library entry (SharedWorkflow). An
 //! organization has one entry per grant, by far the most objects the controller
-//! caches, so the cache holds a projection of each: its identity, the labels that
-//! say whose it is, where it comes from, what the recipient chose, and a
-//! fingerprint of the rest of its spec. That is a third of the whole object's
-//! memory, and every write decision needs nothing more.
+//! caches, so this cache is its own: a projection of each entry (its identity, the
+//! labels that say whose it is, where it comes from, what the recipient chose, its
+//! state and stamp, and a fingerprint of the rest of its spec), keyed by name then
+//! namespace, with every namespace and name held once. All entries of one workflow
+//! carry one generated name, so a sync finds where its entries are without looking
+//! the name up in every namespace (at a workspace joining a large organization,
+//! those lookups were a fifth of the controller's work).
+//!
+//! Against a reflector store of the same projections, this holds a grant in about
+//! a third of the memory: no `ObjectMeta` (most of whose fields an entry never
+//! uses), and no key repeating the name, namespace, UID and resourceVersion.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::sync::RwLock;
-
-use kube::api::ObjectMeta;
-use kube::core::NamespaceResourceScope;
-use kube::runtime::watcher;
-use kube::{Resource, ResourceExt};
+use std::sync::{Arc, RwLock};
 
 use crate::labels;
 use crate::naming;
@@ -23,12 +24,16 @@ use crate::resources::{Access, SharedWorkflow, SharedWorkflowSource, SharedWorkf
 /// A library entry as the controller caches it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
-    /// Name, namespace, UID, resourceVersion and deletionTimestamp only.
-    pub metadata: ObjectMeta,
+    name: Arc<str>,
+    namespace: Arc<str>,
+    uid: Option<Box<str>>,
+    resource_version: Option<Box<str>>,
+    /// Has a deletion timestamp.
+    pub deleting: bool,
     /// Labelled as managed by workflow-share.
     pub managed: bool,
     /// The source its labels name (namespace, workflow label value), if managed.
-    source_labels: Option<(String, String)>,
+    source_labels: Option<(Arc<str>, Arc<str>)>,
     pub source: SharedWorkflowSource,
     pub access: Access,
     /// The recipient's choice, never ours.
@@ -48,16 +53,11 @@ pub fn state_label(suspended: bool) -> &'static str {
     if suspended { "Suspended" } else { "Active" }
 }
 
-impl From<SharedWorkflow> for Entry {
-    fn from(sw: SharedWorkflow) -> Self {
+impl Entry {
+    /// Projects `sw`, taking its namespace and names from `names`.
+    fn project(sw: SharedWorkflow, names: &mut Names) -> Self {
         let SharedWorkflow { metadata, spec } = sw;
         let labels = metadata.labels.unwrap_or_default();
-        let suspended = spec.suspended.is_some();
-        let state_label_agrees =
-            labels.get(labels::STATE).map(String::as_str) == Some(state_label(suspended));
-        let granted_at = metadata
-            .annotations
-            .and_then(|mut a| a.remove(labels::GRANTED_AT));
         let managed = labels.get(labels::MANAGED_BY_KEY).map(String::as_str)
             == Some(labels::MANAGED_BY_VALUE);
         let source_labels = match (
@@ -65,37 +65,58 @@ impl From<SharedWorkflow> for Entry {
             labels.get(labels::SOURCE_NAMESPACE),
             labels.get(labels::SOURCE_WORKFLOW),
         ) {
-            (true, Some(ns), Some(wf)) => Some((ns.clone(), wf.clone())),
+            (true, Some(ns), Some(wf)) => Some((names.get(ns), names.get(wf))),
             _ => None,
         };
+        let suspended = spec.suspended.is_some();
         Entry {
-            metadata: ObjectMeta {
-                name: metadata.name,
-                namespace: metadata.namespace,
-                uid: metadata.uid,
-                resource_version: metadata.resource_version,
-                deletion_timestamp: metadata.deletion_timestamp,
-                ..Default::default()
-            },
+            name: names.get(metadata.name.as_deref().unwrap_or_default()),
+            namespace: names.get(metadata.namespace.as_deref().unwrap_or_default()),
+            uid: metadata.uid.map(String::into_boxed_str),
+            resource_version: metadata.resource_version.map(String::into_boxed_str),
+            deleting: metadata.deletion_timestamp.is_some(),
             managed,
             source_labels,
-            suspended,
-            state_label_agrees,
-            granted_at,
+            state_label_agrees: labels.get(labels::STATE).map(String::as_str)
+                == Some(state_label(suspended)),
+            granted_at: metadata
+                .annotations
+                .and_then(|mut a| a.remove(labels::GRANTED_AT)),
             fingerprint: fingerprint(&spec),
             access: spec.access,
             enabled: spec.enabled,
+            suspended,
             source: spec.source,
         }
     }
-}
 
-impl Entry {
+    /// The projection of one object, cached nowhere (for tests of its judges).
+    #[cfg(test)]
+    pub fn of(sw: SharedWorkflow) -> Self {
+        Self::project(sw, &mut Names::default())
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub fn uid(&self) -> Option<String> {
+        self.uid.as_deref().map(String::from)
+    }
+
+    pub fn resource_version(&self) -> Option<&str> {
+        self.resource_version.as_deref()
+    }
+
     /// Labelled as generated for `key`'s workflow.
     pub fn labelled_for(&self, key: &WorkflowKey) -> bool {
-        self.source_labels
-            .as_ref()
-            .is_some_and(|(ns, wf)| *ns == key.namespace && *wf == naming::label_value(&key.name))
+        self.source_labels.as_ref().is_some_and(|(ns, wf)| {
+            **ns == *key.namespace && **wf == *naming::label_value(&key.name)
+        })
     }
 
     /// Whether its spec is `desired`, the recipient's `enabled` aside.
@@ -104,8 +125,7 @@ impl Entry {
     }
 
     /// Like `spec_is`, with the desired spec's `fingerprint` worked out by the caller
-    /// (a workflow's entries mostly share one spec), and its state label and
-    /// granted-at stamp as desired too.
+    /// (a workflow's entries mostly share one spec), and its state label as desired too.
     pub fn spec_digest_is(&self, digest: u64) -> bool {
         self.fingerprint == digest && self.state_label_agrees
     }
@@ -126,188 +146,163 @@ pub fn fingerprint(spec: &SharedWorkflowSpec) -> u64 {
     hasher.finish()
 }
 
-/// The namespaces holding an entry of each name. All entries of one workflow carry
-/// one generated name, so a sync finds where its entries are without looking the
-/// name up in every namespace of the cluster (at a workspace joining a large
-/// organization, those lookups were a fifth of the controller's work).
+/// Every namespace and name held once (there are few: workspaces and workflows,
+/// against one entry per pair of them).
 #[derive(Default)]
-pub struct EntryIndex(RwLock<Index>);
+struct Names(HashSet<Arc<str>>);
 
-#[derive(Default)]
-struct Index {
-    live: HashMap<String, HashSet<String>>,
-    /// Built during a relist, replacing `live` when it completes (as the store does).
-    relisting: Option<HashMap<String, HashSet<String>>>,
+impl Names {
+    fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(held) = self.0.get(name) {
+            return held.clone();
+        }
+        let held: Arc<str> = Arc::from(name);
+        self.0.insert(held.clone());
+        held
+    }
+
+    /// Forgets the names no entry holds any more.
+    fn prune(&mut self) {
+        self.0.retain(|n| Arc::strong_count(n) > 1);
+    }
 }
 
-impl EntryIndex {
-    /// Follows the watch that fills the entry store, event by event.
-    pub fn observe(&self, event: &watcher::Event<Entry>) {
-        let mut index = self.0.write().unwrap_or_else(|p| p.into_inner());
-        let add = |map: &mut HashMap<String, HashSet<String>>, e: &Entry| {
-            if let Some(ns) = e.namespace() {
-                map.entry(e.name_any()).or_default().insert(ns);
-            }
-        };
-        match event {
-            watcher::Event::Apply(e) => add(&mut index.live, e),
-            watcher::Event::Delete(e) => {
-                let name = e.name_any();
-                if let (Some(ns), Some(set)) = (e.namespace(), index.live.get_mut(&name)) {
-                    set.remove(&ns);
-                    if set.is_empty() {
-                        index.live.remove(&name);
-                    }
-                }
-            }
-            watcher::Event::Init => index.relisting = Some(HashMap::new()),
-            watcher::Event::InitApply(e) => {
-                if let Some(map) = index.relisting.as_mut() {
-                    add(map, e);
-                }
-            }
-            watcher::Event::InitDone => {
-                if let Some(map) = index.relisting.take() {
-                    index.live = map;
-                }
-            }
-        }
+/// Entries by name, then namespace.
+type ByName = HashMap<Arc<str>, HashMap<Arc<str>, Arc<Entry>>>;
+
+/// What a watch event did to the cache, for the reactions.
+#[derive(Debug)]
+pub enum Change {
+    /// An entry changed or appeared: react to it.
+    Changed(Arc<Entry>),
+    /// An entry went away (its last known state).
+    Gone(Arc<Entry>),
+}
+
+/// The library entries of the cluster, as the watch shows them.
+#[derive(Default)]
+pub struct Entries(RwLock<Cache>);
+
+#[derive(Default)]
+struct Cache {
+    live: ByName,
+    names: Names,
+    /// During a relist: what it has delivered so far, and what the cache held
+    /// when it began less what it relisted unchanged.
+    relisting: Option<(ByName, ByName)>,
+    /// Relisted and changed meanwhile: reacted to once the relist is done.
+    changed: Vec<Arc<Entry>>,
+}
+
+fn insert(map: &mut ByName, entry: &Arc<Entry>) -> Option<Arc<Entry>> {
+    map.entry(entry.name.clone())
+        .or_default()
+        .insert(entry.namespace.clone(), entry.clone())
+}
+
+fn remove(map: &mut ByName, name: &str, namespace: &str) -> Option<Arc<Entry>> {
+    let by_ns = map.get_mut(name)?;
+    let gone = by_ns.remove(namespace);
+    if by_ns.is_empty() {
+        map.remove(name);
+    }
+    gone
+}
+
+impl Entries {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Cache> {
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The entry `name` in `namespace`.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<Entry>> {
+        self.read().live.get(name)?.get(namespace).cloned()
     }
 
     /// Namespaces holding an entry named `name`.
     pub fn namespaces_of(&self, name: &str) -> Vec<String> {
-        let index = self.0.read().unwrap_or_else(|p| p.into_inner());
-        index
+        self.read()
             .live
             .get(name)
-            .map(|set| set.iter().cloned().collect())
+            .map(|by_ns| by_ns.keys().map(|ns| ns.to_string()).collect())
             .unwrap_or_default()
     }
-}
 
-/// Cached and watched as SharedWorkflows are: same group, version and kind.
-impl Resource for Entry {
-    type DynamicType = ();
-    type Scope = NamespaceResourceScope;
+    /// How many entries the cache holds.
+    pub fn len(&self) -> usize {
+        self.read().live.values().map(HashMap::len).sum()
+    }
 
-    fn kind(dt: &()) -> Cow<'_, str> {
-        SharedWorkflow::kind(dt)
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
-    fn group(dt: &()) -> Cow<'_, str> {
-        SharedWorkflow::group(dt)
+
+    /// An entry created or changed.
+    pub fn applied(&self, sw: SharedWorkflow) -> Change {
+        let mut cache = self.write();
+        let entry = Arc::new(Entry::project(sw, &mut cache.names));
+        insert(&mut cache.live, &entry);
+        Change::Changed(entry)
     }
-    fn version(dt: &()) -> Cow<'_, str> {
-        SharedWorkflow::version(dt)
+
+    /// An entry deleted.
+    pub fn deleted(&self, sw: SharedWorkflow) -> Change {
+        let mut cache = self.write();
+        let entry = Arc::new(Entry::project(sw, &mut cache.names));
+        remove(&mut cache.live, &entry.name, &entry.namespace);
+        Change::Gone(entry)
     }
-    fn plural(dt: &()) -> Cow<'_, str> {
-        SharedWorkflow::plural(dt)
+
+    /// A relist begins: the cache keeps serving what it holds until it is done.
+    pub fn relist_begins(&self) {
+        let mut cache = self.write();
+        let before = cache.live.clone();
+        cache.relisting = Some((ByName::new(), before));
+        cache.changed.clear();
     }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
+
+    /// One object of a relist.
+    pub fn relisted(&self, sw: SharedWorkflow) {
+        let mut cache = self.write();
+        let entry = Arc::new(Entry::project(sw, &mut cache.names));
+        let Some((seen, before)) = cache.relisting.as_mut() else {
+            return;
+        };
+        insert(seen, &entry);
+        let was = remove(before, &entry.name, &entry.namespace);
+        let unchanged = was.is_some_and(|w| {
+            w.resource_version.is_some() && w.resource_version == entry.resource_version
+        });
+        if !unchanged {
+            cache.changed.push(entry);
+        }
     }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
+
+    /// The relist is complete: the cache becomes what it delivered, all at once, and
+    /// the changes to react to are what changed or went away meanwhile.
+    pub fn relist_done(&self) -> Vec<Change> {
+        let mut cache = self.write();
+        let Some((seen, gone)) = cache.relisting.take() else {
+            return Vec::new();
+        };
+        cache.live = seen;
+        cache.names.prune();
+        let mut changes: Vec<Change> = std::mem::take(&mut cache.changed)
+            .into_iter()
+            .map(Change::Changed)
+            .collect();
+        changes.extend(
+            gone.into_values()
+                .flat_map(HashMap::into_values)
+                .map(Change::Gone),
+        );
+        changes
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use super::*;
-    use crate::controller::sharing::generated::source_labels;
-
-    fn spec(description: &str, enabled: Option<bool>) -> SharedWorkflowSpec {
-        SharedWorkflowSpec {
-            source: SharedWorkflowSource {
-                namespace: "ventes-été".into(),
-                name: "qualification-des-leads".into(),
-                uid: "u1".into(),
-                generation: 3,
-            },
-            display_name: "Qualification des leads ✓".into(),
-            type_: "Agent".into(),
-            description: description.into(),
-            shared_by: "zoë".into(),
-            access: Access::default(),
-            suspended: None,
-            enabled,
-        }
-    }
-
-    fn key() -> WorkflowKey {
-        WorkflowKey {
-            namespace: "ventes-été".into(),
-            name: "qualification-des-leads".into(),
-        }
-    }
-
-    fn entry(labels: BTreeMap<String, String>, spec: SharedWorkflowSpec) -> Entry {
-        let mut sw = SharedWorkflow::new("ventes-été.qualification-des-leads", spec);
-        sw.metadata.labels = Some(labels);
-        sw.metadata.uid = Some("uid-1".into());
-        sw.metadata.annotations = Some([("note".into(), "x".repeat(10_000))].into());
-        Entry::from(sw)
-    }
-
-    #[test]
-    fn keeps_identity_ownership_and_the_recipients_choice() {
-        let e = entry(source_labels(&key()), spec("d", Some(true)));
-        assert_eq!(e.metadata.uid.as_deref(), Some("uid-1"));
-        assert_eq!(e.metadata.annotations, None, "annotations are not kept");
-        assert!(e.managed && e.labelled_for(&key()));
-        assert_eq!(e.enabled, Some(true));
-        assert_eq!(e.source.name, "qualification-des-leads");
-    }
-
-    #[test]
-    fn ownership_is_by_labels_for_that_very_workflow() {
-        assert!(!entry(BTreeMap::new(), spec("d", None)).labelled_for(&key()));
-        let other = WorkflowKey {
-            namespace: "ventes-été".into(),
-            name: "autre".into(),
-        };
-        assert!(!entry(source_labels(&other), spec("d", None)).labelled_for(&key()));
-        // Managed, but without the source labels: ours to clone from, not to change.
-        let managed_only = BTreeMap::from([(
-            labels::MANAGED_BY_KEY.to_string(),
-            labels::MANAGED_BY_VALUE.to_string(),
-        )]);
-        let e = entry(managed_only, spec("d", None));
-        assert!(e.managed && !e.labelled_for(&key()));
-    }
-
-    #[test]
-    fn the_index_follows_applies_deletes_and_relists() {
-        let index = EntryIndex::default();
-        let at = |ns: &str| {
-            let mut e = entry(source_labels(&key()), spec("d", None));
-            e.metadata.namespace = Some(ns.into());
-            e
-        };
-        let name = "ventes-été.qualification-des-leads";
-        index.observe(&watcher::Event::Apply(at("support-ü")));
-        index.observe(&watcher::Event::Apply(at("finance")));
-        index.observe(&watcher::Event::Delete(at("finance")));
-        assert_eq!(index.namespaces_of(name), ["support-ü"]);
-        // A relist replaces what was known only once it is complete.
-        index.observe(&watcher::Event::Init);
-        index.observe(&watcher::Event::InitApply(at("juridique")));
-        assert_eq!(index.namespaces_of(name), ["support-ü"]);
-        index.observe(&watcher::Event::InitDone);
-        assert_eq!(index.namespaces_of(name), ["juridique"]);
-        assert!(index.namespaces_of("autre").is_empty());
-    }
-
-    #[test]
-    fn the_spec_compares_without_the_recipients_enabled() {
-        let mut labels = source_labels(&key());
-        labels.insert(labels::STATE.into(), state_label(false).into());
-        let e = entry(labels, spec("même", Some(false)));
-        assert!(e.spec_is(&spec("même", None)));
-        assert!(!e.spec_is(&spec("autre", None)));
-        let mut newer = spec("même", None);
-        newer.source.generation = 4;
-        assert!(!e.spec_is(&newer));
-    }
-}
+mod tests;

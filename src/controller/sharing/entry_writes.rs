@@ -14,7 +14,6 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 
 use crate::error::{Error, Result};
@@ -54,10 +53,7 @@ pub async fn converge(
     // Digests of the desired specs: one or two distinct specs for many workspaces.
     let mut digests: Vec<(&SharedWorkflowSpec, u64)> = Vec::new();
     for d in desired {
-        let existing = ctx
-            .stores
-            .shared_workflows
-            .get(&ObjectRef::new(&d.name).within(&d.workspace));
+        let existing = ctx.stores.entries.get(&d.workspace, &d.name);
         let digest = match digests.iter().find(|(spec, _)| *spec == &d.spec) {
             Some((_, digest)) => *digest,
             None => {
@@ -115,29 +111,23 @@ pub async fn converge(
     let entry_name = naming::shared_workflow_name(&key.namespace, &key.name);
     let candidates = ctx
         .stores
-        .entry_index
+        .entries
         .namespaces_of(&entry_name)
         .into_iter()
         .filter(|ns| !wanted.contains(&(ns.as_str(), entry_name.as_str())))
-        .filter_map(|ns| {
-            ctx.stores
-                .shared_workflows
-                .get(&ObjectRef::new(&entry_name).within(&ns))
-        });
+        .filter_map(|ns| ctx.stores.entries.get(&ns, &entry_name));
     for actual in candidates {
-        let (Some(ns), name) = (actual.namespace(), actual.name_any()) else {
-            continue;
-        };
+        let (ns, name) = (actual.namespace(), actual.name());
         if actual.labelled_for(key)
             && actual.source.namespace == key.namespace
             && actual.source.name == key.name
-            && !wanted.contains(&(ns.as_str(), name.as_str()))
-            && actual.metadata.deletion_timestamp.is_none()
+            && !wanted.contains(&(ns, name))
+            && !actual.deleting
         {
             ctx.metrics.write(WriteKind::SharedWorkflow);
-            let api: Api<SharedWorkflow> = Api::namespaced(ctx.client.clone(), &ns);
+            let api: Api<SharedWorkflow> = Api::namespaced(ctx.client.clone(), ns);
             ignore_not_found(
-                api.delete(&name, &DeleteParams::default()).await,
+                api.delete(name, &DeleteParams::default()).await,
                 "delete SharedWorkflow",
             )?;
         }
@@ -278,10 +268,9 @@ async fn wait_for_entry(
     workspace: &str,
     name: &str,
 ) -> Option<std::sync::Arc<Entry>> {
-    let key = ObjectRef::new(name).within(workspace);
     let deadline = tokio::time::Instant::now() + CATCH_UP;
     loop {
-        if let Some(seen) = ctx.stores.shared_workflows.get(&key) {
+        if let Some(seen) = ctx.stores.entries.get(workspace, name) {
             return Some(seen);
         }
         if tokio::time::Instant::now() >= deadline {
@@ -403,7 +392,7 @@ mod tests {
             sw.metadata.uid = Some("uid-1".into());
             sw.metadata.annotations =
                 Some([(labels::GRANTED_AT.to_string(), stamp.to_string())].into());
-            Entry::from(sw)
+            Entry::of(sw)
         };
         let labelled = |state: &str| {
             let mut l = source_labels(&key);

@@ -4,6 +4,7 @@
 
 pub mod authorize;
 pub mod entry_cache;
+pub mod entry_watch;
 pub mod entry_writes;
 pub mod existing;
 pub mod finalizer;

@@ -187,18 +187,15 @@ fn existing_entries(
     name: &str,
 ) -> BTreeMap<String, ExistingEntry> {
     ctx.stores
-        .entry_index
+        .entries
         .namespaces_of(name)
         .into_iter()
         .filter_map(|ns| {
-            let entry = ctx
-                .stores
-                .shared_workflows
-                .get(&ObjectRef::new(name).within(&ns))?;
+            let entry = ctx.stores.entries.get(&ns, name)?;
             let ours = entry.labelled_for(key)
                 && entry.source.namespace == key.namespace
                 && entry.source.name == key.name
-                && entry.metadata.deletion_timestamp.is_none();
+                && !entry.deleting;
             ours.then(|| {
                 let existing = ExistingEntry {
                     granted_at: entry.granted_at.clone(),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 
@@ -38,10 +38,19 @@ pub fn start(
     share_syncs: BoxStream<'static, WorkflowKey>,
 ) {
     let stores = &ctx.stores;
+    // As many syncs at once as requests may be in flight: more would only wait for a
+    // request slot, each holding its plan and statuses (with 500 shares applied at
+    // once, every sync of the burst held them: a third of the peak memory).
+    let concurrency = match ctx.max_concurrent_syncs {
+        0 => u16::try_from(ctx.slots.capacity()).unwrap_or(u16::MAX),
+        n => n,
+    };
+    let config = || controller::Config::default().concurrency(concurrency);
     let workflows = Controller::for_stream(
         futures::stream::pending::<Result<Workflow, watcher::Error>>(),
         stores.workflows.clone(),
     )
+    .with_config(config())
     .reconcile_on(workflow_syncs.map(|key| workflow_ref(&key)));
     loops.spawn("workflow", workflows, ctx, reconcile_workflow);
 
@@ -64,6 +73,7 @@ pub fn start(
         futures::stream::pending::<Result<WorkflowShare, watcher::Error>>(),
         stores.shares.clone(),
     )
+    .with_config(config())
     .reconcile_on(missing);
     loops.spawn("share", share_controller, ctx, reconcile_share);
 }
