@@ -63,8 +63,8 @@ enum Command {
         #[arg(long, env = "MAX_REQUESTS_IN_FLIGHT", default_value_t = 64,
               value_parser = clap::value_parser!(u16).range(1..))]
         max_requests_in_flight: u16,
-        /// Most workflow syncs at once; 0: as many as requests in flight (more would
-        /// only wait for a request, each holding its plan: memory, not speed).
+        /// Most workflow syncs at once (0: no bound). A bound holds fewer plans in
+        /// memory during a burst, and makes a burst slower.
         #[arg(long, env = "MAX_CONCURRENT_SYNCS", default_value_t = 0)]
         max_concurrent_syncs: u16,
     },

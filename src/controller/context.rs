@@ -27,7 +27,7 @@ pub struct Clients {
     pub requests: Client,
     /// The requests client's slots, for bookkeeping to take before it builds a request.
     pub slots: Arc<crate::runtime::request_slots::Slots>,
-    /// Most workflow syncs at once (0: as many as requests in flight).
+    /// Most workflow syncs at once (0: no bound).
     pub max_concurrent_syncs: u16,
 }
 
@@ -200,7 +200,7 @@ pub struct Context {
     pub client: Client,
     /// The client's request slots (see `request_slots`).
     pub slots: Arc<crate::runtime::request_slots::Slots>,
-    /// Most workflow syncs at once (0: as many as requests in flight).
+    /// Most workflow syncs at once (0: no bound).
     pub max_concurrent_syncs: u16,
     /// Our last status write per object (see `status_writes::WrittenStatuses`).
     pub written_statuses: crate::runtime::status_writes::WrittenStatuses,

@@ -26,7 +26,9 @@ use super::rules::{
 pub struct DesiredSharedWorkflow {
     pub workspace: String,
     pub name: String,
-    pub spec: SharedWorkflowSpec,
+    /// Shared by every entry of the same access and state: a workflow shared with a
+    /// thousand workspaces plans one spec, not a thousand copies.
+    pub spec: std::sync::Arc<SharedWorkflowSpec>,
     /// When the grant began (stamped on an entry made now); None on an entry made
     /// before stamps.
     pub granted_at: Option<String>,
@@ -484,29 +486,39 @@ fn library_entries(
         wanted.insert(ws, (*access, share, None));
     }
     let mut entries = Vec::new();
+    let mut specs: Vec<std::sync::Arc<SharedWorkflowSpec>> = Vec::new();
     for (ws, (access, share, suspended)) in wanted {
         // Granted workspaces are all of the organization: its readers grant covers them.
         if suspended.is_none() && access == Access::View && !organization_readable {
             subjects.extend(f.directory.recipients_of(ws));
         }
+        let spec = SharedWorkflowSpec {
+            source: SharedWorkflowSource {
+                namespace: f.namespace.to_string(),
+                name: f.workflow_name.to_string(),
+                uid: wf.metadata.uid.clone().unwrap_or_default(),
+                generation: wf.metadata.generation.unwrap_or_default(),
+            },
+            display_name: wf.spec.display_name.clone(),
+            type_: wf.spec.type_.clone(),
+            description: wf.spec.description.clone(),
+            shared_by: created_by(&share.metadata).unwrap_or_default(),
+            access,
+            suspended: suspended.map(String::from),
+            enabled: None,
+        };
+        let spec = match specs.iter().find(|s| ***s == spec) {
+            Some(same) => same.clone(),
+            None => {
+                let spec = std::sync::Arc::new(spec);
+                specs.push(spec.clone());
+                spec
+            }
+        };
         entries.push(DesiredSharedWorkflow {
             workspace: ws.to_string(),
             name: naming::shared_workflow_name(f.namespace, f.workflow_name),
-            spec: SharedWorkflowSpec {
-                source: SharedWorkflowSource {
-                    namespace: f.namespace.to_string(),
-                    name: f.workflow_name.to_string(),
-                    uid: wf.metadata.uid.clone().unwrap_or_default(),
-                    generation: wf.metadata.generation.unwrap_or_default(),
-                },
-                display_name: wf.spec.display_name.clone(),
-                type_: wf.spec.type_.clone(),
-                description: wf.spec.description.clone(),
-                shared_by: created_by(&share.metadata).unwrap_or_default(),
-                access,
-                suspended: suspended.map(String::from),
-                enabled: None,
-            },
+            spec,
             granted_at: match f.entries.get(ws) {
                 Some(existing) => existing.granted_at.clone(),
                 None => Some(f.stamp.clone()),

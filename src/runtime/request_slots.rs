@@ -62,8 +62,6 @@ fn current() -> Lane {
 /// The slots and who waits for one, grants first.
 pub struct Slots {
     state: Mutex<State>,
-    /// How many there are.
-    capacity: usize,
 }
 
 struct State {
@@ -83,13 +81,7 @@ impl Slots {
                 grants: VecDeque::new(),
                 bookkeeping: VecDeque::new(),
             }),
-            capacity: slots,
         })
-    }
-
-    /// How many requests may be in flight at once.
-    pub fn capacity(&self) -> usize {
-        self.capacity
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {

@@ -54,7 +54,7 @@ pub async fn converge(
     let mut digests: Vec<(&SharedWorkflowSpec, u64)> = Vec::new();
     for d in desired {
         let existing = ctx.stores.entries.get(&d.workspace, &d.name);
-        let digest = match digests.iter().find(|(spec, _)| *spec == &d.spec) {
+        let digest = match digests.iter().find(|(spec, _)| **spec == *d.spec) {
             Some((_, digest)) => *digest,
             None => {
                 let digest = super::entry_cache::fingerprint(&d.spec);
@@ -210,7 +210,7 @@ async fn write_entry(
                         .map(|at| [(labels::GRANTED_AT.to_string(), at.clone())].into()),
                     ..Default::default()
                 },
-                spec: d.spec.clone(),
+                spec: (*d.spec).clone(),
             };
             ctx.metrics.write(WriteKind::SharedWorkflow);
             match writes::create::<_, Written<SharedWorkflow>>(

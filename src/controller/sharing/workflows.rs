@@ -38,14 +38,11 @@ pub fn start(
     share_syncs: BoxStream<'static, WorkflowKey>,
 ) {
     let stores = &ctx.stores;
-    // As many syncs at once as requests may be in flight: more would only wait for a
-    // request slot, each holding its plan and statuses (with 500 shares applied at
-    // once, every sync of the burst held them: a third of the peak memory).
-    let concurrency = match ctx.max_concurrent_syncs {
-        0 => u16::try_from(ctx.slots.capacity()).unwrap_or(u16::MAX),
-        n => n,
-    };
-    let config = || controller::Config::default().concurrency(concurrency);
+    // Unbounded by default: a sync waits for the watches to show what it and others
+    // wrote, and bounded, those waits queue the syncs behind them (a workspace
+    // joining 500 workflows took 10 times as long at 64). Bounded, a burst holds
+    // fewer plans at once: a quarter less peak memory at 25,000 grants.
+    let config = || controller::Config::default().concurrency(ctx.max_concurrent_syncs);
     let workflows = Controller::for_stream(
         futures::stream::pending::<Result<Workflow, watcher::Error>>(),
         stores.workflows.clone(),
