@@ -88,7 +88,9 @@ fn entry(ws: &str, wf: usize) -> Value {
         "metadata": {"name": format!("{SRC}.{}", workflow_name(wf)), "namespace": ws,
             "labels": {"app.kubernetes.io/managed-by": "workflow-share-raw",
                 "sharing.workflows.dev/source-namespace": SRC,
-                "sharing.workflows.dev/source-workflow": workflow_name(wf)}},
+                "sharing.workflows.dev/source-workflow": workflow_name(wf),
+                "sharing.workflows.dev/state": "Active"},
+            "annotations": {"sharing.workflows.dev/granted-at": "2026-12-05T10:00:00.000000Z"}},
         "spec": {"source": {"namespace": SRC, "name": workflow_name(wf)},
             "displayName": workflow_name(wf), "type": "Agent", "sharedBy": "admin", "access": "View"},
     })
