@@ -1,7 +1,6 @@
-//! Organization-wide scope, archival, de-identification, exactly-once notifications
-//! and zero-write convergence (R2, R4, R5, R9, R12), with controller restarts and
-//! crashes. Tests here share one controller that some of them restart, so they run
-//! one at a time.
+//! Organization-wide scope, archival, de-identification, exactly-once notifications and
+//! zero-write convergence, with controller restarts and crashes. Tests here share one
+//! controller that some of them restart, so they run one at a time.
 
 mod support;
 
