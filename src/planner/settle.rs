@@ -91,7 +91,8 @@ pub fn settle(plan: &mut WorkflowPlan, applied: &Applied) -> Vec<Notification> {
             continue;
         }
         match applied.uids.get(&desired.workspace) {
-            Some(uid) if desired.is_active() && plan.notify.contains(&desired.workspace) => {
+            // Active and after the mark: what `plan.notify` lists.
+            Some(uid) if desired.is_active() => {
                 notifications.push(Notification {
                     workspace: desired.workspace.clone(),
                     shared_workflow_uid: uid.clone(),

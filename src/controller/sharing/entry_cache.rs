@@ -305,4 +305,4 @@ impl Entries {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -316,26 +316,8 @@ fn spec_patch(desired: &SharedWorkflowSpec) -> Result<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{Access, SharedWorkflowSource};
+    use crate::controller::sharing::entry_cache::tests::spec;
     use serde_json::json;
-
-    fn spec(description: &str, enabled: Option<bool>) -> SharedWorkflowSpec {
-        SharedWorkflowSpec {
-            source: SharedWorkflowSource {
-                namespace: "ventes-été".into(),
-                name: "qualification-des-leads".into(),
-                uid: "u1".into(),
-                generation: 3,
-            },
-            display_name: "Qualification des leads ✓".into(),
-            type_: "Agent".into(),
-            description: description.into(),
-            shared_by: "zoë".into(),
-            access: Access::default(),
-            suspended: None,
-            enabled,
-        }
-    }
 
     /// Every field of the spec but `enabled`, as dotted paths.
     fn fields(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {

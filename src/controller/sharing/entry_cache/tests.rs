@@ -3,7 +3,8 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::controller::sharing::generated::source_labels;
 
-fn spec(description: &str, enabled: Option<bool>) -> SharedWorkflowSpec {
+/// A library entry's spec with non-ASCII texts (the other tests of entries use it too).
+pub(crate) fn spec(description: &str, enabled: Option<bool>) -> SharedWorkflowSpec {
     SharedWorkflowSpec {
         source: SharedWorkflowSource {
             namespace: "ventes-été".into(),
