@@ -146,24 +146,7 @@ async fn a_large_organization_keeps_every_object_small_and_access_exact() {
         "an outsider reads nothing"
     );
 
-    // A workspace leaves: its member's access ends, whichever part bound them.
-    let leaver = WORKSPACES / 3;
-    let namespaces: Api<Namespace> = Api::all(admin.clone());
-    namespaces
-        .patch(
-            &workspace_name(leaver),
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"metadata": {"labels": {"sharing.workflows.dev/organization": null}}}),
-            ),
-        )
-        .await
-        .expect("leave");
-    eventually("the leaver's access ends", LONG_WAIT, || async {
-        (!reads(cp, leaver).await).then_some(())
-    })
-    .await;
-    assert!(reads(cp, leaver + 1).await, "the others keep theirs");
+    leaves_and_returns(cp, &admin, WORKSPACES / 3).await;
 
     // Archived: every entry stays, suspended; the status lists 50 of them, counts all.
     let workflows: Api<Workflow> = Api::namespaced(admin.clone(), OWNER);
@@ -176,7 +159,7 @@ async fn a_large_organization_keeps_every_object_small_and_access_exact() {
         )
         .await
         .expect("archive");
-    let remaining = WORKSPACES - 1;
+    let remaining = WORKSPACES;
     eventually("every entry suspended", LONG_WAIT, || async {
         (entries_in_state(&admin, "Suspended").await == remaining).then_some(())
     })
@@ -236,4 +219,65 @@ async fn a_large_organization_keeps_every_object_small_and_access_exact() {
         json_size(&org)
     );
     readers_bindings(&admin).await;
+}
+
+/// A workspace leaves: its member's access ends, whichever part bound them, and the
+/// share names the change in its Events, though its status lists nobody. Then it
+/// returns: granted again, and reported.
+async fn leaves_and_returns(cp: &ControlPlane, admin: &Client, leaver: usize) {
+    let namespaces: Api<Namespace> = Api::all(admin.clone());
+    namespaces
+        .patch(
+            &workspace_name(leaver),
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"labels": {"sharing.workflows.dev/organization": null}}}),
+            ),
+        )
+        .await
+        .expect("leave");
+    eventually("the leaver's access ends", LONG_WAIT, || async {
+        (!reads(cp, leaver).await).then_some(())
+    })
+    .await;
+    assert!(reads(cp, leaver + 1).await, "the others keep theirs");
+    // The share names the change in its Events, though its status lists nobody.
+    let reported = |reason: &'static str, i: usize| {
+        let (admin, note) = (
+            admin.clone(),
+            format!("1 workspace(s): {}", workspace_name(i)),
+        );
+        async move {
+            events_about(&admin, OWNER, reason, "report")
+                .await
+                .iter()
+                .any(|e| e.note.as_deref().is_some_and(|n| n.ends_with(&note)))
+                .then_some(())
+        }
+    };
+    eventually("the leaver reported revoked", LONG_WAIT, || {
+        reported("Revoked", leaver)
+    })
+    .await;
+    // And back: granted again, and reported.
+    namespaces
+        .patch(
+            &workspace_name(leaver),
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"labels": {"sharing.workflows.dev/organization": "lg-org"}}}),
+            ),
+        )
+        .await
+        .expect("join again");
+    eventually("the leaver reads again", LONG_WAIT, || async {
+        reads(cp, leaver).await.then_some(())
+    })
+    .await;
+    eventually(
+        "the returning workspace reported granted",
+        LONG_WAIT,
+        || reported("Granted", leaver),
+    )
+    .await;
 }

@@ -88,14 +88,24 @@ async fn measure_on(cluster: &Cluster, sc: Scenario, full: bool) -> Res<Measured
         with.what
     );
 
+    // Which step raised the peak: the high-water mark after each.
+    let peak_after = |step: &str| {
+        let (now, peak) = controller.rss_mb();
+        eprintln!("bench: controller memory after {step}: {now:.0} MB, peak so far {peak:.0} MB");
+    };
+    peak_after("the sharing burst");
     if full {
         converged::joins(cluster, &controller, &arrivals, sc, &mut m).await?;
+        peak_after("the joins");
         if join_only() {
             return Ok(m);
         }
         converged::share_changes(c, &controller, &arrivals, sc, &mut m).await?;
+        peak_after("the share changes");
         converged::revocations(c, &controller, sc, &mut m).await?;
+        peak_after("the revocations");
         converged::apiserver_restart(cluster, &controller, sc, &mut m).await?;
+        peak_after("the API server restart");
     }
     m.peak_rss_mb = controller.rss_mb().1;
     controller.stop();

@@ -342,6 +342,7 @@ pub async fn apiserver_restart(
     eprintln!("bench: API server restart");
     let syncs = controller.counter("workflow_share_syncs_total");
     run(Command::new(repo().join("hack/controlplane/restart.sh"))
+        .env("READY_SECONDS", sc.start_limit().as_secs().to_string())
         .arg(&cluster.dir)
         .arg("apiserver"))?;
     // The relists take longer as the organization grows; a sync they caused must not

@@ -4,6 +4,9 @@
 #
 #   hack/controlplane/restart.sh DIR apiserver|etcd [DOWNTIME_SECONDS]
 #
+# READY_SECONDS (default 60): how long the API may take to answer again (an API
+# server over 100,000 objects fills its watch caches for longer than a minute).
+#
 # Used by the fault tests and the benchmark: clients see their connections and
 # watches break, then relist.
 set -euo pipefail
@@ -21,11 +24,12 @@ sleep "$downtime"
 # that would leave the component running, orphaned).
 eval "exec $(cat "$dir/$component.cmd")" >>"$dir/$component.log" 2>&1 &
 echo $! >"$dir/$component.pid"
-for _ in $(seq 1 600); do
+ready_seconds=${READY_SECONDS:-60}
+for _ in $(seq 1 $((ready_seconds * 10))); do
   if curl -fsS --cacert "$dir/pki/ca.crt" -H "Authorization: Bearer admin-token" "$(cat "$dir/server")/readyz" >/dev/null 2>&1; then
     exit 0
   fi
   sleep 0.1
 done
-echo "restart.sh: $component restarted but the API is not ready after 60s" >&2
+echo "restart.sh: $component restarted but the API is not ready after ${ready_seconds}s" >&2
 exit 1

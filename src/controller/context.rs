@@ -29,6 +29,8 @@ pub struct Clients {
     pub slots: Arc<crate::runtime::request_slots::Slots>,
     /// Most workflow syncs at once (0: no bound).
     pub max_concurrent_syncs: u16,
+    /// Most requests in flight (the slots' number).
+    pub max_in_flight: usize,
 }
 
 impl Clients {
@@ -47,6 +49,7 @@ impl Clients {
             requests,
             slots,
             max_concurrent_syncs: 0,
+            max_in_flight,
         })
     }
 }
@@ -202,6 +205,11 @@ pub struct Context {
     pub slots: Arc<crate::runtime::request_slots::Slots>,
     /// Most workflow syncs at once (0: no bound).
     pub max_concurrent_syncs: u16,
+    /// Turns for a sync's notes (notifications, reports, statuses), each written
+    /// from a whole plan: as many as requests in flight. More would not write
+    /// faster, only hold their plans (the bulk of a burst's memory) while they
+    /// queue for a request slot behind the grants (see `sync`).
+    pub plans: tokio::sync::Semaphore,
     /// Our last status write per object (see `status_writes::WrittenStatuses`).
     pub written_statuses: crate::runtime::status_writes::WrittenStatuses,
     /// The API server's recent "allowed" answers (see `authorize::Decisions`).
@@ -236,6 +244,7 @@ impl Context {
             client: clients.requests.clone(),
             slots: clients.slots.clone(),
             max_concurrent_syncs: clients.max_concurrent_syncs,
+            plans: tokio::sync::Semaphore::new(clients.max_in_flight.max(1)),
             decisions,
             own_writes,
             written_statuses: Default::default(),

@@ -265,21 +265,32 @@ impl Entries {
         cache.changed.clear();
     }
 
-    /// One object of a relist.
+    /// One object of a relist. An entry relisted unchanged is the one held already:
+    /// a relist of a converged cluster (an API server restart) then allocates no
+    /// second copy of the cache.
     pub fn relisted(&self, sw: SharedWorkflow) {
-        let mut cache = self.write();
-        let entry = Arc::new(Entry::project(sw, &mut cache.names));
+        let mut guard = self.write();
+        let cache = &mut *guard;
         let Some((seen, before)) = cache.relisting.as_mut() else {
             return;
         };
-        insert(seen, &entry);
-        let was = remove(before, &entry.name, &entry.namespace);
-        let unchanged = was.is_some_and(|w| {
-            w.resource_version.is_some() && w.resource_version == entry.resource_version
+        let meta = &sw.metadata;
+        let was = remove(
+            before,
+            meta.name.as_deref().unwrap_or_default(),
+            meta.namespace.as_deref().unwrap_or_default(),
+        );
+        let unchanged = was.filter(|w| {
+            w.resource_version.is_some()
+                && w.resource_version.as_deref() == meta.resource_version.as_deref()
         });
-        if !unchanged {
-            cache.changed.push(entry);
+        if let Some(held) = unchanged {
+            insert(seen, &held);
+            return;
         }
+        let entry = Arc::new(Entry::project(sw, &mut cache.names));
+        insert(seen, &entry);
+        cache.changed.push(entry);
     }
 
     /// The relist is complete: the cache becomes what it delivered, all at once, and

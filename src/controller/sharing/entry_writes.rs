@@ -43,58 +43,12 @@ pub async fn converge(
     desired: &[DesiredSharedWorkflow],
 ) -> Result<SharedWorkflowOutcome> {
     let ours = source_labels(key);
-    let mut outcome = SharedWorkflowOutcome::default();
     let wanted: BTreeSet<(&str, &str)> = desired
         .iter()
         .map(|d| (d.workspace.as_str(), d.name.as_str()))
         .collect();
-
-    let mut writes = Vec::new();
-    // Digests of the desired specs: one or two distinct specs for many workspaces.
-    let mut digests: Vec<(&SharedWorkflowSpec, u64)> = Vec::new();
-    for d in desired {
-        let existing = ctx.stores.entries.get(&d.workspace, &d.name);
-        let digest = match digests.iter().find(|(spec, _)| **spec == *d.spec) {
-            Some((_, digest)) => *digest,
-            None => {
-                let digest = super::entry_cache::fingerprint(&d.spec);
-                digests.push((&d.spec, digest));
-                digest
-            }
-        };
-        match entry_state(existing.as_deref(), key, digest, d.granted_at.as_deref()) {
-            EntryState::Foreign => {
-                outcome.conflicts.insert(d.workspace.clone());
-            }
-            EntryState::Current(uid) => {
-                if let Some(uid) = uid {
-                    outcome.uids.insert(d.workspace.clone(), uid);
-                }
-            }
-            EntryState::Missing => writes.push((d, false)),
-            EntryState::Differs => writes.push((d, true)),
-        }
-    }
-    // A workflow shared with many workspaces writes its entries side by side; the
-    // client bounds what is in flight overall. The futures are built as they are
-    // polled: all at once, a large organization's burst held thousands of them.
-    // (Indices as items, as with notifications: see `sync`.)
-    let written: Vec<(String, EntryState)> = stream::iter(0..writes.len())
-        .map(|i| {
-            let ours = &ours;
-            let (desired, exists) = writes[i];
-            // Built once it holds a request slot (a rare 409 keeps that slot while
-            // it waits, briefly, for the cache to show the entry).
-            crate::runtime::request_slots::in_slot(
-                &ctx.slots,
-                crate::runtime::request_slots::Lane::Grants,
-                move || write_entry(ctx, key, ours, desired, exists),
-            )
-        })
-        .buffer_unordered(ENTRY_WRITES_IN_FLIGHT)
-        .try_collect()
-        .await?;
-    for (workspace, state) in written {
+    let (mut outcome, writes) = compare(ctx, key, desired);
+    for (workspace, state) in write_all(ctx, key, &ours, &writes).await? {
         match state {
             EntryState::Foreign => {
                 outcome.conflicts.insert(workspace);
@@ -133,6 +87,102 @@ pub async fn converge(
         }
     }
     Ok(outcome)
+}
+
+/// The entries of `desired` that are to be created or patched.
+pub fn to_write(
+    ctx: &Context,
+    key: &WorkflowKey,
+    desired: &[DesiredSharedWorkflow],
+) -> Vec<DesiredSharedWorkflow> {
+    let (_, writes) = compare(ctx, key, desired);
+    writes.into_iter().map(|(d, _)| d.clone()).collect()
+}
+
+/// Creates or patches the entries of `desired` that differ from the cache, and
+/// removes none (unlike `converge`, `desired` may be a part of the plan).
+pub async fn write(
+    ctx: &Context,
+    key: &WorkflowKey,
+    desired: &[DesiredSharedWorkflow],
+) -> Result<()> {
+    let (_, writes) = compare(ctx, key, desired);
+    write_all(ctx, key, &source_labels(key), &writes).await?;
+    Ok(())
+}
+
+/// Waits (briefly) until the cache shows `desired` as written.
+pub async fn shown(ctx: &Context, key: &WorkflowKey, desired: &[DesiredSharedWorkflow]) {
+    let deadline = tokio::time::Instant::now() + CATCH_UP;
+    while !compare(ctx, key, desired).1.is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Writes `writes` (`true`: the entry exists and is patched), side by side: the
+/// client bounds what is in flight overall. The futures are built as they are
+/// polled: all at once, a large organization's burst held thousands of them.
+/// (Indices as items, as with notifications: see `sync`.)
+async fn write_all(
+    ctx: &Context,
+    key: &WorkflowKey,
+    ours: &BTreeMap<String, String>,
+    writes: &[(&DesiredSharedWorkflow, bool)],
+) -> Result<Vec<(String, EntryState)>> {
+    stream::iter(0..writes.len())
+        .map(|i| {
+            let (desired, exists) = writes[i];
+            // Built once it holds a request slot (a rare 409 keeps that slot while
+            // it waits, briefly, for the cache to show the entry).
+            crate::runtime::request_slots::in_slot(
+                &ctx.slots,
+                crate::runtime::request_slots::Lane::Grants,
+                move || write_entry(ctx, key, ours, desired, exists),
+            )
+        })
+        .buffer_unordered(ENTRY_WRITES_IN_FLIGHT)
+        .try_collect()
+        .await
+}
+
+/// The entries as the cache shows them against the plan: what is already there
+/// (or held by someone else), and what is to be written (`true`: it exists).
+fn compare<'a>(
+    ctx: &Context,
+    key: &WorkflowKey,
+    desired: &'a [DesiredSharedWorkflow],
+) -> (
+    SharedWorkflowOutcome,
+    Vec<(&'a DesiredSharedWorkflow, bool)>,
+) {
+    let mut outcome = SharedWorkflowOutcome::default();
+    let mut writes = Vec::new();
+    // Digests of the desired specs: one or two distinct specs for many workspaces.
+    let mut digests: Vec<(&SharedWorkflowSpec, u64)> = Vec::new();
+    for d in desired {
+        let existing = ctx.stores.entries.get(&d.workspace, &d.name);
+        let digest = match digests.iter().find(|(spec, _)| **spec == *d.spec) {
+            Some((_, digest)) => *digest,
+            None => {
+                let digest = super::entry_cache::fingerprint(&d.spec);
+                digests.push((&d.spec, digest));
+                digest
+            }
+        };
+        match entry_state(existing.as_deref(), key, digest, d.granted_at.as_deref()) {
+            EntryState::Foreign => {
+                outcome.conflicts.insert(d.workspace.clone());
+            }
+            EntryState::Current(uid) => {
+                if let Some(uid) = uid {
+                    outcome.uids.insert(d.workspace.clone(), uid);
+                }
+            }
+            EntryState::Missing => writes.push((d, false)),
+            EntryState::Differs => writes.push((d, true)),
+        }
+    }
+    (outcome, writes)
 }
 
 /// Entries of one workflow written at the same time.

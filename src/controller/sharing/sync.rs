@@ -1,7 +1,7 @@
 //! One sync of one workflow: plan from the stores, converge the generated
 //! objects, notify new grants, then record status. Both controllers end here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,8 +67,19 @@ async fn own_status_writes_seen(ctx: &Context, key: &WorkflowKey) {
                 .store_lags(uid, meta.resource_version.as_deref())
         })
     };
+    // Looked up once: only shares we wrote can lag, and a burst has hundreds of
+    // syncs polling here (each look-up would copy the whole share store).
+    let shares: Vec<ObjectRef<WorkflowShare>> = ctx
+        .stores
+        .shares_of(key)
+        .iter()
+        .map(|s| ObjectRef::from_obj(s.as_ref()))
+        .collect();
     let lagging = || {
-        ctx.stores.shares_of(key).iter().any(|s| lags(&s.metadata))
+        shares
+            .iter()
+            .filter_map(|r| ctx.stores.shares.get(r))
+            .any(|s| lags(&s.metadata))
             || ctx
                 .stores
                 .workflows
@@ -86,7 +97,97 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
     let _guard = lock.lock().await;
     crate::runtime::fault::in_sync(key);
     own_status_writes_seen(ctx, key).await;
+    let mut gathered = gather(ctx, key).await?;
+    let active_before = Box::pin(write_grants(ctx, key, &gathered)).await?;
+    let wrote = active_before.is_some();
+    // The rest (notifications, reports, statuses) holds a whole plan: a turn bounds
+    // how many do at once (see `Context::plans`). A sync that wrote no grant (a
+    // revocation, a status) goes on without one when none is free.
+    let _turn = match ctx.plans.try_acquire() {
+        Ok(turn) => Some(turn),
+        Err(_) if !wrote => None,
+        Err(_) => {
+            let turn = ctx.plans.acquire().await.ok();
+            // A burst's wait can be long: the rest is planned from the facts as
+            // they are then (an author's permission, a member who left).
+            drop(gathered);
+            gathered = gather(ctx, key).await?;
+            turn
+        }
+    };
+    // Boxed, and built only now: a sync waiting for its turn stays a small future (a
+    // burst has hundreds waiting); what it plans and writes is allocated once it runs.
+    Box::pin(plan_and_apply(ctx, key, gathered, active_before)).await
+}
 
+/// Grants first: the entries to write and the access to give are taken from a plan
+/// that is dropped before anything is written, so that a burst's syncs wait for
+/// their writes holding only those (and the next step plans again). If it wrote
+/// any entry, who held access through one before (what the shares' reports compare
+/// with: the next plan sees these writes as already there); once it returns, the
+/// cache shows what it wrote.
+async fn write_grants(
+    ctx: &Context,
+    key: &WorkflowKey,
+    gathered: &Gathered,
+) -> Result<Option<BTreeSet<String>>> {
+    let (writes, organization_readable, readers_grant, active_before) = {
+        let plan = plan_gathered(ctx, key, gathered);
+        let writes = entry_writes::to_write(ctx, key, &plan.shared_workflows);
+        (
+            writes,
+            plan.organization_readable,
+            plan.rbac,
+            plan.active_before,
+        )
+    };
+    if writes.is_empty() {
+        return Ok(None);
+    }
+    entry_writes::write(ctx, key, &writes).await?;
+    // The organization's members first: a workflow's own grant then drops them.
+    ctx.readers
+        .converge(ctx, &key.namespace, &key.name, organization_readable)
+        .await?;
+    let readers = naming::grant_rbac_name(&key.name);
+    let owner = gathered.owner.clone();
+    rbac::converge(ctx, key, &readers, readers_grant.as_ref(), owner).await?;
+    entry_writes::shown(ctx, key, &writes).await;
+    Ok(Some(active_before))
+}
+
+/// Plans the workflow from what `gather` found and the entries cached now.
+fn plan_gathered(ctx: &Context, key: &WorkflowKey, gathered: &Gathered) -> WorkflowPlan {
+    let share_refs: Vec<&WorkflowShare> = gathered.shares.iter().map(|s| s.as_ref()).collect();
+    let sw_name = naming::shared_workflow_name(&key.namespace, &key.name);
+    plan_workflow(
+        &gathered.directory,
+        &WorkflowInputs {
+            namespace: &key.namespace,
+            name: &key.name,
+            workflow: gathered.workflow.as_deref(),
+            shares: &share_refs,
+            entries: &existing_entries(ctx, key, &sw_name),
+            unauthorized: &gathered.unauthorized,
+        },
+        &gathered.now,
+    )
+}
+
+/// What a sync found and settled before it plans: its facts, with the share's
+/// finalizer and the creator's grant in place.
+struct Gathered {
+    now: String,
+    workflow: Option<Arc<Workflow>>,
+    shares: Vec<Arc<WorkflowShare>>,
+    directory: Arc<Directory>,
+    unauthorized: BTreeSet<String>,
+    creator: String,
+    owner: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>,
+    creator_owned: bool,
+}
+
+async fn gather(ctx: &Context, key: &WorkflowKey) -> Result<Gathered> {
     let now = now_rfc3339();
     let workflow: Option<Arc<Workflow>> = ctx
         .stores
@@ -98,11 +199,6 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
     hold_and_mark_progressing(ctx, &mut shares, &now).await?;
 
     let share_refs: Vec<&WorkflowShare> = shares.iter().map(|s| s.as_ref()).collect();
-    let live: Vec<&WorkflowShare> = share_refs
-        .iter()
-        .copied()
-        .filter(|s| s.metadata.deletion_timestamp.is_none())
-        .collect();
     // The creator's grant first: whether its author may share is asked of the API
     // server below, and must not be answered from a grant that should be gone (a
     // creator who left the workspace, an earlier object of the same name).
@@ -125,29 +221,52 @@ async fn sync_locked(ctx: &Context, key: &WorkflowKey) -> Result<Outcome> {
         .await?;
     let unauthorized = match workflow.as_deref() {
         Some(wf) => {
-            let metas: Vec<&kube::api::ObjectMeta> = live.iter().map(|s| &s.metadata).collect();
+            let metas: Vec<&kube::api::ObjectMeta> = share_refs
+                .iter()
+                .filter(|s| s.metadata.deletion_timestamp.is_none())
+                .map(|s| &s.metadata)
+                .collect();
             let uid = wf.metadata.uid.as_deref().unwrap_or_default();
             let object = authorize::Shared::workflow(key, uid, &creator);
             authorize::unauthorized(ctx, &object, &metas).await?
         }
         None => Default::default(),
     };
-    let sw_name = naming::shared_workflow_name(&key.namespace, &key.name);
-    let existing = existing_entries(ctx, key, &sw_name);
-    let mut plan = plan_workflow(
-        &directory,
-        &WorkflowInputs {
-            namespace: &key.namespace,
-            name: &key.name,
-            workflow: workflow.as_deref(),
-            shares: &share_refs,
-            entries: &existing,
-            unauthorized: &unauthorized,
-        },
-        &now,
-    );
-    drop(existing);
+    drop(share_refs);
+    Ok(Gathered {
+        now,
+        workflow,
+        shares,
+        directory,
+        unauthorized,
+        creator,
+        owner,
+        creator_owned,
+    })
+}
 
+/// The sync proper: plan, write the grants, notify, record status.
+async fn plan_and_apply(
+    ctx: &Context,
+    key: &WorkflowKey,
+    gathered: Gathered,
+    active_before: Option<BTreeSet<String>>,
+) -> Result<Outcome> {
+    let mut plan = plan_gathered(ctx, key, &gathered);
+    if let Some(active_before) = active_before {
+        plan.active_before = active_before;
+    }
+    let Gathered {
+        now,
+        workflow,
+        shares,
+        directory,
+        unauthorized,
+        creator,
+        owner,
+        creator_owned,
+    } = gathered;
+    let sw_name = naming::shared_workflow_name(&key.namespace, &key.name);
     let entries = entry_writes::converge(ctx, key, &plan.shared_workflows).await?;
     let readers = naming::grant_rbac_name(&key.name);
     // The organization's members first: a workflow's own grant then drops them.

@@ -143,11 +143,13 @@ fn the_cache_follows_applies_deletes_and_relists_and_says_what_changed() {
     assert!(entries.get("support-ü", NAME).is_none());
     assert!(entries.namespaces_of("autre").is_empty());
 
-    // Relisted unchanged: nothing to react to.
+    // Relisted unchanged: nothing to react to, and the entry held is kept (no copy).
+    let held = entries.get("juridique", NAME).unwrap();
     entries.relist_begins();
     entries.relisted(at("juridique", "2"));
     entries.relisted(at("finance", "1"));
     assert!(entries.relist_done().is_empty());
+    assert!(Arc::ptr_eq(&held, &entries.get("juridique", NAME).unwrap()));
 }
 
 #[test]
