@@ -232,7 +232,6 @@ async fn gather(ctx: &Context, key: &WorkflowKey) -> Result<Gathered> {
         }
         None => Default::default(),
     };
-    drop(share_refs);
     Ok(Gathered {
         now,
         workflow,
