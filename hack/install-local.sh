@@ -38,7 +38,8 @@ KC
 # Admission policies take effect a moment after they are created: wait until the
 # self-share refusal, the creator stamp and the finalizer answer (server-side dry run).
 probe_ns=workflow-share-system
-for _ in $(seq 1 100); do
+deadline=$((SECONDS + 30))
+while [ "$SECONDS" -lt "$deadline" ]; do
   out=$(printf 'apiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata: {name: policy-probe, namespace: %s}\nspec: {workflowRef: {name: probe}}\n' "$probe_ns" \
     | "$kubectl" create --dry-run=server -o jsonpath='{.metadata.annotations} {.metadata.finalizers}' -f - 2>&1 || true)
   refused=$(printf 'apiVersion: sharing.workflows.dev/v1alpha1\nkind: WorkflowShare\nmetadata: {name: policy-probe, namespace: %s}\nspec: {workflowRef: {name: probe}, workspaces: [%s]}\n' "$probe_ns" "$probe_ns" \
@@ -48,5 +49,5 @@ for _ in $(seq 1 100); do
   esac
   sleep 0.1
 done
-echo "install-local: admission policies did not take effect within 10s" >&2
+echo "install-local: admission policies did not take effect within 30s" >&2
 exit 1

@@ -66,7 +66,15 @@ pub fn control_plane() -> &'static ControlPlane {
 /// of a test binary decides).
 pub fn control_plane_with_env(env: &[(&str, &str)]) -> &'static ControlPlane {
     CONTROL_PLANE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("workflow-share-test-{}", std::process::id()));
+        // Each attempt has its own directory, and a failed start is torn down (below):
+        // a later test then starts afresh instead of meeting the first attempt's etcd
+        // still holding its data directory.
+        let attempt = START_ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!(
+            "workflow-share-test-{}-{attempt}",
+            std::process::id()
+        ));
+        let started = TearDownUnlessStarted(dir.clone());
         run(Command::new(repo().join("hack/controlplane/up.sh"))
             .arg(&dir)
             .arg("--watch-pid")
@@ -84,8 +92,31 @@ pub fn control_plane_with_env(env: &[(&str, &str)]) -> &'static ControlPlane {
                 .collect(),
         };
         cp.start_controller();
+        std::mem::forget(started);
         cp
     })
+}
+
+static START_ATTEMPTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Dropped while a start panics: prints the components' last log lines (the panic
+/// says only which step failed) and stops whatever was started.
+struct TearDownUnlessStarted(PathBuf);
+
+impl Drop for TearDownUnlessStarted {
+    fn drop(&mut self) {
+        let logs: Vec<PathBuf> = ["etcd", "apiserver", "controller-manager", "controller"]
+            .iter()
+            .map(|name| self.0.join(format!("{name}.log")))
+            .filter(|log| log.exists())
+            .collect();
+        if !logs.is_empty() {
+            let _ = Command::new("tail").args(["-n", "30"]).args(&logs).status();
+        }
+        let _ = Command::new(repo().join("hack/controlplane/down.sh"))
+            .arg(&self.0)
+            .status();
+    }
 }
 
 impl ControlPlane {
