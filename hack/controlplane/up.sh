@@ -173,19 +173,34 @@ kcm_cmd=("$bin/kube-controller-manager"
   --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt"
   --leader-elect=false --secure-port 0 --v 0)
 printf '%q ' "${kcm_cmd[@]}" >"$dir/controller-manager.cmd"
+
+alive() { for c in "$@"; do kill -0 "$(cat "$dir/$c.pid")" 2>/dev/null || return 1; done; }
+exited() {
+  log "a component exited; last log lines:"
+  tail -n 20 "$dir/etcd.log" "$dir/apiserver.log" "$dir/controller-manager.log" 2>/dev/null >&2
+  exit 1
+}
+
+# The controller-manager gives up if the API server is not healthy within its first seconds, which a
+# loaded machine can exceed; so it starts once the API server is ready.
+ready=
+for _ in $(seq 1 1200); do
+  if curl -fsS --cacert "$pki/ca.crt" -H "Authorization: Bearer admin-token" "$server/readyz" >/dev/null 2>&1; then
+    ready=1; break
+  fi
+  alive etcd apiserver || exited
+  sleep 0.1
+done
+[ -n "$ready" ] || { log "not ready after 120s; see $dir/apiserver.log"; exit 1; }
 "${kcm_cmd[@]}" >"$dir/controller-manager.log" 2>&1 &
 echo $! >"$dir/controller-manager.pid"
-
+# It is running once it has passed its own wait for a healthy API server.
 for _ in $(seq 1 600); do
-  if curl -fsS --cacert "$pki/ca.crt" -H "Authorization: Bearer admin-token" "$server/readyz" >/dev/null 2>&1; then
+  alive etcd apiserver controller-manager || exited
+  if grep -q "Starting controller\|Started controller\|Waiting for caches to sync" "$dir/controller-manager.log"; then
     log "ready at $server (kubeconfig $kc)"
     exit 0
   fi
-  if ! kill -0 "$(cat "$dir/apiserver.pid")" 2>/dev/null || ! kill -0 "$(cat "$dir/etcd.pid")" 2>/dev/null \
-    || ! kill -0 "$(cat "$dir/controller-manager.pid")" 2>/dev/null; then
-    log "a component exited; last log lines:"; tail -n 20 "$dir/etcd.log" "$dir/apiserver.log" "$dir/controller-manager.log" >&2
-    exit 1
-  fi
   sleep 0.1
 done
-log "not ready after 60s; see $dir/apiserver.log"; exit 1
+log "the controller-manager did not start its controllers in 60s; see $dir/controller-manager.log"; exit 1
