@@ -136,66 +136,69 @@ impl Stores {
     /// Every share in the store that references `key`'s workflow.
     pub fn shares_of(&self, key: &WorkflowKey) -> Vec<Arc<WorkflowShare>> {
         // Runs several times per sync over every share: no key built per share.
+        // Collected from references: collecting the store's copy in place would keep
+        // its capacity (every share) in each sync's list.
         self.shares
             .state()
-            .into_iter()
+            .iter()
             .filter(|s| key.is_shared_by(s))
+            .cloned()
             .collect()
     }
 }
 
-/// Names of the Events this process has created (or found existing), so that a
+/// The Events this process has created (or found existing), so that a
 /// notification is attempted once, not once per sync that raced its status write.
-#[derive(Default)]
-pub struct CreatedEvents(std::sync::Mutex<EventNames>);
+/// Kept as 128-bit keyed hashes of namespace and name: an organization's burst
+/// creates one per grant, and a hash is a sixth of a name's memory. (The keys are
+/// random per process, so nobody can choose names that collide.)
+pub struct CreatedEvents {
+    keys: [std::hash::RandomState; 2],
+    seen: std::sync::Mutex<std::collections::HashSet<u128>>,
+}
 
-/// Names per namespace, so that a lookup allocates nothing (it runs per grant per sync).
-#[derive(Default)]
-pub struct EventNames {
-    by_namespace: HashMap<String, std::collections::HashSet<String>>,
-    len: usize,
+impl Default for CreatedEvents {
+    fn default() -> Self {
+        Self {
+            keys: [std::hash::RandomState::new(), std::hash::RandomState::new()],
+            seen: Default::default(),
+        }
+    }
 }
 
 impl CreatedEvents {
-    /// Bounded: past this many names it starts over (a repeat is then one 409, harmless).
+    /// Bounded: past this many it starts over (a repeat is then one 409, harmless).
     const LIMIT: usize = 500_000;
 
-    fn names(&self) -> std::sync::MutexGuard<'_, EventNames> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    fn seen(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<u128>> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn hash(&self, namespace: &str, name: &str) -> u128 {
+        use std::hash::BuildHasher;
+        let [high, low] = &self.keys;
+        (u128::from(high.hash_one((namespace, name))) << 64)
+            | u128::from(low.hash_one((namespace, name)))
     }
 
     pub fn contains(&self, namespace: &str, name: &str) -> bool {
-        self.names()
-            .by_namespace
-            .get(namespace)
-            .is_some_and(|names| names.contains(name))
+        let hash = self.hash(namespace, name);
+        self.seen().contains(&hash)
     }
 
-    pub fn insert(&self, namespace: &str, name: String) {
-        let mut names = self.names();
-        if names.len >= Self::LIMIT {
-            *names = EventNames::default();
+    pub fn insert(&self, namespace: &str, name: &str) {
+        let hash = self.hash(namespace, name);
+        let mut seen = self.seen();
+        if seen.len() >= Self::LIMIT {
+            // Released, not only emptied: a burst's set is not kept at its peak.
+            *seen = Default::default();
         }
-        let added = match names.by_namespace.get_mut(namespace) {
-            Some(set) => set.insert(name),
-            None => {
-                names.by_namespace.insert(
-                    namespace.to_string(),
-                    std::collections::HashSet::from([name]),
-                );
-                true
-            }
-        };
-        names.len += usize::from(added);
+        seen.insert(hash);
     }
 
     pub fn forget(&self, namespace: &str, name: &str) {
-        let mut names = self.names();
-        let removed = names
-            .by_namespace
-            .get_mut(namespace)
-            .is_some_and(|set| set.remove(name));
-        names.len -= usize::from(removed);
+        let hash = self.hash(namespace, name);
+        self.seen().remove(&hash);
     }
 }
 
@@ -280,4 +283,24 @@ pub struct Options {
     pub namespace: String,
     /// Address of the webhook receiver; None serves none (and no Secret is watched).
     pub webhook_addr: Option<std::net::SocketAddr>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CreatedEvents;
+
+    #[test]
+    fn a_created_event_is_known_by_namespace_and_name_until_forgotten() {
+        let created = CreatedEvents::default();
+        created.insert("équipe-données", "wf.notified.1");
+        assert!(created.contains("équipe-données", "wf.notified.1"));
+        assert!(!created.contains("équipe-données", "wf.notified.2"));
+        assert!(!created.contains("sales", "wf.notified.1"), "another namespace");
+        // The pair is hashed whole: moving a character across the boundary differs.
+        created.insert("ab", "c");
+        assert!(!created.contains("a", "bc"));
+        created.forget("équipe-données", "wf.notified.1");
+        assert!(!created.contains("équipe-données", "wf.notified.1"));
+        assert!(created.contains("ab", "c"));
+    }
 }

@@ -65,10 +65,10 @@ pub fn build(ctx: &Context, notice: Notice) -> Event {
 /// Creates the Event once. Returns false when it already existed (a retry).
 pub async fn create_once(ctx: &Context, event: &Event) -> Result<bool, kube::Error> {
     let ns = event.metadata.namespace.as_deref().unwrap_or("default");
-    let name = event.metadata.name.clone().unwrap_or_default();
+    let name = event.metadata.name.as_deref().unwrap_or_default();
     // A sync that runs again before the store shows the status recording this Event
     // would try it again: remember what this process already created.
-    if ctx.created_events.contains(ns, &name) {
+    if ctx.created_events.contains(ns, name) {
         return Ok(false);
     }
     let api: Api<Event> = Api::namespaced(ctx.client.clone(), ns);
