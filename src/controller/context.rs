@@ -295,7 +295,10 @@ mod tests {
         created.insert("équipe-données", "wf.notified.1");
         assert!(created.contains("équipe-données", "wf.notified.1"));
         assert!(!created.contains("équipe-données", "wf.notified.2"));
-        assert!(!created.contains("sales", "wf.notified.1"), "another namespace");
+        assert!(
+            !created.contains("sales", "wf.notified.1"),
+            "another namespace"
+        );
         // The pair is hashed whole: moving a character across the boundary differs.
         created.insert("ab", "c");
         assert!(!created.contains("a", "bc"));
