@@ -225,17 +225,7 @@ async fn a_large_organization_keeps_every_object_small_and_access_exact() {
 /// share names the change in its Events, though its status lists nobody. Then it
 /// returns: granted again, and reported.
 async fn leaves_and_returns(cp: &ControlPlane, admin: &Client, leaver: usize) {
-    let namespaces: Api<Namespace> = Api::all(admin.clone());
-    namespaces
-        .patch(
-            &workspace_name(leaver),
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"metadata": {"labels": {"sharing.workflows.dev/organization": null}}}),
-            ),
-        )
-        .await
-        .expect("leave");
+    leave_organization(admin, &workspace_name(leaver)).await;
     eventually("the leaver's access ends", LONG_WAIT, || async {
         (!reads(cp, leaver).await).then_some(())
     })
@@ -260,7 +250,7 @@ async fn leaves_and_returns(cp: &ControlPlane, admin: &Client, leaver: usize) {
     })
     .await;
     // And back: granted again, and reported.
-    namespaces
+    Api::<Namespace>::all(admin.clone())
         .patch(
             &workspace_name(leaver),
             &PatchParams::default(),

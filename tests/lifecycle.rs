@@ -509,17 +509,7 @@ async fn auditors_and_coordinators_follow_workspaces_and_the_organization_spec()
         (audits(late).await && coordinates(late).await).then_some(())
     })
     .await;
-    let namespaces: Api<Namespace> = Api::all(admin.clone());
-    namespaces
-        .patch(
-            late,
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"metadata": {"labels": {"sharing.workflows.dev/organization": null}}}),
-            ),
-        )
-        .await
-        .expect("leave");
+    leave_organization(&admin, late).await;
     eventually("removed from the workspace that left", WAIT, || async {
         (!audits(late).await && !coordinates(late).await).then_some(())
     })

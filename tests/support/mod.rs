@@ -245,6 +245,20 @@ impl ControlPlane {
     }
 }
 
+/// The workspace `namespace` leaves its organization: an admin removes its label.
+pub async fn leave_organization(admin: &Client, namespace: &str) {
+    Api::<k8s_openapi::api::core::v1::Namespace>::all(admin.clone())
+        .patch(
+            namespace,
+            &PatchParams::default(),
+            &Patch::Merge(
+                serde_json::json!({"metadata": {"labels": {"sharing.workflows.dev/organization": null}}}),
+            ),
+        )
+        .await
+        .expect("leave the organization");
+}
+
 /// The API of the kind of `obj` (a parsed manifest), in its namespace if it has one.
 pub async fn object_api(
     client: &Client,

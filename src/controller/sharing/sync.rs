@@ -257,16 +257,6 @@ async fn plan_and_apply(
     if let Some(active_before) = active_before {
         plan.active_before = active_before;
     }
-    let Gathered {
-        now,
-        workflow,
-        shares,
-        directory,
-        unauthorized,
-        creator,
-        owner,
-        creator_owned,
-    } = gathered;
     let sw_name = naming::shared_workflow_name(&key.namespace, &key.name);
     let entries = entry_writes::converge(ctx, key, &plan.shared_workflows).await?;
     let readers = naming::grant_rbac_name(&key.name);
@@ -275,7 +265,8 @@ async fn plan_and_apply(
         .readers
         .converge(ctx, &key.namespace, &key.name, plan.organization_readable)
         .await?;
-    let readers_owned = rbac::converge(ctx, key, &readers, plan.rbac.as_ref(), owner).await?;
+    let readers_owned =
+        rbac::converge(ctx, key, &readers, plan.rbac.as_ref(), gathered.owner).await?;
     let applied = Applied {
         uids: entries.uids,
         conflicts: entries.conflicts,
@@ -284,18 +275,25 @@ async fn plan_and_apply(
             RbacOwned {
                 organization_readers: organization_owned,
                 readers: readers_owned,
-                creator: creator_owned,
+                creator: gathered.creator_owned,
             },
         ),
     };
 
     // Notifications first: the workflow's status written below records them as sent.
     let notifications = settle(&mut plan, &applied);
-    send_notifications(ctx, key, &directory, &sw_name, &notifications).await?;
-    write_statuses(ctx, &shares, &plan, workflow.as_deref(), &now).await?;
+    send_notifications(ctx, key, &gathered.directory, &sw_name, &notifications).await?;
+    write_statuses(
+        ctx,
+        &gathered.shares,
+        &plan,
+        gathered.workflow.as_deref(),
+        &gathered.now,
+    )
+    .await?;
     Ok(Outcome {
-        recheck_soon: !unauthorized.is_empty(),
-        settling: ctx.decisions.unsettled(&key.namespace, &creator),
+        recheck_soon: !gathered.unauthorized.is_empty(),
+        settling: ctx.decisions.unsettled(&key.namespace, &gathered.creator),
     })
 }
 
