@@ -19,7 +19,10 @@ use crate::scenario::Scenario;
 #[derive(Default, Debug, Clone)]
 pub struct Measured {
     pub scenario: Option<Scenario>,
+    /// The raw bound, written with the controller's credentials: the reference.
     pub raw: Raw,
+    /// The raw bound written as a cluster admin (at the largest point only).
+    pub raw_admin: Option<Raw>,
     pub shared_workflows: Duration,
     pub ready: Duration,
     pub requests: Requests,

@@ -42,9 +42,12 @@ pub fn seen<T>(seen: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     seen.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub fn watch_entries(client: &Client) -> Watching<Arrivals> {
+/// Returns once the watch has listed: a phase timed from before it would count the
+/// watch's own start (on a fresh control plane, most of a second).
+pub async fn watch_entries(client: &Client) -> Res<Watching<Arrivals>> {
     let arrivals = Arc::new(Mutex::new(Arrivals::default()));
     let sink = arrivals.clone();
+    let (listed, mut has_listed) = tokio::sync::watch::channel(false);
     // Metadata only: the names are all the benchmark needs.
     let api: Api<PartialObjectMeta<SharedWorkflow>> = Api::all(client.clone());
     // The controller's entries and the raw bound's: both phases run under the same watch.
@@ -78,14 +81,21 @@ pub fn watch_entries(client: &Client) -> Watching<Arrivals> {
                         a.last.remove(&key);
                     }
                 }
-                _ => {}
+                watcher::Event::InitDone => {
+                    listed.send_replace(true);
+                }
+                watcher::Event::Init => {}
             }
         }
     });
-    Watching {
+    let watching = Watching {
         seen: arrivals,
         task,
-    }
+    };
+    tokio::time::timeout(Duration::from_secs(60), has_listed.wait_for(|l| *l))
+        .await
+        .map_err(|_| "the entry watch did not list within 60 s")??;
+    Ok(watching)
 }
 
 /// Waits until the entry watch has seen `want` entries (in `namespace`, or in all),
