@@ -280,6 +280,14 @@ async fn grant_access(
         Grant::Group => cp.impersonating(&row.actor, &[&row.group]).await,
         _ => cp.impersonating(&row.actor, &[]).await,
     };
+    // The API server authorizes from its RBAC cache, which shows the membership just
+    // applied a moment later (on a loaded machine, later than the next request).
+    eventually("the creator may write workflows", WAIT, || async {
+        can_i(&creator, "patch", G, "workflows", &row.own, Some("wf"))
+            .await
+            .then_some(())
+    })
+    .await;
     apply(&creator, &workflow(&row.own, "wf").display_name("Matrix"))
         .await
         .expect("workflow");
