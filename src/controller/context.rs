@@ -75,6 +75,8 @@ pub struct Stores {
     pub webhook_triggers: Store<Trigger>,
     /// Which trigger each receiver path is (see `webhooks::WebhookPaths`).
     pub webhook_paths: Arc<crate::controller::webhooks::WebhookPaths>,
+    /// Whether this replica runs the webhook receiver (and so fills the two above).
+    pub receiving_webhooks: bool,
     /// Secrets of the webhook-token type only (a field selector: no other Secret is
     /// ever requested).
     pub webhook_tokens: Store<k8s_openapi::api::core::v1::Secret>,

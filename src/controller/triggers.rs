@@ -249,9 +249,17 @@ pub async fn reconcile(trigger: Arc<Trigger>, ctx: Arc<Context>) -> Result<Actio
             (trigger::tick(&trigger.spec, last, created, now), next)
         }
         TriggerType::Webhook | TriggerType::AppEvent => {
+            let path = trigger.meta().uid.as_deref().map(webhook::path_of);
+            // Listening means a request is answered: not before this replica's
+            // receiver finds the trigger by its path (a moment, under load).
+            if path
+                .as_deref()
+                .is_some_and(|p| !super::webhooks::answers_at(&ctx.stores, p))
+            {
+                return Ok(Action::requeue(Duration::from_millis(200)));
+            }
             let token = super::webhooks::token_state(&ctx, trigger.as_ref());
             let tick = webhook::tick(&trigger.spec, token, previous.recent_fires.first());
-            let path = trigger.meta().uid.as_deref().map(webhook::path_of);
             (
                 tick,
                 TriggerStatus {

@@ -332,6 +332,7 @@ pub fn start(
         projects,
         triggers,
         webhook_paths: webhook_paths.clone(),
+        receiving_webhooks: webhooks,
         // The receiver serves on a standby too, where the trigger controller (and so
         // its cache, which only a running Controller fills) is not started: the
         // receiver has a watch of its own.

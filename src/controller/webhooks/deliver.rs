@@ -26,14 +26,14 @@ use crate::runtime::status_writes;
 
 use super::Receiver;
 use super::tokens::tokens_of;
+use crate::controller::Stores;
 use crate::controller::triggers::{Created, RunName, create_run, may_fire};
 
 /// A slow sender gets this long to send its body, then 408.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The trigger whose path this is, as cached.
-fn trigger_at(receiver: &Receiver, path: &str) -> Option<Arc<Trigger>> {
-    let stores = &receiver.ctx.stores;
+pub fn trigger_at(stores: &Stores, path: &str) -> Option<Arc<Trigger>> {
     let trigger = stores
         .webhook_triggers
         .get(&stores.webhook_paths.get(path)?)?;
@@ -64,7 +64,7 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes,
 
 /// Answers one request to `path`.
 pub async fn answer(receiver: &Receiver, path: &str, headers: &HeaderMap, body: Body) -> Answer {
-    let Some(trigger) = trigger_at(receiver, path) else {
+    let Some(trigger) = trigger_at(&receiver.ctx.stores, path) else {
         return Answer::NotFound;
     };
     let body = match read_body(headers, body).await {

@@ -30,6 +30,13 @@ use axum::routing::any;
 pub use paths::WebhookPaths;
 pub use tokens::token_state;
 
+/// Whether this replica's receiver finds the trigger at `path` yet: its index is fed
+/// by a watch of its own, which may be a moment behind the reconcilers' caches.
+/// Without a receiver here, there is nothing to wait for.
+pub fn answers_at(stores: &crate::controller::Stores, path: &str) -> bool {
+    !stores.receiving_webhooks || deliver::trigger_at(stores, path).is_some()
+}
+
 use crate::controller::Context;
 use crate::metrics::ResultLabel;
 use crate::planner::webhook::Answer;
