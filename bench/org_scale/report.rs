@@ -48,53 +48,43 @@ fn against_raw_bound(out: &mut String, big: &Measured, sc: Scenario) {
     );
     let _ = writeln!(out, "| measure | raw bound | workflow-share | ratio |");
     let _ = writeln!(out, "|---|---|---|---|");
-    let _ = writeln!(
+    compared(
         out,
-        "| every SharedWorkflow exists | {} | {} | {} |",
-        secs(big.raw.shared_workflows),
-        secs(big.shared_workflows),
-        ratio(big.shared_workflows, big.raw.shared_workflows)
+        "every SharedWorkflow exists",
+        big.raw.shared_workflows,
+        big.shared_workflows,
     );
-    let _ = writeln!(
-        out,
-        "| every share Ready | {} | {} | {} |",
-        secs(big.raw.all),
-        secs(big.ready),
-        ratio(big.ready, big.raw.all)
-    );
+    compared(out, "every share Ready", big.raw.all, big.ready);
     if let Some(join) = big.join {
-        let _ = writeln!(
-            out,
-            "| a workspace joins ({} grants; median of {}) | {} | {} | {} |",
+        let joins = format!(
+            "a workspace joins ({} grants; median of {})",
             sc.workflows,
-            join_count(),
-            secs(big.raw.join),
-            secs(join),
-            ratio(join, big.raw.join)
+            join_count()
         );
+        compared(out, &joins, big.raw.join, join);
     }
     if let Some(admin) = &big.raw_admin {
-        let _ = writeln!(
+        let as_admin = ", the raw bound as cluster admin";
+        compared(
             out,
-            "| every SharedWorkflow exists, the raw bound as cluster admin | {} | {} | {} |",
-            secs(admin.shared_workflows),
-            secs(big.shared_workflows),
-            ratio(big.shared_workflows, admin.shared_workflows)
+            &format!("every SharedWorkflow exists{as_admin}"),
+            admin.shared_workflows,
+            big.shared_workflows,
         );
-        let _ = writeln!(
+        compared(
             out,
-            "| every share Ready, the raw bound as cluster admin | {} | {} | {} |",
-            secs(admin.all),
-            secs(big.ready),
-            ratio(big.ready, admin.all)
+            &format!("every share Ready{as_admin}"),
+            admin.all,
+            big.ready,
         );
-        let _ = writeln!(
-            out,
-            "| a workspace joins, the raw bound as cluster admin | {} | {} | {} |",
-            secs(admin.join),
-            big.join.map(secs).unwrap_or_default(),
-            big.join.map(|j| ratio(j, admin.join)).unwrap_or_default()
-        );
+        if let Some(join) = big.join {
+            compared(
+                out,
+                &format!("a workspace joins{as_admin}"),
+                admin.join,
+                join,
+            );
+        }
     }
     let _ = writeln!(
         out,
@@ -107,6 +97,17 @@ fn against_raw_bound(out: &mut String, big: &Measured, sc: Scenario) {
         sc.grants() + sc.workflows,
         big.requests.event_creates,
         big.requests.event_conflicts
+    );
+}
+
+/// One row of the table: a measure of the raw bound and of the controller, and their ratio.
+fn compared(out: &mut String, measure: &str, raw: Duration, ours: Duration) {
+    let _ = writeln!(
+        out,
+        "| {measure} | {} | {} | {} |",
+        secs(raw),
+        secs(ours),
+        ratio(ours, raw)
     );
 }
 
