@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::planner::runs::{self, EntryFacts, Question, Refusal, Request, Seen};
 use crate::planner::stamped_creator;
 use crate::resources::condition::now_rfc3339;
-use crate::resources::{RunnableKind, RunnableRef, WorkflowRun};
+use crate::resources::{RunnableKind, RunnableRef, SharedWorkflow, Workflow, WorkflowRun};
 
 use crate::controller::Context;
 use crate::controller::sharing::entry_cache::Entry;
@@ -50,17 +50,32 @@ pub async fn availability(
         workflow: name,
         user,
     };
+    // A miss may be the cache a moment behind a workflow just applied (a webhook can
+    // fire as soon as its trigger listens): the API server is asked before a refusal.
+    // What the caches do show is checked against the API server below anyway.
     let (cached_workflow, cached_entry);
     let seen = match workflow.kind {
         RunnableKind::Workflow => {
-            cached_workflow = ctx
-                .stores
-                .workflows
-                .get(&ObjectRef::new(name).within(namespace));
+            let key = ObjectRef::new(name).within(namespace);
+            cached_workflow = match ctx.stores.workflows.get(&key) {
+                Some(cached) => Some(cached),
+                None => Api::<Workflow>::namespaced(ctx.client.clone(), namespace)
+                    .get_opt(name)
+                    .await
+                    .map_err(Error::kube("get workflow"))?
+                    .map(Arc::new),
+            };
             Seen::Workflow(cached_workflow.as_deref())
         }
         RunnableKind::SharedWorkflow => {
-            cached_entry = ctx.stores.entries.get(namespace, name);
+            cached_entry = match ctx.stores.entries.get(namespace, name) {
+                Some(cached) => Some(cached),
+                None => Api::<SharedWorkflow>::namespaced(ctx.client.clone(), namespace)
+                    .get_opt(name)
+                    .await
+                    .map_err(Error::kube("get shared workflow"))?
+                    .map(|sw| Arc::new(Entry::of(sw))),
+            };
             Seen::SharedWorkflow(cached_entry.as_deref().map(entry_facts))
         }
     };

@@ -90,8 +90,8 @@ impl Entry {
         }
     }
 
-    /// The projection of one object, cached nowhere (for tests of its judges).
-    #[cfg(test)]
+    /// The projection of one object, cached nowhere (an entry read from the API
+    /// server where the cache had none yet, and tests of its judges).
     pub fn of(sw: SharedWorkflow) -> Self {
         Self::project(sw, &mut Names::default())
     }
