@@ -111,6 +111,12 @@ async fn measure_on(
     let shares_watch = watch_shares(c, SRC);
     let mut m = share_all(cluster, &controller, &arrivals, &shares_watch, sc, raw).await?;
     m.raw_admin = raw_admin;
+    if full {
+        m.fidelity = crate::fidelity::compare(c, crate::raw_bound::samples(sc)).await?;
+        for compared in &m.fidelity {
+            eprintln!("bench: raw bound / controller: {}", compared.describe());
+        }
+    }
     // After the memory at rest was read: the lists load the API server, not the
     // controller. A pause after them lets its garbage collector clear what they
     // allocated before the joins are timed.

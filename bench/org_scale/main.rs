@@ -9,6 +9,7 @@ mod cluster;
 mod controller_run;
 mod converged;
 mod etcd;
+mod fidelity;
 mod measures;
 mod objects;
 mod raw_bound;

@@ -53,6 +53,8 @@ pub struct Measured {
     pub restart_ready: Option<Duration>,
     pub restart_rss_mb: Option<f64>,
     pub apiserver_restart_syncs: Option<f64>,
+    /// The raw bound's objects against the controller's (at the largest point only).
+    pub fidelity: Vec<crate::fidelity::Comparison>,
 }
 
 impl Measured {

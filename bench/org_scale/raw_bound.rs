@@ -1,8 +1,10 @@
 //! The raw write bound: a bulk client creating what the controller creates for the
 //! scenario — library entries, the owner workspace's organization readers Role and
-//! RoleBinding, one notification Event per grant — as fast as the API server takes
-//! them. Its entries count as existing when the benchmark's watch has seen them, as
-//! the controller's do.
+//! RoleBinding, one notification Event per grant, one report Event per share — as
+//! fast as the API server takes them. Its objects have the controller's fields
+//! (`fidelity` checks them against the controller's after its run): an object with
+//! fewer fields costs the API server less to create. Its entries count as existing
+//! when the benchmark's watch has seen them, as the controller's do.
 //!
 //! The bound writes with the controller's own credentials (its ServiceAccount, its
 //! RBAC, its priority-and-fairness flow): what the API server spends on who asks is
@@ -28,6 +30,8 @@ use crate::measures::{dump_metrics, p50, profile};
 use crate::scenario::{Scenario, create_all, join_count, namespace, workflow_name, workspace};
 use crate::watch::{Arrivals, seen_by_watch};
 use crate::{GROUP, Res};
+use workflow_share::runtime::events;
+use workflow_share::{naming, text};
 
 /// Who writes the raw bound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,7 +122,8 @@ pub async fn raw_bound(
     create_all::<Role>(writer, rbac_roles).await?;
     create_all::<RoleBinding>(writer, rbac_bindings).await?;
 
-    let events = notifications(sc, who);
+    let mut events = notifications(sc, who);
+    events.extend(reports(sc, who));
     raw.writes += events.len();
     let rbac = start.elapsed();
     create_all::<Event>(writer, events).await?;
@@ -135,19 +140,32 @@ pub async fn raw_bound(
     Ok(raw)
 }
 
+/// A UID of the same shape as the API server's, for what the raw bound references
+/// but never created (its workflows, shares and entries).
+fn uid(kind: u8, i: usize) -> String {
+    format!("00000000-0000-4000-80{kind:02x}-{i:012}")
+}
+
+/// The label the controller puts on what it creates; the raw bound's value differs,
+/// so that nothing mistakes its objects for the controller's.
+fn managed_by() -> Value {
+    json!({"app.kubernetes.io/managed-by": "workflow-share-raw"})
+}
+
 /// The library entry of workflow `wf` of `src` in workspace `ws`, as the controller
 /// writes it.
 fn entry(src: &str, ws: &str, wf: usize) -> Value {
+    let name = workflow_name(wf);
     json!({
         "apiVersion": GROUP, "kind": "SharedWorkflow",
-        "metadata": {"name": format!("{src}.{}", workflow_name(wf)), "namespace": ws,
+        "metadata": {"name": naming::shared_workflow_name(src, &name), "namespace": ws,
             "labels": {"app.kubernetes.io/managed-by": "workflow-share-raw",
                 "sharing.workflows.dev/source-namespace": src,
-                "sharing.workflows.dev/source-workflow": workflow_name(wf),
+                "sharing.workflows.dev/source-workflow": name,
                 "sharing.workflows.dev/state": "Active"},
             "annotations": {"sharing.workflows.dev/granted-at": "2026-12-05T10:00:00.000000Z"}},
-        "spec": {"source": {"namespace": src, "name": workflow_name(wf)},
-            "displayName": workflow_name(wf), "type": "Agent", "sharedBy": "admin", "access": "View"},
+        "spec": {"source": {"namespace": src, "name": name, "uid": uid(1, wf), "generation": 1},
+            "displayName": name, "type": "Agent", "sharedBy": "admin", "access": "View"},
     })
 }
 
@@ -182,28 +200,86 @@ fn organization_readers(sc: Scenario, who: Identity) -> (Vec<Value>, Vec<Value>)
     (roles, bindings)
 }
 
-/// One notification Event per grant, as the controller records them.
-fn notifications(sc: Scenario, who: Identity) -> Vec<Value> {
-    let src = who.src();
+/// An Event as the controller records it (see `runtime::events`).
+fn event(ns: &str, name: String, reason: &str, note: String, regarding: Value) -> Value {
     // MicroTime: exactly six fractional digits.
     let now = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
         .to_string();
+    json!({
+        "apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"name": name, "namespace": ns, "labels": managed_by()},
+        "eventTime": now, "reportingController": "sharing.workflows.dev/workflow-share",
+        "reportingInstance": "bench", "action": "Share", "reason": reason, "type": "Normal",
+        "regarding": regarding, "note": note,
+    })
+}
+
+/// The notification of workflow `wf`'s grant to workspace `ws`.
+fn notification(src: &str, ws: &str, wf: usize, i: usize) -> Value {
+    let name = workflow_name(wf);
+    let entry = naming::shared_workflow_name(src, &name);
+    let entry_uid = uid(2, i);
+    let mut notice = event(
+        ws,
+        naming::notification_event_name(&entry, &entry_uid),
+        "WorkflowShared",
+        format!(
+            "Workflow {name} from workspace {src} was shared with workspace {ws} by admin; for its owners and managers: User manager-{i:03}."
+        ),
+        json!({"apiVersion": GROUP, "kind": "SharedWorkflow", "namespace": ws, "name": entry,
+            "uid": entry_uid}),
+    );
+    notice["related"] = json!({"apiVersion": GROUP, "kind": "Workflow", "namespace": src,
+        "name": name});
+    notice
+}
+
+/// One notification Event per grant.
+fn notifications(sc: Scenario, who: Identity) -> Vec<Value> {
+    let src = who.src();
     (0..sc.workflows)
         .flat_map(|wf| (0..sc.workspaces).map(move |ws| (ws, wf)))
-        .map(|(ws, wf)| {
-            let ns = workspace(who.prefix(), ws);
-            json!({
-                "apiVersion": "events.k8s.io/v1", "kind": "Event",
-                "metadata": {"name": format!("{src}.{}.shared", workflow_name(wf)), "namespace": ns},
-                "eventTime": now, "reportingController": "sharing.workflows.dev/workflow-share",
-                "reportingInstance": "bench", "action": "Share", "reason": "WorkflowShared", "type": "Normal",
-                "regarding": {"apiVersion": GROUP, "kind": "SharedWorkflow", "namespace": ns,
-                    "name": format!("{src}.{}", workflow_name(wf))},
-                "note": format!("admin shared {} with this workspace (View).", workflow_name(wf)),
-            })
-        })
+        .map(|(ws, wf)| notification(&src, &workspace(who.prefix(), ws), wf, ws))
         .collect()
+}
+
+/// The report on share `wf` of the workspaces it was granted to.
+fn report(sc: Scenario, who: Identity, wf: usize) -> Value {
+    let (src, name) = (who.src(), workflow_name(wf));
+    let version = format!("{}", 1000 + wf);
+    let workspaces: Vec<String> = (0..sc.workspaces)
+        .map(|ws| workspace(who.prefix(), ws))
+        .collect();
+    let list = text::join_within(&workspaces, events::NOTE_MAX_BYTES - 100);
+    event(
+        &src,
+        naming::change_event_name(&name, "Granted", &version),
+        "Granted",
+        format!(
+            "Workflow {name} granted to {} workspace(s): {list}",
+            workspaces.len()
+        ),
+        json!({"apiVersion": GROUP, "kind": "WorkflowShare", "namespace": src, "name": name,
+            "uid": uid(3, wf)}),
+    )
+}
+
+/// One report Event per share.
+fn reports(sc: Scenario, who: Identity) -> Vec<Value> {
+    (0..sc.workflows).map(|wf| report(sc, who, wf)).collect()
+}
+
+/// The first entry, notification and report the raw bound writes as the controller,
+/// to compare with the controller's own (see `fidelity`).
+pub fn samples(sc: Scenario) -> [Value; 3] {
+    let who = Identity::Controller;
+    let (src, ws) = (who.src(), workspace(who.prefix(), 0));
+    [
+        entry(&src, &ws, 0),
+        notification(&src, &ws, 0, 0),
+        report(sc, who, 0),
+    ]
 }
 
 /// Workspaces get their library, raw, one after the other (see `join_count`);

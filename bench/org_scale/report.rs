@@ -86,6 +86,20 @@ fn against_raw_bound(out: &mut String, big: &Measured, sc: Scenario) {
             );
         }
     }
+    if !big.fidelity.is_empty() {
+        let same = big.fidelity.iter().all(|c| c.same_fields());
+        let sizes: Vec<String> = big.fidelity.iter().map(|c| c.describe()).collect();
+        let _ = writeln!(
+            out,
+            "| objects created, raw bound / workflow-share ({}) | {} | | |",
+            if same {
+                "the same fields"
+            } else {
+                "fields differ"
+            },
+            sizes.join("; ")
+        );
+    }
     let _ = writeln!(
         out,
         "| writes | {} | {} | |",
