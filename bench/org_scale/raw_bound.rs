@@ -31,7 +31,7 @@ use crate::scenario::{Scenario, create_all, join_count, namespace, workflow_name
 use crate::watch::{Arrivals, seen_by_watch};
 use crate::{GROUP, Res};
 use workflow_share::runtime::events;
-use workflow_share::{naming, text};
+use workflow_share::{labels, naming, text};
 
 /// Who writes the raw bound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,10 +146,13 @@ fn uid(kind: u8, i: usize) -> String {
     format!("00000000-0000-4000-80{kind:02x}-{i:012}")
 }
 
-/// The label the controller puts on what it creates; the raw bound's value differs,
-/// so that nothing mistakes its objects for the controller's.
+/// The value of the controller's managed-by label on what the raw bound creates: its
+/// own, so that nothing mistakes its objects for the controller's.
+const MANAGED_BY_RAW: &str = "workflow-share-raw";
+
+/// The labels of a raw Event, as the controller labels its own.
 fn managed_by() -> Value {
-    json!({"app.kubernetes.io/managed-by": "workflow-share-raw"})
+    json!({ labels::MANAGED_BY_KEY: MANAGED_BY_RAW })
 }
 
 /// The library entry of workflow `wf` of `src` in workspace `ws`, as the controller
@@ -159,7 +162,7 @@ fn entry(src: &str, ws: &str, wf: usize) -> Value {
     json!({
         "apiVersion": GROUP, "kind": "SharedWorkflow",
         "metadata": {"name": naming::shared_workflow_name(src, &name), "namespace": ws,
-            "labels": {"app.kubernetes.io/managed-by": "workflow-share-raw",
+            "labels": {labels::MANAGED_BY_KEY: MANAGED_BY_RAW,
                 "sharing.workflows.dev/source-namespace": src,
                 "sharing.workflows.dev/source-workflow": name,
                 "sharing.workflows.dev/state": "Active"},
@@ -247,7 +250,7 @@ fn notifications(sc: Scenario, who: Identity) -> Vec<Value> {
 /// The report on share `wf` of the workspaces it was granted to.
 fn report(sc: Scenario, who: Identity, wf: usize) -> Value {
     let (src, name) = (who.src(), workflow_name(wf));
-    let version = format!("{}", 1000 + wf);
+    let version = (1000 + wf).to_string();
     let workspaces: Vec<String> = (0..sc.workspaces)
         .map(|ws| workspace(who.prefix(), ws))
         .collect();
